@@ -1,0 +1,545 @@
+/**
+ * Plotly figures as plain data, and {@linkcode show} to display them.
+ *
+ * Every builder is a pure function returning `{data, layout}`, so figures can be
+ * tested, saved as JSON or changed before display. {@linkcode show} implements the
+ * project's display contract: one mimebundle with the Plotly JSON (rendered natively
+ * by VS Code, nteract and JupyterLab with the plotly extension), a self-contained
+ * `text/html` fallback that draws with `window.Plotly` (plotly.js inlined once per
+ * kernel session, before the first chart, so it works offline), and a one-line
+ * `text/plain`.
+ *
+ * @example
+ * ```ts
+ * import { lineChart, show } from "nn";
+ * const fig = lineChart({
+ *   title: "Loss",
+ *   x: [1, 2, 3],
+ *   series: [{ name: "train", y: [0.9, 0.5, 0.3] }],
+ *   xTitle: "epoch",
+ * });
+ * show(fig); // the last expression of a cell renders the chart
+ * ```
+ * @module
+ */
+
+import { createRequire } from "node:module";
+import {
+  display,
+  DISPLAY_SYMBOL,
+  type Displayable,
+  inJupyter,
+  type MimeBundle,
+  uniqueId,
+} from "./display.ts";
+
+/** A Plotly trace (kept open: any Plotly attribute may be set). */
+export type Trace = Record<string, unknown> & { type?: string; name?: string };
+
+/** A Plotly figure: traces and layout, as Plotly's JSON schema defines them. */
+export interface Figure {
+  /** The traces. */
+  data: Trace[];
+  /** The layout (title, axes, size …). */
+  layout: Record<string, unknown>;
+}
+
+/** The mime type Jupyter front ends use for Plotly figures. */
+export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
+
+const BASE_LAYOUT = {
+  template: undefined,
+  margin: { l: 60, r: 20, t: 50, b: 50 },
+  height: 380,
+  font: { family: "system-ui, sans-serif", size: 13 },
+  legend: { orientation: "h", y: -0.2 },
+};
+
+function layoutWith(title: string | undefined, extra: Record<string, unknown>) {
+  const layout: Record<string, unknown> = { ...BASE_LAYOUT, ...extra };
+  delete layout.template;
+  if (title) layout.title = { text: title };
+  return layout;
+}
+
+function axis(title?: string, log?: boolean): Record<string, unknown> {
+  const a: Record<string, unknown> = {};
+  if (title) a.title = { text: title };
+  if (log) a.type = "log";
+  return a;
+}
+
+function toArray(values: ArrayLike<number>): number[] {
+  return Array.from(values, (v) => Number(v));
+}
+
+/** One named series of y values (for line and bar charts). */
+export interface Series {
+  /** Legend name. */
+  name: string;
+  /** The values, one per x. */
+  y: ArrayLike<number>;
+  /** Optional x values for this series only (default: the chart's x). */
+  x?: ArrayLike<number | string>;
+  /** "lines", "markers" or "lines+markers". */
+  mode?: string;
+  /** Dash style for lines, e.g. "dash". */
+  dash?: string;
+}
+
+/** Options for {@linkcode lineChart}. */
+export interface LineChartOptions {
+  /** Chart title. */
+  title?: string;
+  /** Shared x values. */
+  x?: ArrayLike<number | string>;
+  /** One or more series. */
+  series: Series[];
+  /** x axis title. */
+  xTitle?: string;
+  /** y axis title. */
+  yTitle?: string;
+  /** Logarithmic x axis. */
+  logX?: boolean;
+  /** Logarithmic y axis. */
+  logY?: boolean;
+}
+
+/**
+ * Lines (or markers) for one or more series over a shared x.
+ *
+ * @example
+ * ```ts
+ * import { lineChart } from "nn";
+ * const fig = lineChart({ x: [1, 2], series: [{ name: "a", y: [3, 4] }] });
+ * console.log(fig.data.length); // 1
+ * ```
+ */
+export function lineChart(options: LineChartOptions): Figure {
+  const data = options.series.map((s): Trace => {
+    const y = toArray(s.y);
+    const x = s.x ?? options.x ?? y.map((_, i) => i + 1);
+    return {
+      type: "scatter",
+      mode: s.mode ?? "lines+markers",
+      name: s.name,
+      x: Array.from(x as ArrayLike<number | string>),
+      y,
+      ...(s.dash ? { line: { dash: s.dash } } : {}),
+    };
+  });
+  return {
+    data,
+    layout: layoutWith(options.title, {
+      xaxis: axis(options.xTitle, options.logX),
+      yaxis: axis(options.yTitle, options.logY),
+    }),
+  };
+}
+
+/** Options for {@linkcode scatterChart}. */
+export interface ScatterChartOptions {
+  /** Chart title. */
+  title?: string;
+  /** Point groups, each with its own x and y. */
+  groups: Array<{ name: string; x: ArrayLike<number>; y: ArrayLike<number>; text?: string[] }>;
+  /** x axis title. */
+  xTitle?: string;
+  /** y axis title. */
+  yTitle?: string;
+  /** Logarithmic x axis. */
+  logX?: boolean;
+  /** Logarithmic y axis. */
+  logY?: boolean;
+}
+
+/**
+ * Points, in one or more named groups.
+ *
+ * @example
+ * ```ts
+ * import { scatterChart } from "nn";
+ * scatterChart({ groups: [{ name: "runs", x: [1, 2], y: [0.5, 0.7] }] });
+ * ```
+ */
+export function scatterChart(options: ScatterChartOptions): Figure {
+  return {
+    data: options.groups.map((g) => ({
+      type: "scatter",
+      mode: "markers",
+      name: g.name,
+      x: toArray(g.x),
+      y: toArray(g.y),
+      ...(g.text ? { text: g.text } : {}),
+    })),
+    layout: layoutWith(options.title, {
+      xaxis: axis(options.xTitle, options.logX),
+      yaxis: axis(options.yTitle, options.logY),
+    }),
+  };
+}
+
+/** Options for {@linkcode barChart}. */
+export interface BarChartOptions {
+  /** Chart title. */
+  title?: string;
+  /** Category labels along the x axis. */
+  categories: string[];
+  /** One or more series, one value per category. */
+  series: Array<{ name: string; y: ArrayLike<number> }>;
+  /** x axis title. */
+  xTitle?: string;
+  /** y axis title. */
+  yTitle?: string;
+  /** Logarithmic y axis. */
+  logY?: boolean;
+}
+
+/**
+ * Grouped bars, one group per category.
+ *
+ * @example
+ * ```ts
+ * import { barChart } from "nn";
+ * barChart({ categories: ["dense", "sparse"], series: [{ name: "acc", y: [0.97, 0.96] }] });
+ * ```
+ */
+export function barChart(options: BarChartOptions): Figure {
+  for (const s of options.series) {
+    if (s.y.length !== options.categories.length) {
+      throw new RangeError(
+        `barChart: series "${s.name}" has ${s.y.length} values for ` +
+          `${options.categories.length} categories; give one value per category.`,
+      );
+    }
+  }
+  return {
+    data: options.series.map((s) => ({
+      type: "bar",
+      name: s.name,
+      x: options.categories,
+      y: toArray(s.y),
+    })),
+    layout: layoutWith(options.title, {
+      barmode: "group",
+      xaxis: axis(options.xTitle),
+      yaxis: axis(options.yTitle, options.logY),
+    }),
+  };
+}
+
+/** Options for {@linkcode heatmap}. */
+export interface HeatmapOptions {
+  /** Chart title. */
+  title?: string;
+  /** Rows of values: `z[row][column]`. */
+  z: ArrayLike<number>[];
+  /** Column labels. */
+  xLabels?: string[];
+  /** Row labels. */
+  yLabels?: string[];
+  /** x axis title. */
+  xTitle?: string;
+  /** y axis title. */
+  yTitle?: string;
+  /** Plotly colour scale name. Default "Viridis". */
+  colorscale?: string;
+  /** Write each value in its cell (for small matrices such as confusion matrices). */
+  annotate?: boolean;
+  /** Draw row 0 at the top, as matrices are read. Default true. */
+  matrixOrder?: boolean;
+}
+
+/**
+ * A labelled heatmap (attention weights, confusion matrices, masks).
+ *
+ * @example
+ * ```ts
+ * import { heatmap } from "nn";
+ * heatmap({ z: [[1, 0], [0, 1]], xLabels: ["a", "b"], yLabels: ["a", "b"], annotate: true });
+ * ```
+ */
+export function heatmap(options: HeatmapOptions): Figure {
+  const z = options.z.map((row) => toArray(row));
+  const width = z[0]?.length ?? 0;
+  if (z.some((row) => row.length !== width)) {
+    throw new RangeError("heatmap: every row of z must have the same length.");
+  }
+  if (options.xLabels && options.xLabels.length !== width) {
+    throw new RangeError(`heatmap: ${options.xLabels.length} x labels for ${width} columns.`);
+  }
+  if (options.yLabels && options.yLabels.length !== z.length) {
+    throw new RangeError(`heatmap: ${options.yLabels.length} y labels for ${z.length} rows.`);
+  }
+  const trace: Trace = {
+    type: "heatmap",
+    z,
+    colorscale: options.colorscale ?? "Viridis",
+    ...(options.xLabels ? { x: options.xLabels } : {}),
+    ...(options.yLabels ? { y: options.yLabels } : {}),
+  };
+  if (options.annotate) {
+    trace.text = z.map((row) => row.map((v) => formatNumber(v)));
+    trace.texttemplate = "%{text}";
+  }
+  const yaxis = axis(options.yTitle);
+  if (options.matrixOrder ?? true) yaxis.autorange = "reversed";
+  return {
+    data: [trace],
+    layout: layoutWith(options.title, { xaxis: axis(options.xTitle), yaxis }),
+  };
+}
+
+/** Options for {@linkcode histogram}. */
+export interface HistogramOptions {
+  /** Chart title. */
+  title?: string;
+  /** One or more named samples, overlaid. */
+  series: Array<{ name: string; values: ArrayLike<number> }>;
+  /** Number of bins (Plotly's nbinsx). */
+  bins?: number;
+  /** x axis title. */
+  xTitle?: string;
+  /** Logarithmic counts. */
+  logY?: boolean;
+}
+
+/**
+ * Overlaid histograms (weight distributions before and after pruning …).
+ *
+ * @example
+ * ```ts
+ * import { histogram } from "nn";
+ * histogram({ series: [{ name: "weights", values: [0.1, -0.2, 0.05] }], bins: 20 });
+ * ```
+ */
+export function histogram(options: HistogramOptions): Figure {
+  return {
+    data: options.series.map((s) => ({
+      type: "histogram",
+      name: s.name,
+      x: toArray(s.values),
+      opacity: options.series.length > 1 ? 0.6 : 1,
+      ...(options.bins ? { nbinsx: options.bins } : {}),
+    })),
+    layout: layoutWith(options.title, {
+      barmode: "overlay",
+      xaxis: axis(options.xTitle),
+      yaxis: axis("count", options.logY),
+    }),
+  };
+}
+
+/** A training history: metric name → one value per epoch (as `train` and tfjs return). */
+export type History = Record<string, ArrayLike<number>>;
+
+/**
+ * Loss (left) and the other metrics (right) per epoch, training solid and validation
+ * dashed.
+ *
+ * @example
+ * ```ts
+ * import { trainingCurves } from "nn";
+ * trainingCurves({ loss: [1, 0.5], val_loss: [1.1, 0.7], acc: [0.5, 0.8] });
+ * ```
+ */
+export function trainingCurves(history: History, options: { title?: string } = {}): Figure {
+  const names = Object.keys(history).filter((k) => history[k].length > 0);
+  const data: Trace[] = [];
+  const base = (k: string) => k.replace(/^val_/, "");
+  const metrics = [...new Set(names.map(base))];
+  const hasOther = metrics.some((m) => m !== "loss");
+  for (const k of names) {
+    const y = toArray(history[k]);
+    const isLoss = base(k) === "loss";
+    data.push({
+      type: "scatter",
+      mode: "lines+markers",
+      name: k,
+      x: y.map((_, i) => i + 1),
+      y,
+      xaxis: isLoss || !hasOther ? "x" : "x2",
+      yaxis: isLoss || !hasOther ? "y" : "y2",
+      line: { dash: k.startsWith("val_") ? "dash" : "solid" },
+    });
+  }
+  const layout = hasOther
+    ? layoutWith(options.title ?? "Training", {
+      grid: { rows: 1, columns: 2, pattern: "independent" },
+      xaxis: axis("epoch"),
+      yaxis: axis("loss"),
+      xaxis2: axis("epoch"),
+      yaxis2: axis(metrics.filter((m) => m !== "loss").join(", ")),
+    })
+    : layoutWith(options.title ?? "Training", { xaxis: axis("epoch"), yaxis: axis("loss") });
+  return { data, layout };
+}
+
+function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3);
+}
+
+/** A one-line description of a figure for terminals, diffs and `text/plain`. */
+export function describeFigure(figure: Figure): string {
+  const title = (figure.layout.title as { text?: string } | undefined)?.text ??
+    (typeof figure.layout.title === "string" ? figure.layout.title : "untitled");
+  const traces = figure.data.map((t) => `${t.type ?? "scatter"}${t.name ? ` "${t.name}"` : ""}`);
+  return `Chart "${title}": ${figure.data.length} trace${figure.data.length === 1 ? "" : "s"}` +
+    (traces.length ? ` (${traces.join(", ")})` : "");
+}
+
+/** Checks the shape of a figure; throws a clear error for what Plotly would reject. */
+export function validateFigure(figure: unknown): asserts figure is Figure {
+  const f = figure as Partial<Figure> | null;
+  if (!f || typeof f !== "object") {
+    throw new TypeError("A figure must be an object {data, layout}.");
+  }
+  if (!Array.isArray(f.data)) throw new TypeError("figure.data must be an array of traces.");
+  if (!f.layout || typeof f.layout !== "object") {
+    throw new TypeError("figure.layout must be an object (use {} for defaults).");
+  }
+  f.data.forEach((t, i) => {
+    if (!t || typeof t !== "object") {
+      throw new TypeError(`figure.data[${i}] is not a trace object.`);
+    }
+  });
+}
+
+let plotlySource: string | undefined;
+let plotlyEmitted = false;
+
+/**
+ * The plotly.js bundle this library ships (from the pinned `plotly.js-dist-min`).
+ *
+ * @example
+ * ```ts
+ * import { plotlyJs } from "nn";
+ * console.log(plotlyJs().length > 1_000_000); // true
+ * ```
+ */
+export function plotlyJs(): string {
+  if (plotlySource !== undefined) return plotlySource;
+  let path: string;
+  try {
+    path = createRequire(import.meta.url).resolve("plotly.js-dist-min");
+  } catch (error) {
+    throw new Error(
+      `plotly.js-dist-min is not installed next to the library (${
+        (error as Error).message
+      }): run \`deno install\` in the project folder.`,
+    );
+  }
+  plotlySource = Deno.readTextFileSync(path);
+  return plotlySource;
+}
+
+/** The plotly.js version shipped. */
+export function plotlyVersion(): string {
+  return /plotly\.js v([\d.]+)/.exec(plotlyJs().slice(0, 200))?.[1] ?? "unknown";
+}
+
+/**
+ * Forgets that plotly.js was emitted, so the next chart inlines it again (use after a
+ * front end reload, or in tests).
+ */
+export function resetPlotlySession(): void {
+  plotlyEmitted = false;
+}
+
+function plotlyScriptTag(): string {
+  // Hide CommonJS/AMD globals (classic Notebook ships RequireJS) so that the bundle
+  // sets window.Plotly.
+  return `<script type="text/javascript">(function(module, exports, define){\n${plotlyJs()}\n` +
+    `}).call(window);</script>`;
+}
+
+/**
+ * In Jupyter, publishes plotly.js as its own output unless a chart already carried it
+ * in this kernel session. Used before displays that are later updated in place (live
+ * training charts), so that the inlined library is not lost with the first update.
+ *
+ * @example
+ * ```ts
+ * import { ensurePlotly } from "nn";
+ * await ensurePlotly();
+ * ```
+ */
+export async function ensurePlotly(): Promise<void> {
+  if (plotlyEmitted || !inJupyter()) return;
+  await display({
+    "text/html": plotlyScriptTag(),
+    "text/plain": `plotly.js ${plotlyVersion()} loaded (inlined once per kernel session)`,
+  });
+  plotlyEmitted = true;
+}
+
+function scriptSafeJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, "\\u003c").replace(
+    /\u2028|\u2029/g,
+    (c) => c === "\u2028" ? "\\u2028" : "\\u2029",
+  );
+}
+
+/** Options for {@linkcode chartBundle} and {@linkcode show}. */
+export interface ShowOptions {
+  /** Inline plotly.js into this bundle even if it was emitted before. */
+  includePlotly?: boolean;
+  /** CSS height of the HTML fallback (default: the layout height or 380px). */
+  height?: number;
+}
+
+/**
+ * Builds the display-contract mimebundle for a figure. Inlines plotly.js when it has
+ * not been emitted in this process yet (or when asked).
+ *
+ * @example
+ * ```ts
+ * import { chartBundle, lineChart } from "nn";
+ * const bundle = chartBundle(lineChart({ series: [{ name: "y", y: [1, 2] }] }));
+ * console.log(Object.keys(bundle));
+ * ```
+ */
+export function chartBundle(figure: Figure, options: ShowOptions = {}): MimeBundle {
+  validateFigure(figure);
+  const id = uniqueId("nn-chart");
+  const height = options.height ?? (figure.layout.height as number | undefined) ?? 380;
+  const inline = options.includePlotly || !plotlyEmitted;
+  let html = "";
+  if (inline) {
+    html += plotlyScriptTag() + "\n";
+    plotlyEmitted = true;
+  }
+  html += `<div id="${id}" class="nn-chart" style="width:100%;height:${height}px"></div>\n` +
+    `<script type="text/javascript">(function(){var fig=${scriptSafeJson(figure)};` +
+    `var tries=0;function draw(){var el=document.getElementById(${JSON.stringify(id)});` +
+    `if(window.Plotly&&el){window.Plotly.newPlot(el,fig.data,fig.layout,{responsive:true});}` +
+    `else if(tries++<600){setTimeout(draw,50);}else if(el){el.textContent=` +
+    `"plotly.js did not load: re-run the first chart cell or trust the notebook.";}}` +
+    `draw();})();</script>`;
+  return {
+    [PLOTLY_MIME]: figure,
+    "text/html": html,
+    "text/plain": describeFigure(figure),
+  };
+}
+
+/**
+ * Makes a figure displayable: as a cell's last expression it renders as a chart.
+ * The bundle is built when the front end asks for it.
+ *
+ * @example
+ * ```ts
+ * import { barChart, show } from "nn";
+ * show(barChart({ categories: ["a"], series: [{ name: "n", y: [1] }] }));
+ * ```
+ */
+export function show(figure: Figure, options: ShowOptions = {}): Displayable {
+  validateFigure(figure);
+  let bundle: MimeBundle | undefined;
+  return {
+    [DISPLAY_SYMBOL]: () => (bundle ??= chartBundle(figure, options)),
+    toString: () => describeFigure(figure),
+  } as Displayable;
+}

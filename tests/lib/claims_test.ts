@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { checkRule, claim, recordedClaims, setupBackend } from "nn";
+
+const CLAIM = "application/vnd.neural-notebooks.claim+json";
+const render = (d: unknown) =>
+  (d as Record<symbol, () => Record<string, unknown>>)[Symbol.for("Jupyter.display")]();
+
+Deno.test("checkRule: each rule passes and fails where it should", () => {
+  assert.equal(checkRule(0.95, { atLeast: 0.95 }).pass, true);
+  assert.equal(checkRule(0.9499, { atLeast: 0.95 }).pass, false);
+  assert.equal(checkRule(3, { atMost: 2 }).pass, false);
+  assert.equal(checkRule(0, { greaterThan: 0 }).pass, false);
+  assert.equal(checkRule(-1e-9, { lessThan: 0 }).pass, true);
+  assert.equal(checkRule(0.5, { between: [0, 1] }).pass, true);
+  assert.equal(checkRule(1.5, { between: [0, 1] }).pass, false);
+  assert.equal(checkRule(0.975, { within: { of: 0.98, tolerance: 0.01 } }).pass, true);
+  assert.equal(checkRule(0.965, { within: { of: 0.98, tolerance: 0.01 } }).pass, false);
+  assert.equal(checkRule(true, { equals: true }).pass, true);
+  assert.equal(checkRule(NaN, { atMost: 1 }).pass, false, "NaN never passes");
+  assert.equal(checkRule("0.99" as never, { atLeast: 0 }).pass, false, "strings are not numbers");
+  assert.throws(() => checkRule(1, { between: [2, 1] }), /lower bound/);
+  assert.throws(() => checkRule(1, {} as never), /Unknown claim rule/);
+});
+
+Deno.test("claim: the bundle carries {id, value, rule, pass, backend}", async () => {
+  await setupBackend({ backend: "cpu" });
+  const bundle = render(claim("acc", 0.97, { atLeast: 0.95, because: "LeCun 1998" }, {
+    statement: "the MLP reaches 95 %",
+  }));
+  const record = bundle[CLAIM] as Record<string, unknown>;
+  assert.equal(record.id, "acc");
+  assert.equal(record.value, 0.97);
+  assert.deepEqual(record.rule, { atLeast: 0.95, because: "LeCun 1998" });
+  assert.equal(record.pass, true);
+  assert.equal(record.backend, "cpu");
+  assert.equal(
+    bundle["text/plain"],
+    "PASS acc: 0.97 ≥ 0.95 — the MLP reaches 95 % (LeCun 1998) [cpu]",
+  );
+  const failed = render(claim("gap", -0.01, { greaterThan: 0 }));
+  assert.equal((failed[CLAIM] as Record<string, unknown>).pass, false);
+  assert.match(String(failed["text/html"]), /data-pass="false"/);
+  assert.deepEqual(recordedClaims().slice(-2).map((c) => c.id), ["acc", "gap"]);
+  assert.throws(() => claim("has space", 1, { atLeast: 0 }), /must be letters/);
+});
