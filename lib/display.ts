@@ -9,10 +9,10 @@
  *
  * @example
  * ```ts
- * import { displayable, inJupyter } from "nn";
+ * import { DISPLAY_SYMBOL, displayable, inJupyter } from "nn";
  * const bundle = { "text/plain": "hello", "text/html": "<b>hello</b>" };
  * const shown = displayable(bundle);
- * if (!inJupyter()) console.log(shown[Symbol.for("Jupyter.display")]()["text/plain"]);
+ * if (!inJupyter()) console.log(shown[DISPLAY_SYMBOL]()["text/plain"]);
  * ```
  * @module
  */

@@ -1,0 +1,22 @@
+/**
+ * Neural Notebooks' shared library: backend choice, seeded randomness, datasets,
+ * training with live progress, Plotly charts and checked claims.
+ *
+ * Notebooks import it by its alias from the project's deno.json:
+ *
+ * @example
+ * ```ts
+ * import * as nn from "nn";
+ * const report = await nn.setupBackend({ backend: "cpu" });
+ * nn.claim("backend-chosen", report.backend, { equals: "cpu" });
+ * ```
+ * @module
+ */
+
+export * from "./display.ts";
+export * from "./random.ts";
+export * from "./backend.ts";
+export * from "./charts.ts";
+export * from "./claims.ts";
+export * from "./train.ts";
+export * from "./data/mod.ts";
