@@ -1,0 +1,573 @@
+/**
+ * `deno task run`: executes Deno notebooks headless and writes the executed notebooks and a
+ * report (`report.json`, `report.md`) to `out/`. See `--help` for the flags.
+ *
+ * Exit codes: 0 when every notebook ran without error and all its claims hold; 1 when a
+ * notebook failed (error, timeout, dead kernel, failed claim); 2 for bad usage or input
+ * that is not a runnable notebook (nothing is written then).
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./run.ts";
+ * const code = await main(["--profile", "smoke", "notebooks/01_dense.ipynb"]);
+ * ```
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { DEFAULT_SETTLE_MS, executeNotebook, type ExecutionEvent } from "./executor.ts";
+import { KernelLookupError, type ResolvedKernel, resolveKernel } from "./kernel_lookup.ts";
+import { KernelManager } from "./kernel_manager.ts";
+import {
+  type Notebook,
+  NotebookError,
+  readNotebook,
+  writeFileAtomic,
+  writeNotebook,
+} from "./notebook.ts";
+import {
+  injectParameters,
+  ParameterError,
+  type ParameterValue,
+  parseParameterArg,
+} from "./parameters.ts";
+import {
+  extractBackend,
+  extractClaims,
+  isFailure,
+  localVersions,
+  mergeReports,
+  type NotebookReport,
+  type NotebookStatus,
+  renderMarkdown,
+  RUNNER_VERSION,
+  type RunReport,
+  slowestCells,
+  summarize,
+} from "./report.ts";
+
+const HELP = `Run Deno notebooks headless and report on them.
+
+Usage:
+  deno task run [options] [NOTEBOOK_OR_FOLDER ...]
+  deno task run --merge [--out DIR] REPORT_JSON ...
+
+With no notebook, runs every notebook in notebooks/. A folder means the .ipynb files in it.
+Executed notebooks and report.json/report.md go to --out (default out/); the source
+notebooks are never modified.
+
+Options:
+  -p, --parameter NAME=VALUE  set a parameter (repeatable); VALUE is JSON when it parses as
+                              JSON (20, 1e-3, true, "20", [1,2]), else a string
+      --profile smoke|full    shorthand for -p profile=smoke|full
+      --out DIR               where to write executed notebooks and the report (default out)
+      --timeout SECONDS       per-cell timeout (default 600; 0 = none): the cell gets an error
+                              output and the notebook stops, or goes on in a restarted kernel
+                              with --allow-errors
+      --allow-errors          keep running a notebook after a failing cell (it still fails);
+                              cells tagged raises-exception may fail without stopping the run
+      --jobs N                notebooks run in parallel, one kernel each (default 1)
+      --shard I/N             run only shard I of N (1-based, round robin over sorted paths)
+      --merge                 merge shard reports (the arguments are report.json files)
+      --settle MS             quiet time on iopub before a cell counts as done (default ${DEFAULT_SETTLE_MS})
+      --startup-timeout SECONDS  give up starting a kernel after this long (default 60)
+  -q, --quiet                 no per-cell progress lines
+  -h, --help                  show this help
+      --version               print the runner version
+
+Exit codes: 0 all notebooks ran and their claims hold, 1 a notebook failed, 2 bad usage or
+input (nothing written).
+`;
+
+/** Raised for bad command-line usage or unusable input: exit code 2. */
+export class UsageError extends Error {
+  /** Creates a usage error; each line of the message is printed. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Parsed command-line options. */
+export interface RunOptions {
+  /** Notebook or folder paths (empty: notebooks/). */
+  paths: string[];
+  /** Output directory. */
+  outDir: string;
+  /** Parameters to inject. */
+  parameters: Record<string, ParameterValue>;
+  /** Per-cell timeout in ms (0: none). */
+  timeoutMs: number;
+  /** Continue after failing cells. */
+  allowErrors: boolean;
+  /** Parallel kernels. */
+  jobs: number;
+  /** Shard to run, 1-based. */
+  shard?: { index: number; count: number };
+  /** Merge mode. */
+  merge: boolean;
+  /** Settle window in ms. */
+  settleMs: number;
+  /** Kernel startup timeout in ms. */
+  startupTimeoutMs: number;
+  /** No per-cell progress. */
+  quiet: boolean;
+  /** Print help. */
+  help: boolean;
+  /** Print the version. */
+  version: boolean;
+}
+
+function positiveNumber(flag: string, text: string | undefined, fallback: number, min = 0): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min) {
+    throw new UsageError(`${flag} ${text}: expected a number${min > 0 ? ` ≥ ${min}` : " ≥ 0"}`);
+  }
+  return n;
+}
+
+/**
+ * Parses the command line; throws {@linkcode UsageError}.
+ *
+ * @example
+ * ```ts
+ * import { parseRunArgs } from "./run.ts";
+ * const options = parseRunArgs(["-p", "epochs=2", "--shard", "1/3", "a.ipynb"]);
+ * console.log(options.parameters.epochs, options.shard); // 2 { index: 1, count: 3 }
+ * ```
+ */
+export function parseRunArgs(args: string[]): RunOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        parameter: { type: "string", short: "p", multiple: true },
+        profile: { type: "string" },
+        out: { type: "string" },
+        timeout: { type: "string" },
+        "allow-errors": { type: "boolean" },
+        jobs: { type: "string" },
+        shard: { type: "string" },
+        merge: { type: "boolean" },
+        settle: { type: "string" },
+        "startup-timeout": { type: "string" },
+        quiet: { type: "boolean", short: "q" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean" },
+      },
+    });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}\nRun with --help for the options.`);
+  }
+  const v = parsed.values;
+  const parameters: Record<string, ParameterValue> = {};
+  if (v.profile !== undefined) {
+    if (v.profile !== "smoke" && v.profile !== "full") {
+      throw new UsageError(`--profile ${v.profile}: expected smoke or full`);
+    }
+    parameters.profile = v.profile;
+  }
+  for (const arg of v.parameter ?? []) {
+    try {
+      const [name, value] = parseParameterArg(arg);
+      if (name === "profile" && v.profile !== undefined && value !== v.profile) {
+        throw new UsageError(`-p ${arg} contradicts --profile ${v.profile}`);
+      }
+      parameters[name] = value;
+    } catch (error) {
+      if (error instanceof ParameterError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
+  let shard: RunOptions["shard"];
+  if (v.shard !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(v.shard);
+    const index = m ? Number(m[1]) : NaN;
+    const count = m ? Number(m[2]) : NaN;
+    if (!m || count < 1 || index < 1 || index > count) {
+      throw new UsageError(`--shard ${v.shard}: expected I/N with 1 ≤ I ≤ N, e.g. --shard 2/4`);
+    }
+    shard = { index, count };
+  }
+  return {
+    paths: parsed.positionals,
+    outDir: v.out ?? "out",
+    parameters,
+    timeoutMs: positiveNumber("--timeout", v.timeout, 600) * 1000,
+    allowErrors: v["allow-errors"] ?? false,
+    jobs: Math.floor(positiveNumber("--jobs", v.jobs, 1, 1)),
+    shard,
+    merge: v.merge ?? false,
+    settleMs: positiveNumber("--settle", v.settle, DEFAULT_SETTLE_MS),
+    startupTimeoutMs: positiveNumber("--startup-timeout", v["startup-timeout"], 60, 1) * 1000,
+    quiet: v.quiet ?? false,
+    help: v.help ?? false,
+    version: v.version ?? false,
+  };
+}
+
+/**
+ * Expands paths: a folder means its `.ipynb` files (recursively, skipping checkpoints and
+ * hidden folders); files are kept as given. Sorted, duplicates removed.
+ *
+ * @example
+ * ```ts ignore
+ * import { collectNotebooks } from "./run.ts";
+ * console.log(await collectNotebooks(["notebooks"]));
+ * ```
+ */
+export async function collectNotebooks(paths: string[]): Promise<string[]> {
+  const found = new Set<string>();
+  const walk = async (dir: string) => {
+    const entries: Deno.DirEntry[] = [];
+    for await (const entry of Deno.readDir(dir)) entries.push(entry);
+    for (const entry of entries) {
+      if (entry.name.startsWith(".")) continue;
+      const path = join(dir, entry.name);
+      if (entry.isDirectory) await walk(path);
+      else if (entry.name.endsWith(".ipynb")) found.add(path);
+    }
+  };
+  for (const path of paths) {
+    let info: Deno.FileInfo | undefined;
+    try {
+      info = await Deno.stat(path);
+    } catch {
+      found.add(path); // reported as unreadable when read
+      continue;
+    }
+    if (info.isDirectory) await walk(path);
+    else found.add(path);
+  }
+  return [...found].sort();
+}
+
+/**
+ * The notebooks of shard `index` of `count` (1-based): round robin over the sorted list,
+ * so every notebook is in exactly one shard and the split never depends on the machine.
+ *
+ * @example
+ * ```ts
+ * import { selectShard } from "./run.ts";
+ * console.log(selectShard(["a", "b", "c", "d", "e"], { index: 2, count: 2 })); // ["b", "d"]
+ * ```
+ */
+export function selectShard<T>(items: T[], shard?: { index: number; count: number }): T[] {
+  if (!shard) return items;
+  return items.filter((_, i) => i % shard.count === shard.index - 1);
+}
+
+/** A notebook checked and ready to run. */
+interface Plan {
+  path: string;
+  nb: Notebook;
+  kernel: ResolvedKernel;
+  output: string;
+  warnings: string[];
+}
+
+/** Reads, checks and prepares every notebook; throws {@linkcode UsageError} listing all problems. */
+async function plan(paths: string[], options: RunOptions): Promise<Plan[]> {
+  const problems: string[] = [];
+  const plans: Plan[] = [];
+  const outputs = new Map<string, string>();
+  for (const path of paths) {
+    try {
+      const nb = await readNotebook(path);
+      let kernel: ResolvedKernel;
+      try {
+        kernel = await resolveKernel(nb.metadata);
+      } catch (error) {
+        if (error instanceof KernelLookupError) throw new NotebookError(path, error.message);
+        throw error;
+      }
+      const output = join(options.outDir, basename(path));
+      const other = outputs.get(output);
+      if (other !== undefined) {
+        throw new NotebookError(
+          path,
+          `has the same file name as ${other}; both would be written to ${output} ` +
+            "(run them separately with different --out folders)",
+        );
+      }
+      if (resolve(output) === resolve(path)) {
+        throw new NotebookError(
+          path,
+          `--out ${options.outDir} would overwrite the source notebook; choose another folder`,
+        );
+      }
+      outputs.set(output, path);
+      const warnings = kernel.warning ? [kernel.warning] : [];
+      const injection = injectParameters(nb, options.parameters);
+      if (injection) warnings.push(...injection.warnings);
+      plans.push({ path, nb, kernel, output, warnings });
+    } catch (error) {
+      if (error instanceof NotebookError) problems.push(error.message);
+      else throw error;
+    }
+  }
+  if (problems.length > 0) throw new UsageError(problems.join("\n"));
+  return plans;
+}
+
+function formatSeconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** Runs one notebook start to finish; never throws for notebook failures. */
+async function runNotebook(
+  p: Plan,
+  options: RunOptions,
+  label: string,
+  kernels: Map<string, { implementation: string; version: string; language: string }>,
+): Promise<NotebookReport> {
+  const started = Date.now();
+  const log = (line: string) => console.error(line);
+  log(`▶ ${label} ${p.path} (kernel ${p.kernel.spec.name})`);
+  for (const w of p.warnings) log(`  warning: ${w}`);
+  const codeCells = p.nb.cells.filter((c) => c.cell_type === "code").length;
+  const report: NotebookReport = {
+    notebook: p.path,
+    output: null,
+    status: "ok",
+    durationMs: 0,
+    kernel: { name: p.kernel.spec.name, source: p.kernel.spec.source },
+    cells: { total: codeCells, executed: 0, failed: 0 },
+    slowestCells: [],
+    claims: [],
+    backend: null,
+    parameters: options.parameters,
+    warnings: p.warnings,
+    restarts: 0,
+  };
+  let kernel: KernelManager | undefined;
+  let status: NotebookStatus = "ok";
+  try {
+    kernel = await KernelManager.start({
+      spec: p.kernel.spec,
+      cwd: dirname(resolve(p.path)),
+      startupTimeoutMs: options.startupTimeoutMs,
+    });
+    const info = kernel.info as Record<string, unknown>;
+    const languageInfo = (info.language_info ?? {}) as Record<string, unknown>;
+    report.kernel.implementation = String(info.implementation ?? "");
+    report.kernel.version = String(info.implementation_version ?? "");
+    const k = {
+      implementation: String(info.implementation ?? "unknown"),
+      version: String(info.implementation_version ?? ""),
+      language: `${languageInfo.name ?? "?"} ${languageInfo.version ?? ""}`.trim(),
+    };
+    kernels.set(JSON.stringify(k), k);
+    const onEvent = (event: ExecutionEvent) => {
+      if (options.quiet || event.type !== "cell-end") return;
+      const r = event.record;
+      log(
+        `  ${basename(p.path)} cell ${event.ordinal + 1}/${event.total} ${r.status} ` +
+          `${formatSeconds(r.durationMs)} (elapsed ${formatSeconds(Date.now() - started)})`,
+      );
+    };
+    const result = await executeNotebook(p.nb, kernel, {
+      timeoutMs: options.timeoutMs,
+      allowErrors: options.allowErrors,
+      settleMs: options.settleMs,
+      onEvent,
+    });
+    report.cells.executed = result.cells.filter((c) => c.status !== "not run").length;
+    report.cells.failed = result.cells.filter((c) =>
+      c.status !== "ok" && c.status !== "not run" && !(c.status === "error" && c.expectsError)
+    ).length;
+    report.slowestCells = slowestCells(result.cells);
+    report.failure = result.failure;
+    report.restarts = result.restarts;
+    status = result.status;
+  } catch (error) {
+    status = "kernel failed to start";
+    report.failure = { index: -1, ename: (error as Error).name, evalue: (error as Error).message };
+  } finally {
+    if (kernel) {
+      if (status === "timeout" || status === "kernel died") await kernel.shutdown(0);
+      else await kernel.shutdown();
+    }
+  }
+  report.claims = extractClaims(p.nb);
+  report.backend = extractBackend(p.nb);
+  if (status === "ok" && report.claims.some((c) => !c.pass)) status = "claims failed";
+  report.status = status;
+  report.durationMs = Date.now() - started;
+  p.nb.metadata["neural-notebooks"] = {
+    run: {
+      runner: RUNNER_VERSION,
+      status,
+      parameters: options.parameters,
+      started: new Date(started).toISOString(),
+      duration_s: Math.round(report.durationMs) / 1000,
+    },
+  };
+  try {
+    await writeNotebook(p.output, p.nb);
+    report.output = p.output;
+  } catch (error) {
+    report.warnings.push(`could not write ${p.output}: ${(error as Error).message}`);
+    if (status === "ok") report.status = "error";
+  }
+  const mark = isFailure(report.status) ? "✘" : "✔";
+  const where = report.failure && report.failure.index >= 0
+    ? ` at cell ${report.failure.index + 1}: ${report.failure.ename}: ${report.failure.evalue}`
+    : report.failure
+    ? `: ${report.failure.evalue}`
+    : "";
+  log(`${mark} ${p.path} ${report.status} in ${formatSeconds(report.durationMs)}${where}`);
+  return report;
+}
+
+/**
+ * The final table printed on stdout.
+ *
+ * @example
+ * ```ts
+ * import { renderTable } from "./run.ts";
+ * import { mergeReports } from "./report.ts";
+ * console.log(renderTable(mergeReports([])).includes("notebooks ok")); // true
+ * ```
+ */
+export function renderTable(report: RunReport): string {
+  const rows = report.notebooks.map((n) => [
+    n.notebook,
+    n.status,
+    formatSeconds(n.durationMs),
+    `${n.cells.executed}/${n.cells.total}`,
+    `${n.claims.filter((c) => c.pass).length}/${n.claims.length}`,
+  ]);
+  const header = ["notebook", "status", "time", "cells", "claims"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  const s = report.summary;
+  return [
+    line(header),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.map(line),
+    "",
+    `${s.ok}/${s.notebooks} notebooks ok; claims ${s.claims.passed}/${s.claims.total} hold.`,
+  ].join("\n");
+}
+
+async function writeReport(report: RunReport, outDir: string): Promise<void> {
+  await writeFileAtomic(join(outDir, "report.json"), JSON.stringify(report, null, 2) + "\n");
+  await writeFileAtomic(join(outDir, "report.md"), renderMarkdown(report));
+}
+
+async function readReport(path: string): Promise<RunReport> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await Deno.readTextFile(path));
+  } catch (error) {
+    throw new UsageError(`${path}: cannot read a report (${(error as Error).message})`);
+  }
+  const r = json as Partial<RunReport>;
+  if (r.format !== 1 || !Array.isArray(r.notebooks)) {
+    throw new UsageError(`${path}: not a report.json written by deno task run`);
+  }
+  return r as RunReport;
+}
+
+/**
+ * Runs the CLI with `args` and returns the exit code (0 ok, 1 a notebook failed, 2 usage).
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./run.ts";
+ * Deno.exit(await main(Deno.args));
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
+  try {
+    const options = parseRunArgs(args);
+    if (options.help) {
+      console.log(HELP);
+      return 0;
+    }
+    if (options.version) {
+      console.log(`neural-notebooks runner ${RUNNER_VERSION} (deno ${Deno.version.deno})`);
+      return 0;
+    }
+    if (options.merge) {
+      if (options.paths.length === 0) throw new UsageError("--merge needs report.json files");
+      const reports = [];
+      for (const path of options.paths) reports.push(await readReport(path));
+      const merged = mergeReports(reports);
+      await writeReport(merged, options.outDir);
+      console.log(renderTable(merged));
+      console.error(`report: ${join(options.outDir, "report.md")}`);
+      return merged.summary.failed > 0 ? 1 : 0;
+    }
+    let paths = options.paths;
+    if (paths.length === 0) {
+      try {
+        await Deno.stat("notebooks");
+      } catch {
+        throw new UsageError(
+          "no notebooks/ folder here: run from the project root or name the notebooks to run",
+        );
+      }
+      paths = ["notebooks"];
+    }
+    const all = await collectNotebooks(paths);
+    if (all.length === 0) throw new UsageError(`no .ipynb files in ${paths.join(", ")}`);
+    const selected = selectShard(all, options.shard);
+    const plans = await plan(selected, options);
+    const started = Date.now();
+    const shardText = options.shard
+      ? ` (shard ${options.shard.index}/${options.shard.count} of ${all.length})`
+      : "";
+    console.error(`running ${plans.length} notebook(s)${shardText}, ${options.jobs} at a time`);
+    const kernels = new Map<
+      string,
+      { implementation: string; version: string; language: string }
+    >();
+    const reports: NotebookReport[] = new Array(plans.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < plans.length) {
+        const i = next++;
+        reports[i] = await runNotebook(plans[i], options, `[${i + 1}/${plans.length}]`, kernels);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(options.jobs, plans.length) }, worker));
+    const notebooks = reports.sort((a, b) => a.notebook.localeCompare(b.notebook));
+    const report: RunReport = {
+      format: 1,
+      startedAt: new Date(started).toISOString(),
+      finishedAt: new Date().toISOString(),
+      durationMs: Date.now() - started,
+      shards: options.shard ? [options.shard] : [],
+      options: {
+        parameters: options.parameters,
+        timeoutS: options.timeoutMs / 1000,
+        allowErrors: options.allowErrors,
+        jobs: options.jobs,
+        settleMs: options.settleMs,
+        paths: paths.map((p) => relative(Deno.cwd(), resolve(p)) || "."),
+      },
+      versions: { ...localVersions(), kernels: [...kernels.values()] },
+      notebooks,
+      summary: summarize(notebooks),
+    };
+    await writeReport(report, options.outDir);
+    console.log(renderTable(report));
+    console.error(`report: ${join(options.outDir, "report.md")}`);
+    return report.summary.failed > 0 ? 1 : 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      for (const line of error.message.split("\n")) console.error(`error: ${line}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
