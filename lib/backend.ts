@@ -8,8 +8,9 @@
  * because it trains slower than wasm; ask for `webgpu` to use it anyway.
  *
  * Importing the webgpu backend makes it tfjs's default, so this module always calls
- * `tf.setBackend` explicitly. It also turns on tfjs's production mode, which silences
- * the "running TensorFlow.js in Node.js" banner.
+ * `tf.setBackend` explicitly; until {@linkcode setupBackend} is called, importing the
+ * library selects `cpu`. It also turns on tfjs's production mode, which silences the
+ * "running TensorFlow.js in Node.js" banner.
  *
  * @example
  * ```ts
@@ -24,6 +25,13 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { type Displayable, displayable, escapeHtml } from "./display.ts";
+
+// Until setupBackend runs, use cpu: importing the webgpu backend made it tfjs's default,
+// and an op on a WebGPU backend that is not initialised yet throws. cpu initialises
+// synchronously, so this takes effect before any op; production mode silences tfjs's
+// "running in Node.js" banner.
+tf.enableProdMode();
+void tf.setBackend("cpu");
 
 /** The backends this library knows how to choose between. */
 export const BACKENDS = ["webgpu", "wasm", "cpu"] as const;

@@ -104,3 +104,15 @@ Deno.test("showBackend carries the report under the backend mime type", async ()
   assert.deepEqual(b["application/vnd.neural-notebooks.backend+json"], report);
   assert.match(String(b["text/plain"]), /^backend cpu \(argument: cpu was asked for\)/);
 });
+
+Deno.test("importing the library selects cpu until setupBackend (no uninitialised webgpu)", async () => {
+  const script = `import * as tf from "@tensorflow/tfjs"; import "nn";
+const x = tf.tensor1d([1, 2]); console.log(tf.getBackend(), (await x.data()).join(","));`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    cwd: new URL("../../", import.meta.url).pathname,
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout).trim();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  assert.equal(stdout, "cpu 1,2");
+});
