@@ -262,9 +262,16 @@ export function selectShard<T>(items: T[], shard?: { index: number; count: numbe
   return items.filter((_, i) => i % shard.count === shard.index - 1);
 }
 
+async function sha256File(path: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** A notebook checked and ready to run. */
 interface Plan {
   path: string;
+  /** sha256 (hex) of the source file's bytes, recorded so that builds can reuse the copy. */
+  sourceSha256: string;
   nb: Notebook;
   kernel: ResolvedKernel;
   output: string;
@@ -279,6 +286,7 @@ async function plan(paths: string[], options: RunOptions): Promise<Plan[]> {
   for (const path of paths) {
     try {
       const nb = await readNotebook(path);
+      const sourceSha256 = await sha256File(path);
       let kernel: ResolvedKernel;
       try {
         kernel = await resolveKernel(nb.metadata);
@@ -305,7 +313,7 @@ async function plan(paths: string[], options: RunOptions): Promise<Plan[]> {
       const warnings = kernel.warning ? [kernel.warning] : [];
       const injection = injectParameters(nb, options.parameters);
       if (injection) warnings.push(...injection.warnings);
-      plans.push({ path, nb, kernel, output, warnings });
+      plans.push({ path, sourceSha256, nb, kernel, output, warnings });
     } catch (error) {
       if (error instanceof NotebookError) problems.push(error.message);
       else throw error;
@@ -406,6 +414,7 @@ async function runNotebook(
       parameters: options.parameters,
       started: new Date(started).toISOString(),
       duration_s: Math.round(report.durationMs) / 1000,
+      source_sha256: p.sourceSha256,
     },
   };
   try {

@@ -151,6 +151,10 @@ Deno.test("parameters are injected after the parameters cell and replaced on re-
     );
     assert.deepEqual(printed(nb1), { epochs: 2, profile: "smoke", label: "tuned", seed: 1 });
     assert.equal(nb1.metadata.kernelspec?.name, "deno", "the stock deno kernelspec runs too");
+    const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(source));
+    const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+    const run = (nb1.metadata["neural-notebooks"] as { run: Record<string, unknown> }).run;
+    assert.equal(run.source_sha256, hex, "the source's sha256 is recorded for site builds");
 
     const second = join(dir, "second");
     const r2 = await runCli(["--out", second, "-p", "epochs=7", join(first, "parameters.ipynb")]);

@@ -1,0 +1,443 @@
+/**
+ * `deno task build`: executes the notebooks with the project's runner — only those whose
+ * executed copy in `out/` is missing or stale, decided by content hash (see manifest.ts) —
+ * and writes the static site (see export.ts) to `site/`.
+ *
+ * ```
+ * deno task build                       # notebooks/ → out/ → site/
+ * deno task build notebooks/01_dense.ipynb --profile smoke
+ * deno task build --no-execute          # only what is already in out/
+ * deno task build --untrusted elsewhere/executed.ipynb   # add a third-party notebook
+ * ```
+ *
+ * Exit code 0 when every notebook ran without error, 1 when one failed or could not be
+ * executed (the site is still written, with its status), 2 on bad arguments.
+ *
+ * @example
+ * ```ts ignore
+ * import { build } from "./build.ts";
+ * const result = await build({ sources: ["notebooks"], outDir: "out", siteDir: "site" });
+ * console.log(result.notebooks.map((n) => `${n.page}: ${n.summary.status}`));
+ * ```
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { basename, extname, join, relative, resolve } from "node:path";
+import { findNotebooks } from "../clean.ts";
+import { readNotebook } from "../notebook.ts";
+import { exportSite } from "./export.ts";
+import {
+  copyState,
+  fileSha256,
+  type Manifest,
+  readManifest,
+  sha256Hex,
+  writeManifest,
+} from "./manifest.ts";
+import type { SiteNotebook } from "./pages.ts";
+import { runnerRecord, summarize } from "./summary.ts";
+
+/** What the runner is asked to do: execute `sources` into `outDir`. */
+export interface RunRequest {
+  /** Source notebooks to execute. */
+  sources: string[];
+  /** Folder for the executed copies (`<outDir>/<file name>`). */
+  outDir: string;
+  /** `smoke` or `full`; absent: the runner's default. */
+  profile?: string;
+  /** Parallel kernels. */
+  jobs?: number;
+}
+
+/** Per-notebook facts a runner reports (all optional). */
+export interface RunReport {
+  /** By source or executed file name (base name). */
+  notebooks: Map<string, { status?: string; durationMs?: number }>;
+}
+
+/** Executes notebooks; resolves when done (a non-zero exit is not an error here). */
+export type Runner = (request: RunRequest) => Promise<{ code: number; report?: RunReport }>;
+
+/** Options for {@linkcode build}. */
+export interface BuildOptions {
+  /** Source notebooks or folders of them. Default `["notebooks"]`. */
+  sources?: string[];
+  /** Executed copies folder. Default `out`. */
+  outDir?: string;
+  /** Site folder. Default `site`. */
+  siteDir?: string;
+  /** Use only what is in `outDir`; never run anything. */
+  noExecute?: boolean;
+  /** Run every notebook, fresh or not. */
+  force?: boolean;
+  /** Profile passed to the runner and part of freshness. */
+  profile?: string;
+  /** Parallel kernels for the runner. */
+  jobs?: number;
+  /** Executed notebooks from elsewhere, shown as third-party (sanitised). */
+  untrusted?: string[];
+  /** Site title. */
+  siteTitle?: string;
+  /** The runner (default: `kernel/run.ts` in a subprocess). */
+  runner?: Runner;
+  /** Progress lines (default: stderr). */
+  log?: (line: string) => void;
+}
+
+/** One notebook of a build. */
+export interface BuiltNotebook extends SiteNotebook {
+  /** The executed notebook read. */
+  executedPath: string;
+  /** Whether this build ran it. */
+  executed: boolean;
+}
+
+/** What {@linkcode build} did. */
+export interface BuildResult {
+  /** Notebooks on the site, in order (sources, then third-party). */
+  notebooks: BuiltNotebook[];
+  /** Sources that have no executed copy (the runner failed, or `noExecute`). */
+  missing: string[];
+  /** Sources the runner was asked to execute. */
+  ran: string[];
+  /** The site folder (absolute). */
+  siteDir: string;
+  /** Milliseconds spent rendering and writing the site (not executing). */
+  renderMs: number;
+}
+
+const RUNNER = new URL("../run.ts", import.meta.url);
+
+function readRunReport(json: unknown): RunReport {
+  const notebooks = new Map<string, { status?: string; durationMs?: number }>();
+  const list = Array.isArray(json)
+    ? json
+    : json && typeof json === "object" && Array.isArray((json as { notebooks?: unknown }).notebooks)
+    ? (json as { notebooks: unknown[] }).notebooks
+    : [];
+  for (const item of list) {
+    if (!item || typeof item !== "object") continue;
+    const r = item as Record<string, unknown>;
+    const duration = [r.durationMs, r.duration_ms, r.wallMs].find((v) => typeof v === "number") as
+      | number
+      | undefined;
+    const status = typeof r.status === "string" ? r.status : undefined;
+    for (const key of [r.path, r.source, r.notebook, r.input, r.output, r.executed]) {
+      if (typeof key === "string") notebooks.set(basename(key), { status, durationMs: duration });
+    }
+  }
+  return { notebooks };
+}
+
+/**
+ * The default runner: `deno run -A kernel/run.ts --out DIR [--profile P] [--jobs N] SOURCES`,
+ * its progress shown as it goes, then its `report.json` read for statuses and durations.
+ */
+export const subprocessRunner: Runner = async (request) => {
+  try {
+    await Deno.stat(RUNNER);
+  } catch {
+    throw new Error(
+      `the runner ${RUNNER.pathname} is missing, so nothing can be executed: ` +
+        "use --no-execute to build from the executed copies already in --out.",
+    );
+  }
+  const args = ["run", "-A", RUNNER.pathname, "--out", request.outDir];
+  if (request.profile) args.push("--profile", request.profile);
+  if (request.jobs) args.push("--jobs", String(request.jobs));
+  args.push(...request.sources);
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  const { code } = await child.status;
+  let report: RunReport | undefined;
+  try {
+    report = readRunReport(
+      JSON.parse(await Deno.readTextFile(join(request.outDir, "report.json"))),
+    );
+  } catch {
+    report = undefined;
+  }
+  return { code, report };
+};
+
+function pageNames(stems: string[]): string[] {
+  const taken = new Set(["index"]);
+  return stems.map((stem) => {
+    const clean = stem.replace(/[^A-Za-z0-9_.-]+/g, "-") || "notebook";
+    let name = clean;
+    for (let n = 2; taken.has(name.toLowerCase()); n++) name = `${clean}-${n}`;
+    taken.add(name.toLowerCase());
+    return `${name}.html`;
+  });
+}
+
+/**
+ * Executes what is stale and writes the site (see the module doc).
+ *
+ * @example
+ * ```ts ignore
+ * import { build } from "./build.ts";
+ * await build({ noExecute: true, siteDir: "public" });
+ * ```
+ */
+export async function build(options: BuildOptions = {}): Promise<BuildResult> {
+  const log = options.log ?? ((line: string) => console.error(line));
+  const outDir = options.outDir ?? "out";
+  const siteDir = options.siteDir ?? "site";
+  const sources = await findNotebooks(options.sources ?? ["notebooks"]);
+  const manifest: Manifest = await readManifest(outDir);
+
+  const names = new Map<string, string>();
+  for (const source of sources) {
+    const name = basename(source);
+    if (names.has(name)) {
+      throw new Error(
+        `${source} and ${names.get(name)} have the same file name: their executed copies ` +
+          `would both be ${join(outDir, name)}. Rename one.`,
+      );
+    }
+    names.set(name, source);
+  }
+
+  // 1. Which executed copies are fresh?
+  const plan = await Promise.all(sources.map(async (source) => {
+    const sourceSha256 = await sha256Hex(await Deno.readFile(source));
+    const name = basename(source);
+    const state = await copyState({
+      manifest,
+      outDir,
+      name,
+      sourceSha256,
+      profile: options.profile,
+    });
+    return { source, name, sourceSha256, state };
+  }));
+  const stale = plan.filter((p) => options.force || !p.state.fresh);
+
+  // 2. Run the stale ones.
+  const ran: string[] = [];
+  const executedNow = new Set<string>();
+  if (stale.length && !options.noExecute) {
+    const runner = options.runner ?? subprocessRunner;
+    log(
+      `build: executing ${stale.length} of ${plan.length} notebook${
+        plan.length === 1 ? "" : "s"
+      } ` +
+        `(${plan.length - stale.length} fresh in ${outDir}/)`,
+    );
+    const before = new Map(
+      await Promise.all(
+        stale.map(async (p) => [p.name, await fileSha256(join(outDir, p.name))] as const),
+      ),
+    );
+    const startedAt = new Date().toISOString();
+    await Deno.mkdir(outDir, { recursive: true });
+    const { code, report } = await runner({
+      sources: stale.map((p) => p.source),
+      outDir,
+      profile: options.profile,
+      jobs: options.jobs,
+    });
+    ran.push(...stale.map((p) => p.source));
+    for (const p of stale) {
+      const executedSha256 = await fileSha256(join(outDir, p.name));
+      if (executedSha256 === undefined || executedSha256 === before.get(p.name)) {
+        log(`build: the runner (exit code ${code}) wrote no executed copy of ${p.source}`);
+        continue;
+      }
+      const facts = report?.notebooks.get(p.name);
+      manifest.notebooks[p.name] = {
+        source: p.source,
+        sourceSha256: p.sourceSha256,
+        executedSha256,
+        ...(options.profile ? { profile: options.profile } : {}),
+        executedAt: startedAt,
+        ...(facts?.status ? { status: facts.status } : {}),
+        ...(facts?.durationMs !== undefined ? { durationMs: facts.durationMs } : {}),
+      };
+      p.state = {
+        exists: true,
+        fresh: true,
+        trusted: true,
+        executedSha256,
+        entry: manifest.notebooks[p.name],
+      };
+      executedNow.add(p.name);
+    }
+    await writeManifest(outDir, manifest);
+  } else if (stale.length) {
+    log(
+      `build: --no-execute: ${stale.length} notebook(s) have no fresh executed copy in ${outDir}/`,
+    );
+  }
+
+  // 3. Read the executed copies and render.
+  const t0 = performance.now();
+  const missing: string[] = [];
+  const found: Array<Omit<BuiltNotebook, "page"> & { stem: string }> = [];
+  for (const p of plan) {
+    const executedPath = join(outDir, p.name);
+    if (!p.state.exists) {
+      missing.push(p.source);
+      continue;
+    }
+    const notebook = await readNotebook(executedPath);
+    const entry = p.state.entry;
+    // What the runner says counts only for copies it made (trusted).
+    const record = p.state.trusted ? runnerRecord(notebook) : {};
+    const summary = summarize(notebook, {
+      fallbackTitle: basename(p.source, extname(p.source)),
+      runnerStatus: entry?.status ?? record.status,
+      runnerDurationMs: entry?.durationMs ?? record.durationMs,
+    });
+    found.push({
+      stem: basename(p.name, extname(p.name)),
+      executedPath,
+      executed: executedNow.has(p.name),
+      notebook,
+      summary,
+      trusted: p.state.trusted,
+      source: relative(Deno.cwd(), resolve(p.source)) || p.source,
+      sourceSha256: p.sourceSha256,
+      stale: !p.state.fresh,
+      ...(entry?.executedAt ? { executedAt: entry.executedAt } : {}),
+    });
+  }
+  for (const path of options.untrusted ?? []) {
+    const notebook = await readNotebook(path);
+    found.push({
+      stem: basename(path, extname(path)),
+      executedPath: path,
+      executed: false,
+      notebook,
+      summary: summarize(notebook, { fallbackTitle: basename(path, extname(path)) }),
+      trusted: false,
+      source: relative(Deno.cwd(), resolve(path)) || path,
+      sourceSha256: await sha256Hex(await Deno.readFile(path)),
+    });
+  }
+  const pages = pageNames(found.map((f) => f.stem));
+  const notebooks: BuiltNotebook[] = found.map(({ stem: _, ...rest }, i) => ({
+    ...rest,
+    page: pages[i],
+  }));
+  const written = await exportSite(notebooks, {
+    siteDir,
+    ...(options.siteTitle ? { siteTitle: options.siteTitle } : {}),
+  });
+  const renderMs = performance.now() - t0;
+  return { notebooks, missing, ran, siteDir: written.siteDir, renderMs };
+}
+
+const USAGE = `Usage: deno task build [options] [NOTEBOOK|FOLDER ...]
+
+Executes the notebooks (default: notebooks/) with the project's runner when their executed
+copy is missing or stale (decided by content hash), then writes the static site.
+
+  --out DIR          executed copies (default: out)
+  --site DIR         site folder, replaced whole (default: site)
+  --no-execute       run nothing: use only the executed copies already in --out
+  --force            run every notebook even if its copy is fresh
+  --profile NAME     smoke or full, passed to the runner (default: the runner's)
+  --jobs N           parallel kernels for the runner
+  --untrusted FILE   add an executed notebook from elsewhere, shown sanitised (repeatable)
+  --title TEXT       site title (default: Neural Notebooks)
+  --help             show this help`;
+
+/**
+ * The command line; returns the exit code (see the module doc).
+ *
+ * @example
+ * ```ts ignore
+ * import { main } from "./build.ts";
+ * Deno.exit(await main(["--no-execute"]));
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        out: { type: "string" },
+        site: { type: "string" },
+        "no-execute": { type: "boolean" },
+        force: { type: "boolean" },
+        profile: { type: "string" },
+        jobs: { type: "string" },
+        untrusted: { type: "string", multiple: true },
+        title: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const v = parsed.values;
+  if (v.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const jobs = v.jobs === undefined ? undefined : Number(v.jobs);
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs > 0)) {
+    console.error(`--jobs must be a positive whole number, not "${v.jobs}".`);
+    return 2;
+  }
+  if (v["no-execute"] && v.force) {
+    console.error("--no-execute and --force contradict each other: give one.");
+    return 2;
+  }
+  const started = performance.now();
+  let result: BuildResult;
+  try {
+    result = await build({
+      sources: parsed.positionals.length ? parsed.positionals : undefined,
+      outDir: v.out,
+      siteDir: v.site,
+      noExecute: v["no-execute"],
+      force: v.force,
+      profile: v.profile,
+      jobs,
+      untrusted: v.untrusted,
+      siteTitle: v.title,
+    });
+  } catch (error) {
+    console.error(`build failed: ${(error as Error).message}`);
+    return 2;
+  }
+  const failed = result.notebooks.filter((n) => n.trusted && n.summary.status !== "ok");
+  for (const n of result.notebooks) {
+    const s = n.summary;
+    const claims = s.claims.length
+      ? `, ${s.claims.filter((c) => c.pass).length}/${s.claims.length} claims pass`
+      : "";
+    console.log(
+      `${n.page}: ${s.status}${n.stale ? " (stale)" : ""}${n.trusted ? "" : " (third-party)"}` +
+        `${claims}`,
+    );
+  }
+  for (const source of result.missing) console.log(`missing: ${source} has no executed copy`);
+  console.log(
+    `site: ${relative(Deno.cwd(), result.siteDir) || "."}/index.html ` +
+      `(${result.notebooks.length} page${result.notebooks.length === 1 ? "" : "s"}, ` +
+      `rendered in ${(result.renderMs / 1000).toFixed(1)} s, ` +
+      `total ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  );
+  if (failed.length || result.missing.length) {
+    console.log(
+      `${failed.length + result.missing.length} notebook(s) failed or were not executed; ` +
+        "the site shows their status.",
+    );
+    return 1;
+  }
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
