@@ -1,0 +1,326 @@
+/**
+ * Single-precision matrix multiply (GEMM) for the library's fast kernels: the system
+ * OpenBLAS through Deno's FFI where it is installed, a plain TypeScript loop elsewhere.
+ *
+ * Arrays are row-major `Float32Array`s (views into the wasm heap work too: the pointer
+ * is taken from the view, so no copy is made). Set `NN_BLAS=off` to force the
+ * TypeScript path, `NN_BLAS=/path/to/libopenblas.so` to pick a library, and
+ * `NN_BLAS_THREADS=1` to keep OpenBLAS on one thread. Small GEMMs, and all GEMMs while
+ * the load average says the cores are already busy, use one thread anyway.
+ *
+ * @example
+ * ```ts
+ * import { gemm } from "nn/kernels/gemm.ts";
+ * const a = new Float32Array([1, 2, 3, 4]); // [[1, 2], [3, 4]]
+ * const b = new Float32Array([1, 0, 0, 1]); // identity
+ * const c = new Float32Array(4);
+ * gemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2);
+ * console.log(c); // Float32Array [1, 2, 3, 4]
+ * ```
+ * @module
+ */
+
+/** What {@linkcode blasInfo} reports. */
+export interface BlasInfo {
+  /** Whether a BLAS library is in use. */
+  available: boolean;
+  /** The library path or name that was loaded, or why none was. */
+  library: string;
+  /** OpenBLAS's configuration string (core type, threads), when known. */
+  config: string;
+  /** Threads OpenBLAS uses, when known. */
+  threads: number | null;
+}
+
+type Sgemm = (
+  order: number,
+  transA: number,
+  transB: number,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+) => void;
+
+interface Loaded {
+  sgemm: Sgemm | null;
+  info: BlasInfo;
+  setThreads: ((n: number) => void) | null;
+}
+
+let loaded: Loaded | null = null;
+let currentThreads = 0;
+
+/**
+ * GEMMs below this many multiply-adds run on one OpenBLAS thread: waking a second
+ * thread costs more than it saves on small and mid-sized matrices (an LSTM step is
+ * 64×64×256, a Transformer projection 2048×64×192).
+ */
+const SMALL_GEMM = 1 << 25;
+
+let busyCheckedAt = -Infinity;
+let busy = false;
+
+/**
+ * Whether other work already keeps the cores busy (1-minute load average ≥ cores),
+ * checked at most every 2 s. A multi-threaded GEMM then waits for threads that are
+ * not scheduled: on the shared 2-core benchmark machine one thread was up to 2× faster.
+ */
+function coresBusy(): boolean {
+  const now = performance.now();
+  if (now - busyCheckedAt < 2000) return busy;
+  busyCheckedAt = now;
+  try {
+    busy = Deno.loadavg()[0] >= (navigator.hardwareConcurrency || 1);
+  } catch {
+    busy = false; // no --allow-sys: assume the cores are ours
+  }
+  return busy;
+}
+
+function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+const CANDIDATES = [
+  "libopenblas.so.0",
+  "libopenblas.so",
+  "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+  "/usr/lib/aarch64-linux-gnu/libopenblas.so.0",
+  "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+  "/usr/local/opt/openblas/lib/libopenblas.dylib",
+  "libopenblas.dylib",
+];
+
+function load(): Loaded {
+  const choice = env("NN_BLAS");
+  const none = (why: string): Loaded => ({
+    sgemm: null,
+    setThreads: null,
+    info: { available: false, library: why, config: "", threads: null },
+  });
+  if (choice && /^(off|none|0|false)$/i.test(choice)) return none("disabled by NN_BLAS");
+  if (typeof Deno === "undefined" || typeof Deno.dlopen !== "function") {
+    return none("Deno FFI unavailable");
+  }
+  const names = choice ? [choice] : CANDIDATES;
+  for (const name of names) {
+    try {
+      const lib = Deno.dlopen(
+        name,
+        {
+          cblas_sgemm: {
+            parameters: [
+              "i32",
+              "i32",
+              "i32",
+              "i32",
+              "i32",
+              "i32",
+              "f32",
+              "buffer",
+              "i32",
+              "buffer",
+              "i32",
+              "f32",
+              "buffer",
+              "i32",
+            ],
+            result: "void",
+          },
+        } as const,
+      );
+      let config = "";
+      let threads: number | null = null;
+      let setThreads: ((n: number) => void) | null = null;
+      try {
+        const extra = Deno.dlopen(
+          name,
+          {
+            openblas_get_config: { parameters: [], result: "pointer" },
+            openblas_get_num_threads: { parameters: [], result: "i32" },
+            openblas_set_num_threads: { parameters: ["i32"], result: "void" },
+          } as const,
+        );
+        const p = extra.symbols.openblas_get_config();
+        if (p) config = new Deno.UnsafePointerView(p).getCString();
+        threads = extra.symbols.openblas_get_num_threads();
+        const cap = Number(env("NN_BLAS_THREADS"));
+        if (Number.isInteger(cap) && cap >= 1) threads = Math.min(threads, cap);
+        currentThreads = -1;
+        setThreads = (n) => extra.symbols.openblas_set_num_threads(n);
+      } catch {
+        // not OpenBLAS: fine, only cblas_sgemm is needed
+      }
+      return {
+        sgemm: lib.symbols.cblas_sgemm as unknown as Sgemm,
+        setThreads,
+        info: { available: true, library: name, config, threads },
+      };
+    } catch {
+      // try the next name
+    }
+  }
+  return none(
+    "no OpenBLAS found (Debian: apt-get install libopenblas0); using the TypeScript path",
+  );
+}
+
+function blas(): Loaded {
+  loaded ??= load();
+  return loaded;
+}
+
+/**
+ * Which BLAS the fast kernels use.
+ *
+ * @example
+ * ```ts
+ * import { blasInfo } from "nn/kernels/gemm.ts";
+ * console.log(blasInfo().available ? blasInfo().library : "TypeScript GEMM");
+ * ```
+ */
+export function blasInfo(): BlasInfo {
+  return { ...blas().info };
+}
+
+/** Whether {@linkcode gemm} calls a native BLAS. */
+export function hasBlas(): boolean {
+  return blas().sgemm !== null;
+}
+
+/**
+ * Forces the TypeScript path (`true`) or restores automatic choice (`false`); for tests.
+ * @internal
+ */
+export function disableBlasForTesting(disabled: boolean): void {
+  if (disabled) {
+    loaded = {
+      sgemm: null,
+      setThreads: null,
+      info: { available: false, library: "disabled for testing", config: "", threads: null },
+    };
+  } else loaded = null;
+}
+
+/**
+ * `C = alpha · op(A) · op(B) + beta · C`, row-major, where `op(X)` is `X` or its
+ * transpose. `A` is `m×k` after `op`, `B` is `k×n`, `C` is `m×n`; `lda`, `ldb`, `ldc` are
+ * the row strides of the arrays as stored.
+ *
+ * @example
+ * ```ts
+ * import { gemm } from "nn/kernels/gemm.ts";
+ * const a = new Float32Array([1, 2, 3]); // 1×3
+ * const c = new Float32Array(1);
+ * gemm(false, true, 1, 1, 3, 1, a, 3, a, 3, 0, c, 1); // a·aᵀ
+ * console.log(c[0]); // 14
+ * ```
+ */
+export function gemm(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+): void {
+  if (m === 0 || n === 0) return;
+  const lib = blas();
+  const native = lib.sgemm;
+  if (native && k > 0) {
+    if (lib.setThreads && lib.info.threads) {
+      const want = m * n * k < SMALL_GEMM || coresBusy() ? 1 : lib.info.threads;
+      if (want !== currentThreads) {
+        lib.setThreads(want);
+        currentThreads = want;
+      }
+    }
+    native(
+      101,
+      transA ? 112 : 111,
+      transB ? 112 : 111,
+      m,
+      n,
+      k,
+      alpha,
+      a,
+      lda,
+      b,
+      ldb,
+      beta,
+      c,
+      ldc,
+    );
+    return;
+  }
+  gemmTs(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/** The TypeScript GEMM (same contract as {@linkcode gemm}). */
+export function gemmTs(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+): void {
+  for (let i = 0; i < m; i++) {
+    const ci = i * ldc;
+    if (beta === 0) c.fill(0, ci, ci + n);
+    else if (beta !== 1) { for (let j = 0; j < n; j++) c[ci + j] *= beta; }
+  }
+  if (!transB) {
+    // i-p-j order: the inner loop walks rows of B and C contiguously.
+    for (let i = 0; i < m; i++) {
+      const ci = i * ldc;
+      for (let p = 0; p < k; p++) {
+        const av = alpha * (transA ? a[p * lda + i] : a[i * lda + p]);
+        if (av === 0) continue;
+        const bp = p * ldb;
+        for (let j = 0; j < n; j++) c[ci + j] += av * b[bp + j];
+      }
+    }
+    return;
+  }
+  // B transposed: rows of B are columns of op(B); dot products.
+  for (let i = 0; i < m; i++) {
+    const ci = i * ldc;
+    for (let j = 0; j < n; j++) {
+      const bj = j * ldb;
+      let s = 0;
+      if (transA) { for (let p = 0; p < k; p++) s += a[p * lda + i] * b[bj + p]; }
+      else {
+        const ai = i * lda;
+        for (let p = 0; p < k; p++) s += a[ai + p] * b[bj + p];
+      }
+      c[ci + j] += alpha * s;
+    }
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The library's kernel registrations: kernels tfjs's wasm backend lacks (so that every
+ * reference model trains on it) and faster replacements where tfjs is slow.
+ *
+ * | kernel | backend | why |
+ * | --- | --- | --- |
+ * | `UnsortedSegmentSum` | wasm, cpu | missing on wasm (embedding gradient); one pass instead of one per segment on cpu |
+ * | `Conv2DBackpropFilter` | wasm | missing (Conv1D/Conv2D weight gradient); per-tap GEMM |
+ * | `BatchMatMul`, `_FusedMatMul` | wasm | OpenBLAS via FFI when present, else transposes materialised |
+ * | `Sum` | wasm | contiguous axes without tfjs-wasm's transpose-first (bias gradients) |
+ * | `GatherV2` | wasm | row copies: tfjs-wasm's per-element gather took 15 ms for one embedding lookup |
+ * | `Add`, `Sub`, `Multiply`, `RealDiv`, `Maximum`, `Minimum`, `SquaredDifference`, comparisons | wasm | the broadcasting case only: tfjs-wasm's generic path is up to 100× slower |
+ *
+ * Importing this module registers them (and again whenever `setupBackend` picks a
+ * backend, through `onBackendSet`); {@linkcode registerFastKernels} is idempotent.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { registerFastKernels } from "nn/kernels/mod.ts";
+ * registerFastKernels("wasm");
+ * await tf.setBackend("wasm");
+ * const grad = tf.grad((t: tf.Tensor) => tf.gather(t, tf.tensor1d([0, 0], "int32")).sum());
+ * console.log(grad(tf.ones([3, 2])).arraySync()); // [[2, 2], [0, 0], [0, 0]]
+ * ```
+ * @module
+ */
+
+import { registerKernel, unregisterKernel } from "@tensorflow/tfjs-core";
+import type { KernelConfig } from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import "@tensorflow/tfjs-backend-wasm";
+import { onBackendSet } from "../backend.ts";
+import { segmentSumKernels } from "./segment_sum.ts";
+import { convBackpropFilterKernels } from "./conv_backprop_filter.ts";
+import { matmulKernels } from "./matmul.ts";
+import { broadcastKernels } from "./broadcast.ts";
+import { gatherKernels } from "./gather.ts";
+import { reduceKernels } from "./reduce.ts";
+
+export { blasInfo, gemm, hasBlas } from "./gemm.ts";
+
+const done = new Set<string>();
+
+/** The kernels this library registers for `backendName` (empty for webgpu). */
+export function fastKernelConfigs(backendName: string): KernelConfig[] {
+  if (backendName === "wasm") {
+    return [
+      ...segmentSumKernels("wasm"),
+      ...convBackpropFilterKernels("wasm"),
+      ...matmulKernels("wasm"),
+      ...broadcastKernels("wasm"),
+      ...gatherKernels("wasm"),
+      ...reduceKernels("wasm"),
+    ];
+  }
+  if (backendName === "cpu") return segmentSumKernels("cpu");
+  return [];
+}
+
+/**
+ * Registers the library's kernels for one backend ("wasm", "cpu"; others: nothing).
+ * Safe to call many times.
+ *
+ * @example
+ * ```ts
+ * import { registerFastKernels } from "nn/kernels/mod.ts";
+ * console.log(registerFastKernels("wasm")); // names registered the first time, [] after
+ * ```
+ * @returns the kernel names registered by this call
+ */
+export function registerFastKernels(backendName: string): string[] {
+  if (done.has(backendName)) return [];
+  const configs = fastKernelConfigs(backendName);
+  for (const config of configs) {
+    try {
+      unregisterKernel(config.kernelName, config.backendName);
+    } catch {
+      // not registered before: fine
+    }
+    registerKernel(config);
+  }
+  done.add(backendName);
+  return configs.map((c) => c.kernelName);
+}
+
+registerFastKernels("wasm");
+registerFastKernels("cpu");
+onBackendSet((backend) => {
+  registerFastKernels(backend);
+});
+export { adam, FastAdam } from "./adam.ts";

@@ -1,0 +1,252 @@
+/**
+ * One Kim-2014 branch as one layer: Conv1D (valid, stride 1) → activation → max over
+ * time, `[B, T, E] → [B, F]`.
+ *
+ * On the cpu and wasm backends it runs fused: the convolution is one GEMM per filter
+ * tap over all positions of the batch at once (no im2col copy: each tap multiplies the
+ * input shifted by one row), the max is taken on the GEMM output, and the backward pass
+ * only touches the arg-max position of each (sample, filter), so it costs a few
+ * million multiply-adds instead of two more convolutions. On webgpu (or with
+ * `implementation: "ops"`) it is `conv1d + bias → activation → max` in tfjs ops.
+ * Ties in the max send the gradient to the first maximum (PyTorch's `amax` splits it).
+ *
+ * Weights are `tf.layers.conv1d`'s: `kernel [k, E, F]`, `bias [F]`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { ConvMaxOverTime } from "nn/layers/conv_max_over_time.ts";
+ * const branch = new ConvMaxOverTime({ filters: 4, kernelSize: 3, seed: 0 });
+ * console.log((branch.apply(tf.ones([2, 10, 8])) as tf.Tensor).shape); // [2, 4]
+ * ```
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { rng } from "../random.ts";
+import { gemm, hasBlas } from "../kernels/gemm.ts";
+import { acquire, readF32, release, toTensor } from "../kernels/memory.ts";
+
+/** Config of {@linkcode ConvMaxOverTime}. */
+export interface ConvMaxOverTimeArgs {
+  /** Output channels F. */
+  filters: number;
+  /** Window width k. */
+  kernelSize: number;
+  /** "relu" (default) or "linear". */
+  activation?: "relu" | "linear";
+  /** "auto" (fused on cpu/wasm), "fused" or "ops". Default "auto". */
+  implementation?: "auto" | "fused" | "ops";
+  /** Seed of the initial weights. Default 0. */
+  seed?: number;
+  /** Layer name (tfjs). */
+  name?: string;
+  /** Input shape `[T, E]` when this is the first layer. */
+  inputShape?: tf.Shape;
+}
+
+/** Fused conv → activation → max over time of `x [B, T, E]` (cpu and wasm backends). */
+export function convMaxFused(
+  x: tf.Tensor3D,
+  kernel: tf.Tensor3D,
+  bias: tf.Tensor1D,
+  relu: boolean,
+): tf.Tensor2D {
+  const op = tf.customGrad(
+    ((...args: unknown[]) => {
+      const [xt, wt, bt, save] = args as [
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+        (ts: tf.Tensor[]) => void,
+      ];
+      save([xt, wt]);
+      const [B, T, E] = xt.shape as [number, number, number];
+      const [k, , F] = wt.shape as [number, number, number];
+      const X = readF32(xt);
+      const W = readF32(wt);
+      const bv = readF32(bt);
+      const L = T - k + 1; // valid positions per sample
+      const M = B * T - k + 1; // rows computed (the k − 1 straddling samples are ignored)
+      const Y = acquire(M * F); // Y[r] = Σ_tap X[r + tap] · W[tap]
+      for (let tap = 0; tap < k; tap++) {
+        gemm(
+          false,
+          false,
+          M,
+          F,
+          E,
+          1,
+          X.subarray(tap * E),
+          E,
+          W.subarray(tap * E * F),
+          F,
+          tap === 0 ? 0 : 1,
+          Y,
+          F,
+        );
+      }
+      const out = acquire(B * F);
+      const arg = new Int32Array(B * F); // row of the max for each (b, f)
+      for (let b = 0; b < B; b++) {
+        const base = b * T;
+        for (let f = 0; f < F; f++) {
+          let best = -Infinity;
+          let at = base;
+          for (let t = 0; t < L; t++) {
+            const v = Y[(base + t) * F + f];
+            if (v > best) {
+              best = v;
+              at = base + t;
+            }
+          }
+          const v = best + bv[f];
+          out[b * F + f] = relu && v < 0 ? 0 : v;
+          arg[b * F + f] = at;
+        }
+      }
+      release(Y);
+      const outs = out.slice(); // kept for the relu mask in the backward pass
+      const value = toTensor(out, [B, F]);
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+        const dO = readF32(dy);
+        const X = readF32(saved[0]);
+        const W = readF32(saved[1]);
+        const dX = acquire(B * T * E, true);
+        const dWt = acquire(F * k * E, true); // [F, k·E]: contiguous per filter
+        const db = acquire(F, true);
+        // W as [F, k·E] so that each filter's taps are contiguous
+        const Wt = acquire(F * k * E);
+        for (let r = 0; r < k * E; r++) {
+          for (let f = 0; f < F; f++) Wt[f * k * E + r] = W[r * F + f];
+        }
+        const KE = k * E;
+        for (let b = 0; b < B; b++) {
+          for (let f = 0; f < F; f++) {
+            const i = b * F + f;
+            const g = relu && !(outs[i] > 0) ? 0 : dO[i];
+            if (g === 0) continue;
+            db[f] += g;
+            const x0 = arg[i] * E; // the window starts at row arg[i]: k·E contiguous inputs
+            const w0 = f * KE;
+            for (let j = 0; j < KE; j++) {
+              dWt[w0 + j] += g * X[x0 + j];
+              dX[x0 + j] += g * Wt[w0 + j];
+            }
+          }
+        }
+        const dW = acquire(k * E * F);
+        for (let r = 0; r < KE; r++) for (let f = 0; f < F; f++) dW[r * F + f] = dWt[f * KE + r];
+        release(dWt, Wt);
+        return [toTensor(dX, [B, T, E]), toTensor(dW, [k, E, F]), toTensor(db, [F])];
+      };
+      return { value, gradFunc };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return (op as unknown as (...a: tf.Tensor[]) => tf.Tensor2D)(x, kernel, bias);
+}
+
+/** The same branch in tfjs ops (any backend). */
+export function convMaxOps(
+  x: tf.Tensor3D,
+  kernel: tf.Tensor3D,
+  bias: tf.Tensor1D,
+  relu: boolean,
+): tf.Tensor2D {
+  return tf.tidy(() => {
+    const y = tf.add(tf.conv1d(x, kernel, 1, "valid"), bias); // [B, L, F]
+    return tf.max(relu ? tf.relu(y) : y, 1) as tf.Tensor2D; // [B, F]
+  });
+}
+
+/** Conv1D → activation → max over time (see module docs). */
+export class ConvMaxOverTime extends tf.layers.Layer {
+  /** The name tfjs serialises this class under. */
+  static className = "NNConvMaxOverTime";
+  /** Output channels. */
+  readonly filters: number;
+  /** Window width. */
+  readonly kernelSize: number;
+  /** Activation before the max. */
+  readonly activation: "relu" | "linear";
+  /** Which implementation runs. */
+  readonly implementation: "auto" | "fused" | "ops";
+  /** Seed of the initial weights. */
+  readonly seed: number;
+  #kernel: tf.LayerVariable | null = null;
+  #bias: tf.LayerVariable | null = null;
+
+  constructor(args: ConvMaxOverTimeArgs) {
+    super(args);
+    if (!(Number.isInteger(args.filters) && args.filters >= 1)) {
+      throw new RangeError(`ConvMaxOverTime needs filters ≥ 1, got ${args.filters}.`);
+    }
+    if (!(Number.isInteger(args.kernelSize) && args.kernelSize >= 1)) {
+      throw new RangeError(`ConvMaxOverTime needs kernelSize ≥ 1, got ${args.kernelSize}.`);
+    }
+    this.filters = args.filters;
+    this.kernelSize = args.kernelSize;
+    this.activation = args.activation ?? "relu";
+    this.implementation = args.implementation ?? "auto";
+    this.seed = args.seed ?? 0;
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const e = shape[shape.length - 1];
+    if (e === null) throw new Error("ConvMaxOverTime needs a known channel dimension.");
+    const r = rng(this.seed);
+    this.#kernel = this.addWeight(
+      "kernel",
+      [this.kernelSize, e, this.filters],
+      "float32",
+      r.initializer(this.activation === "relu" ? "heUniform" : "glorotUniform"),
+    );
+    this.#bias = this.addWeight("bias", [this.filters], "float32", tf.initializers.zeros());
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    return [shape[0], this.filters];
+  }
+
+  /** Whether the fused implementation runs on the current backend. */
+  usesFused(): boolean {
+    if (this.implementation !== "auto") return this.implementation === "fused";
+    const name = tf.getBackend();
+    return (name === "cpu" || name === "wasm") && hasBlas();
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
+      if (x.shape[1] < this.kernelSize) {
+        throw new RangeError(
+          `ConvMaxOverTime: sequences of ${
+            x.shape[1]
+          } are shorter than kernelSize ${this.kernelSize}.`,
+        );
+      }
+      const run = this.usesFused() ? convMaxFused : convMaxOps;
+      return run(
+        x,
+        this.#kernel!.read() as tf.Tensor3D,
+        this.#bias!.read() as tf.Tensor1D,
+        this.activation === "relu",
+      );
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      filters: this.filters,
+      kernelSize: this.kernelSize,
+      activation: this.activation,
+      implementation: this.implementation,
+      seed: this.seed,
+    };
+  }
+}
+tf.serialization.registerClass(ConvMaxOverTime);

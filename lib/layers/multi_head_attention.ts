@@ -1,0 +1,312 @@
+/**
+ * Multi-head self-attention as one serialisable layer, written the way nanoGPT's
+ * `CausalSelfAttention` reads: one projection to queries, keys and values, split into
+ * heads, scaled dot-product attention, heads merged, output projection.
+ *
+ * Weights (PyTorch `nn.MultiheadAttention` names in brackets): `qkv/kernel [D, 3D]`
+ * and `qkv/bias [3D]` (`in_proj`), `out/kernel [D, D]` and `out/bias [D]`
+ * (`out_proj`). With `causal: true` position t attends only to positions ≤ t (a
+ * decoder); otherwise every position sees the whole sequence (an encoder).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { MultiHeadSelfAttention } from "nn/layers/multi_head_attention.ts";
+ * const mha = new MultiHeadSelfAttention({ numHeads: 4, seed: 0 });
+ * console.log((mha.apply(tf.zeros([2, 10, 16])) as tf.Tensor).shape); // [2, 10, 16]
+ * ```
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { rng } from "../random.ts";
+import { gemm, hasBlas } from "../kernels/gemm.ts";
+import { acquire, readF32, release, toTensor } from "../kernels/memory.ts";
+
+/**
+ * Scaled dot-product attention of all heads in one op (cpu and wasm backends):
+ * `qkv [B·T, 3D]` (queries | keys | values, heads side by side) → `[B·T, D]` (heads
+ * merged). Every head's matrices are read in place with strided GEMMs: no split, no
+ * transpose, no `[B, H, T, T]` tensor for tfjs to track; the backward pass is written
+ * out (softmax Jacobian included) and keeps the attention weights from the forward.
+ */
+export function attentionFused(
+  qkv: tf.Tensor2D,
+  batch: number,
+  heads: number,
+  causal: boolean,
+): tf.Tensor2D {
+  const op = tf.customGrad(
+    ((...args: unknown[]) => {
+      const t0 = args[0] as tf.Tensor;
+      (args[1] as (ts: tf.Tensor[]) => void)([t0]);
+      const rows = t0.shape[0];
+      const D = t0.shape[1]! / 3;
+      const T = rows / batch;
+      const hd = D / heads;
+      const scale = 1 / Math.sqrt(hd);
+      const QKV = readF32(t0);
+      const L = 3 * D;
+      const P = acquire(batch * heads * T * T); // attention weights, kept for backward
+      const Y = acquire(rows * D);
+      for (let b = 0; b < batch; b++) {
+        for (let h = 0; h < heads; h++) {
+          const q = b * T * L + h * hd; // Q[b, :, h] starts here, row stride 3D
+          const S = P.subarray((b * heads + h) * T * T, (b * heads + h + 1) * T * T);
+          gemm(false, true, T, T, hd, scale, QKV.subarray(q), L, QKV.subarray(q + D), L, 0, S, T);
+          for (let i = 0; i < T; i++) {
+            const r = i * T;
+            const end = causal ? i + 1 : T;
+            let m = -Infinity;
+            for (let j = 0; j < end; j++) if (S[r + j] > m) m = S[r + j];
+            let z = 0;
+            for (let j = 0; j < end; j++) {
+              const e = Math.exp(S[r + j] - m);
+              S[r + j] = e;
+              z += e;
+            }
+            const inv = 1 / z;
+            for (let j = 0; j < end; j++) S[r + j] *= inv;
+            for (let j = end; j < T; j++) S[r + j] = 0;
+          }
+          // Y[b, :, h] = P · V
+          gemm(
+            false,
+            false,
+            T,
+            hd,
+            T,
+            1,
+            S,
+            T,
+            QKV.subarray(q + 2 * D),
+            L,
+            0,
+            Y.subarray(b * T * D + h * hd),
+            D,
+          );
+        }
+      }
+      const value = toTensor(Y, [rows, D]);
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+        const dY = readF32(dy);
+        const QKV = readF32(saved[0]);
+        const dQKV = acquire(rows * L);
+        const dS = acquire(T * T);
+        for (let b = 0; b < batch; b++) {
+          for (let h = 0; h < heads; h++) {
+            const q = b * T * L + h * hd;
+            const y = b * T * D + h * hd;
+            const S = P.subarray((b * heads + h) * T * T, (b * heads + h + 1) * T * T);
+            // dP = dY · Vᵀ ; dV = Pᵀ · dY
+            gemm(false, true, T, T, hd, 1, dY.subarray(y), D, QKV.subarray(q + 2 * D), L, 0, dS, T);
+            gemm(true, false, T, hd, T, 1, S, T, dY.subarray(y), D, 0, dQKV.subarray(q + 2 * D), L);
+            // softmax backward: dS = P ∘ (dP − Σ_j dP·P)
+            for (let i = 0; i < T; i++) {
+              const r = i * T;
+              let dot = 0;
+              for (let j = 0; j < T; j++) dot += dS[r + j] * S[r + j];
+              for (let j = 0; j < T; j++) dS[r + j] = S[r + j] * (dS[r + j] - dot);
+            }
+            // dQ = dS · K · scale ; dK = dSᵀ · Q · scale
+            gemm(
+              false,
+              false,
+              T,
+              hd,
+              T,
+              scale,
+              dS,
+              T,
+              QKV.subarray(q + D),
+              L,
+              0,
+              dQKV.subarray(q),
+              L,
+            );
+            gemm(
+              true,
+              false,
+              T,
+              hd,
+              T,
+              scale,
+              dS,
+              T,
+              QKV.subarray(q),
+              L,
+              0,
+              dQKV.subarray(q + D),
+              L,
+            );
+          }
+        }
+        release(P, dS);
+        return [toTensor(dQKV, [rows, L])];
+      };
+      return { value, gradFunc };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  return (op as unknown as (a: tf.Tensor) => tf.Tensor2D)(qkv);
+}
+
+/** Config of {@linkcode MultiHeadSelfAttention}. */
+export interface MultiHeadSelfAttentionArgs {
+  /** Number of heads H; the model width D must be divisible by it. */
+  numHeads: number;
+  /** Mask future positions (decoder). Default false (encoder). */
+  causal?: boolean;
+  /** "auto" (fused attention on cpu/wasm, ops elsewhere), "fused" or "ops". Default "auto". */
+  implementation?: "auto" | "fused" | "ops";
+  /** Seed of the initial weights. Default 0. */
+  seed?: number;
+  /** Layer name (tfjs). */
+  name?: string;
+  /** Input shape when this is the first layer. */
+  inputShape?: tf.Shape;
+}
+
+/** Multi-head scaled dot-product self-attention over `[B, T, D]` inputs. */
+export class MultiHeadSelfAttention extends tf.layers.Layer {
+  /** The name tfjs serialises this class under. */
+  static className = "NNMultiHeadSelfAttention";
+  /** Number of heads. */
+  readonly numHeads: number;
+  /** Whether future positions are masked. */
+  readonly causal: boolean;
+  /** Seed of the initial weights. */
+  readonly seed: number;
+  /** Which implementation runs. */
+  readonly implementation: "auto" | "fused" | "ops";
+  #qkvKernel: tf.LayerVariable | null = null;
+  #qkvBias: tf.LayerVariable | null = null;
+  #outKernel: tf.LayerVariable | null = null;
+  #outBias: tf.LayerVariable | null = null;
+  #mask: tf.Tensor | null = null;
+
+  constructor(args: MultiHeadSelfAttentionArgs) {
+    super(args);
+    if (!Number.isInteger(args.numHeads) || args.numHeads < 1) {
+      throw new RangeError(`MultiHeadSelfAttention needs numHeads ≥ 1, got ${args.numHeads}.`);
+    }
+    this.numHeads = args.numHeads;
+    this.causal = args.causal ?? false;
+    this.seed = args.seed ?? 0;
+    this.implementation = args.implementation ?? "auto";
+  }
+
+  /** Whether the fused attention runs on the current backend. */
+  usesFused(): boolean {
+    if (this.implementation !== "auto") return this.implementation === "fused";
+    const name = tf.getBackend();
+    return (name === "cpu" || name === "wasm") && hasBlas();
+  }
+
+  override build(inputShape: tf.Shape | tf.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
+    const d = shape[shape.length - 1];
+    if (d === null || d % this.numHeads !== 0) {
+      throw new Error(
+        `MultiHeadSelfAttention: the model width (${d}) must be known and divisible by ` +
+          `numHeads (${this.numHeads}).`,
+      );
+    }
+    const r = rng(this.seed);
+    const zeros = tf.initializers.zeros();
+    this.#qkvKernel = this.addWeight(
+      "qkv/kernel",
+      [d, 3 * d],
+      "float32",
+      r.initializer("glorotUniform"),
+    );
+    this.#qkvBias = this.addWeight("qkv/bias", [3 * d], "float32", zeros);
+    this.#outKernel = this.addWeight(
+      "out/kernel",
+      [d, d],
+      "float32",
+      r.initializer("glorotUniform"),
+    );
+    this.#outBias = this.addWeight("out/bias", [d], "float32", zeros);
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
+    return inputShape;
+  }
+
+  /** Additive mask `[T, T]`: 0 on and below the diagonal, −1e9 above (kept, not tracked). */
+  #causalMask(t: number): tf.Tensor {
+    if (!this.#mask || this.#mask.shape[0] !== t) {
+      this.#mask?.dispose();
+      this.#mask = tf.tidy(() => {
+        const lower = tf.linalg.bandPart(tf.ones([t, t]), -1, 0);
+        return tf.keep(tf.mul(tf.sub(1, lower), -1e9));
+      });
+    }
+    return this.#mask;
+  }
+
+  /**
+   * The attention weights `[B, H, T, T]` for inputs `x` (for heatmaps; not tracked
+   * for gradients).
+   */
+  attentionWeights(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => this.#attend(x, true));
+  }
+
+  #attend(x: tf.Tensor, weightsOnly: boolean): tf.Tensor {
+    const [b, t, d] = x.shape as [number, number, number];
+    const h = this.numHeads;
+    const hd = d / h;
+    const qkv = tf.fused.matMul({ // [B·T, 3D]
+      a: tf.reshape(x, [b * t, d]),
+      b: this.#qkvKernel!.read(),
+      bias: this.#qkvBias!.read(),
+    });
+    if (!weightsOnly && this.usesFused()) {
+      const merged = attentionFused(qkv as tf.Tensor2D, b, h, this.causal); // [B·T, D]
+      const out = tf.fused.matMul({
+        a: merged,
+        b: this.#outKernel!.read(),
+        bias: this.#outBias!.read(),
+      });
+      return tf.reshape(out, [b, t, d]);
+    }
+    const [q, k, v] = tf.split(qkv, 3, 1).map((p) =>
+      tf.transpose(tf.reshape(p, [b, t, h, hd]), [0, 2, 1, 3]) // [B, H, T, hd]
+    );
+    let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)); // [B, H, T, T]
+    if (this.causal) scores = tf.add(scores, this.#causalMask(t));
+    const att = tf.softmax(scores); // over the last axis: who each position attends to
+    if (weightsOnly) return att;
+    const y = tf.matMul(att, v); // [B, H, T, hd]
+    const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [b * t, d]); // [B·T, D]
+    const out = tf.fused.matMul({
+      a: merged,
+      b: this.#outKernel!.read(),
+      bias: this.#outBias!.read(),
+    });
+    return tf.reshape(out, [b, t, d]);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => this.#attend(Array.isArray(inputs) ? inputs[0] : inputs, false));
+  }
+
+  override dispose(): ReturnType<tf.layers.Layer["dispose"]> {
+    this.#mask?.dispose();
+    this.#mask = null;
+    return super.dispose();
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      numHeads: this.numHeads,
+      causal: this.causal,
+      implementation: this.implementation,
+      seed: this.seed,
+    };
+  }
+}
+tf.serialization.registerClass(MultiHeadSelfAttention);

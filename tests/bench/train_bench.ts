@@ -1,0 +1,415 @@
+/**
+ * Training-speed benchmark of the four reference models (shared/bench/REFERENCE.md),
+ * built with the library's own builders, on each tfjs backend.
+ *
+ * ```
+ * deno task bench                                   # all models, wasm + cpu + webgpu
+ * deno task bench --models mlp,lstm --backends wasm --reps 5
+ * deno task bench --compare-torch                   # also runs torch_reference.py
+ *
+ * Adam (lr 1e-3) is the library's one-pass `adam` unless `--optimizer tfjs`.
+ * With `--compare-torch`, ../shared/bench/torch_reference.py runs model by model just
+ * before the tfjs runs of that model (Debian's /usr/bin/python3 with python3-torch,
+ * `OPENBLAS_NUM_THREADS=1`, `--threads 2` unless `--torch-threads`).
+ * ```
+ *
+ * Reports training samples/s (median of `--reps` timed epochs after a warm-up) as a
+ * table and as JSON in `out/bench.json`: a list of rows `{model, backend,
+ * samples_per_s, ms_per_batch, …, torch_samples_per_s?, ratio?}`. Matmul GFLOP/s at
+ * 1024² per backend, the machine's FP32 peak and the BLAS in use go to
+ * `out/bench_machine.json`. No figure here is a
+ * test: timing depends on the machine and its load.
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { parseArgs } from "node:util";
+import { setupBackend } from "../../lib/backend.ts";
+import { disposeModel, train } from "../../lib/train.ts";
+import { adam, blasInfo } from "../../lib/kernels/mod.ts";
+import { rnnClassifier } from "../../lib/models/recurrent.ts";
+import { transformerClassifier } from "../../lib/models/transformer.ts";
+import { cnnTextClassifier } from "../../lib/models/cnn_text.ts";
+import { mlp } from "../../lib/models/dense.ts";
+
+/** Ids of the reference models. */
+export const MODELS = ["mlp", "lstm", "transformer", "cnn"] as const;
+/** One of {@linkcode MODELS}. */
+export type ModelId = typeof MODELS[number];
+const VOCAB = 5000;
+
+/** How to build and feed one reference model. */
+export interface Spec {
+  batch: number;
+  build: (seed: number) => tf.LayersModel;
+  data: (n: number) => { x: tf.Tensor; y: tf.Tensor };
+}
+
+function tokens(n: number, t: number, classes: number) {
+  return {
+    x: tf.randomUniform([n, t], 0, VOCAB, "int32", 1),
+    y: tf.oneHot(tf.randomUniform([n], 0, classes, "int32", 2), classes),
+  };
+}
+
+/** The reference models (REFERENCE.md) built with the library's builders. */
+export const SPECS: Record<ModelId, Spec> = {
+  mlp: {
+    batch: 128,
+    build: (seed) =>
+      mlp({ inputs: 784, hidden: [256, 256], outputs: 10, outputActivation: "linear", seed }),
+    data: (n) => ({
+      x: tf.randomNormal([n, 784], 0, 1, "float32", 1),
+      y: tf.oneHot(tf.randomUniform([n], 0, 10, "int32", 2), 10),
+    }),
+  },
+  lstm: {
+    batch: 64,
+    build: (seed) =>
+      rnnClassifier({
+        vocabSize: VOCAB,
+        sequenceLength: 100,
+        embeddingDim: 64,
+        units: 64,
+        cell: "lstm",
+        outputs: 2,
+        seed,
+      }),
+    data: (n) => tokens(n, 100, 2),
+  },
+  transformer: {
+    batch: 32,
+    build: (seed) =>
+      transformerClassifier({
+        vocabSize: VOCAB,
+        sequenceLength: 64,
+        dModel: 64,
+        numHeads: 4,
+        ffDim: 128,
+        numLayers: 2,
+        outputs: 2,
+        seed,
+      }),
+    data: (n) => tokens(n, 64, 2),
+  },
+  cnn: {
+    batch: 64,
+    build: (seed) =>
+      cnnTextClassifier({
+        vocabSize: VOCAB,
+        sequenceLength: 100,
+        embeddingDim: 64,
+        filters: 100,
+        kernelSizes: [3, 4, 5],
+        outputs: 2,
+        seed,
+      }),
+    data: (n) => tokens(n, 100, 2),
+  },
+};
+
+/** One row of the result table. */
+export interface BenchRow {
+  model: ModelId;
+  backend: string;
+  samples_per_s: number | null;
+  ms_per_batch: number | null;
+  ms_per_batch_all: number[];
+  batch: number;
+  batches_per_rep: number;
+  error?: string;
+  torch_samples_per_s?: number;
+  ratio?: number;
+}
+
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function epochMs(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, batch: number) {
+  const t0 = performance.now();
+  await train(model, x, y, { epochs: 1, batchSize: batch, seed: 0, progress: "none" });
+  return performance.now() - t0;
+}
+
+async function benchModel(
+  id: ModelId,
+  backend: string,
+  opts: { reps: number; targetMs: number; maxBatches: number; optimizer: string },
+): Promise<BenchRow> {
+  const spec = SPECS[id];
+  const bs = spec.batch;
+  const row: BenchRow = {
+    model: id,
+    backend,
+    samples_per_s: null,
+    ms_per_batch: null,
+    ms_per_batch_all: [],
+    batch: bs,
+    batches_per_rep: 0,
+  };
+  const model = spec.build(0);
+  const optimizer = opts.optimizer === "tfjs" ? tf.train.adam(1e-3) : adam(1e-3);
+  model.compile({ optimizer, loss: tf.losses.softmaxCrossEntropy });
+  let data = spec.data(2 * bs);
+  try {
+    await epochMs(model, data.x, data.y, bs); // warm-up: compiles, allocates
+    const perBatch = (await epochMs(model, data.x, data.y, bs)) / 2;
+    const nb = Math.max(2, Math.min(opts.maxBatches, Math.ceil(opts.targetMs / perBatch)));
+    tf.dispose([data.x, data.y]);
+    data = spec.data(nb * bs);
+    for (let r = 0; r < opts.reps; r++) {
+      row.ms_per_batch_all.push((await epochMs(model, data.x, data.y, bs)) / nb);
+    }
+    row.batches_per_rep = nb;
+    row.ms_per_batch = median(row.ms_per_batch_all);
+    row.samples_per_s = (bs * 1000) / row.ms_per_batch;
+  } catch (e) {
+    row.error = (e as Error).message.split("\n")[0];
+  } finally {
+    tf.dispose([data.x, data.y]);
+    disposeModel(model);
+  }
+  return row;
+}
+
+async function matmulGflops(size: number, reps: number): Promise<number> {
+  const a = tf.randomNormal([size, size], 0, 1, "float32", 1);
+  const b = tf.randomNormal([size, size], 0, 1, "float32", 2);
+  // cpu and wasm compute synchronously: reading the result back would time a 4 MB copy
+  const sync = tf.getBackend() === "cpu" || tf.getBackend() === "wasm";
+  const run = async () => {
+    const c = tf.matMul(a, b);
+    if (!sync) await c.data();
+    c.dispose();
+  };
+  await run();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+  }
+  tf.dispose([a, b]);
+  return (2 * size ** 3) / (median(times) / 1000) / 1e9;
+}
+
+/** FP32 FMA peak from /proc/cpuinfo: cores × clock × FLOP/cycle (2 FMA units assumed). */
+function cpuPeak(): { gflops: number | null; how: string } {
+  try {
+    const info = Deno.readTextFileSync("/proc/cpuinfo");
+    const mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(info)?.[1]);
+    const flags = /flags\s*:\s*(.*)/.exec(info)?.[1] ?? "";
+    const cores = navigator.hardwareConcurrency;
+    const lanes = flags.includes("avx512f") ? 16 : flags.includes("avx") ? 8 : 4;
+    const perCycle = lanes * 2 /* FMA */ * 2 /* units */;
+    return {
+      gflops: (cores * mhz * perCycle) / 1000,
+      how: `${cores} cores × ${(mhz / 1000).toFixed(2)} GHz (nominal) × ${perCycle} FLOP/cycle`,
+    };
+  } catch {
+    return { gflops: null, how: "unknown (no /proc/cpuinfo)" };
+  }
+}
+
+async function runTorch(
+  models: string[],
+  reps: number,
+  threads: number,
+): Promise<Map<string, number>> {
+  const script = new URL("../../../shared/bench/torch_reference.py", import.meta.url).pathname;
+  const python = "/usr/bin/python3";
+  const out = new Map<string, number>();
+  try {
+    await Deno.stat(script);
+  } catch {
+    console.error(`--compare-torch: ${script} not found; skipping PyTorch.`);
+    return out;
+  }
+  const cmd = new Deno.Command(python, {
+    args: [
+      script,
+      "--threads",
+      String(threads),
+      "--reps",
+      String(reps),
+      "--models",
+      models.join(","),
+    ],
+    env: { OPENBLAS_NUM_THREADS: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  let result: Deno.CommandOutput;
+  try {
+    result = await cmd.output();
+  } catch (e) {
+    console.error(`--compare-torch: could not run ${python}: ${(e as Error).message}`);
+    return out;
+  }
+  const text = new TextDecoder().decode(result.stdout);
+  if (!result.success) {
+    console.error(
+      `--compare-torch: torch_reference.py failed (install Debian's python3-torch: ` +
+        `apt-get install -y python3-torch):\n${
+          new TextDecoder().decode(result.stderr).slice(-800)
+        }`,
+    );
+  }
+  for (const line of text.split("\n")) {
+    if (!line.trim().startsWith("{")) continue;
+    const j = JSON.parse(line) as { model: string; samples_per_s: number };
+    out.set(j.model, j.samples_per_s);
+  }
+  return out;
+}
+
+function fmt(v: number | null | undefined, digits = 0): string {
+  return v === null || v === undefined ? "–" : v.toFixed(digits);
+}
+
+async function main() {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      models: { type: "string", default: MODELS.join(",") },
+      backends: { type: "string", default: "wasm,cpu,webgpu" },
+      reps: { type: "string", default: "3" },
+      "target-ms": { type: "string", default: "2500" },
+      "max-batches": { type: "string", default: "40" },
+      "compare-torch": { type: "boolean", default: false },
+      "torch-threads": { type: "string", default: "2" },
+      optimizer: { type: "string", default: "fast" },
+      "no-matmul": { type: "boolean", default: false },
+      out: { type: "string", default: "out/bench.json" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(
+      "deno task bench [--models mlp,lstm,transformer,cnn] [--backends wasm,cpu,webgpu] " +
+        "[--reps 3] [--target-ms 2500] [--max-batches 40] [--compare-torch [--torch-threads 2]] " +
+        "[--optimizer fast|tfjs] " +
+        "[--no-matmul] " +
+        "[--out out/bench.json]",
+    );
+    return;
+  }
+  const models = values.models.split(",").map((s) => s.trim()).filter(Boolean) as ModelId[];
+  for (const m of models) {
+    if (!MODELS.includes(m)) throw new Error(`Unknown model "${m}": use ${MODELS.join(", ")}.`);
+  }
+  const backends = values.backends.split(",").map((s) => s.trim()).filter(Boolean);
+  const opts = {
+    reps: Number(values.reps),
+    targetMs: Number(values["target-ms"]),
+    maxBatches: Number(values["max-batches"]),
+    optimizer: values.optimizer,
+  };
+  if (!["fast", "tfjs"].includes(opts.optimizer)) {
+    throw new Error(`--optimizer must be "fast" (the library's Adam) or "tfjs" (tf.train.adam).`);
+  }
+  const rows: BenchRow[] = [];
+  const matmul: Array<{ backend: string; size: number; gflops: number }> = [];
+  const blas = blasInfo();
+  console.error(`BLAS: ${blas.available ? `${blas.library} (${blas.config})` : blas.library}`);
+  const available: string[] = [];
+  for (const backend of backends) {
+    try {
+      await setupBackend({ backend });
+      available.push(backend);
+    } catch (e) {
+      console.error(`${backend}: skipped (${(e as Error).message.split("\n")[0]})`);
+      continue;
+    }
+    if (!values["no-matmul"]) {
+      const g = await matmulGflops(1024, backend === "cpu" ? 1 : 5);
+      matmul.push({ backend, size: 1024, gflops: g });
+      console.error(`${backend}: matmul 1024² ${g.toFixed(1)} GFLOP/s`);
+    }
+  }
+  // Model by model, PyTorch first, so that both see the same load on a shared machine.
+  for (const m of models) {
+    const torch = values["compare-torch"]
+      ? await runTorch([m], opts.reps, Number(values["torch-threads"]))
+      : new Map<string, number>();
+    if (torch.has(m)) console.error(`torch ${m}: ${fmt(torch.get(m))} samples/s`);
+    for (const backend of backends) {
+      if (!available.includes(backend)) {
+        rows.push({
+          model: m,
+          backend,
+          samples_per_s: null,
+          ms_per_batch: null,
+          ms_per_batch_all: [],
+          batch: SPECS[m].batch,
+          batches_per_rep: 0,
+          error: "backend unavailable",
+        });
+        continue;
+      }
+      await setupBackend({ backend });
+      // the cpu backend is 10–100× slower: one short rep keeps the run short
+      const o = backend === "cpu" ? { ...opts, targetMs: 1, maxBatches: 2 } : opts;
+      const row = await benchModel(m, backend, o);
+      if (torch.has(m)) {
+        row.torch_samples_per_s = torch.get(m);
+        if (row.samples_per_s) row.ratio = row.samples_per_s / torch.get(m)!;
+      }
+      rows.push(row);
+      console.error(
+        `${backend} ${m}: ${
+          row.error ? `error: ${row.error}` : `${fmt(row.ms_per_batch, 1)} ms/batch, ` +
+            `${fmt(row.samples_per_s)} samples/s`
+        }`,
+      );
+    }
+  }
+  const peak = cpuPeak();
+  const machine = {
+    cpu: /model name\s*:\s*(.*)/.exec(safeRead("/proc/cpuinfo"))?.[1] ?? "unknown",
+    cores: navigator.hardwareConcurrency,
+    fp32_peak_gflops: peak.gflops,
+    fp32_peak_how: peak.how,
+    blas,
+    deno: Deno.version.deno,
+    tfjs: tf.version.tfjs,
+  };
+  console.log(
+    "\n| model | backend | batch | ms/batch (median) | samples/s | torch samples/s | ratio |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of rows) {
+    console.log(
+      `| ${r.model} | ${r.backend} | ${r.batch} | ${
+        r.error ? r.error : fmt(r.ms_per_batch, 1)
+      } | ` +
+        `${fmt(r.samples_per_s)} | ${fmt(r.torch_samples_per_s)} | ${fmt(r.ratio, 2)} |`,
+    );
+  }
+  if (matmul.length) {
+    console.log(
+      `\nmatmul 1024² (FP32): ${
+        matmul.map((m) => `${m.backend} ${m.gflops.toFixed(1)}`).join(", ")
+      } GFLOP/s; ` +
+        `machine FP32 peak ≈ ${fmt(peak.gflops)} GFLOP/s (${peak.how})`,
+    );
+  }
+  await Deno.mkdir(values.out.replace(/\/[^/]*$/, "") || ".", { recursive: true });
+  await Deno.writeTextFile(values.out, JSON.stringify(rows, null, 2) + "\n");
+  const extra = values.out.replace(/\.json$/, "") + "_machine.json";
+  await Deno.writeTextFile(extra, JSON.stringify({ matmul, machine }, null, 2) + "\n");
+  console.error(`wrote ${values.out} and ${extra}`);
+}
+
+function safeRead(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return "";
+  }
+}
+
+if (import.meta.main) await main();

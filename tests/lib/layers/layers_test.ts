@@ -1,0 +1,328 @@
+// The library's custom layers: fused implementations against plain tfjs ops (forward and
+// gradients), attention against a loop reference, and serialisation round trips.
+// Tolerance: max |a − b| ≤ 1e-4 · (1 + max |b|).
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { hasBlas } from "../../../lib/kernels/mod.ts";
+import {
+  attentionFused,
+  convMaxFused,
+  convMaxOps,
+  ConvMaxOverTime,
+  FusedLSTM,
+  LayerNorm,
+  layerNormFused,
+  lstmSequenceFused,
+  lstmSequenceOps,
+  MultiHeadSelfAttention,
+  PositionEmbedding,
+} from "../../../lib/layers/mod.ts";
+
+const TOL = 1e-4;
+
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let scale = 0;
+  let err = 0;
+  for (let i = 0; i < expected.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]));
+    err = Math.max(err, Math.abs(actual[i] - expected[i]));
+  }
+  assert.ok(err <= TOL * (1 + scale), `${what}: max error ${err} (scale ${scale})`);
+}
+
+function data(shape: number[], seed: number, amp = 1): tf.Tensor {
+  let s = seed * 7919 + 17;
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (s * 9301 + 49297) % 233280;
+    v[i] = amp * (2 * (s / 233280) - 1);
+  }
+  return tf.tensor(v, shape);
+}
+
+/** Values and gradients (w.r.t. every input) of sum(f(inputs) · dy). */
+function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], dySeed: number) {
+  return tf.tidy(() => {
+    const y = f(...inputs);
+    const dy = data(y.shape, dySeed);
+    const g = tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(f(...xs), dy)))(inputs);
+    return [Array.from(y.dataSync()), ...g.map((t) => Array.from(t.dataSync()))];
+  });
+}
+
+for (const backend of ["cpu", "wasm"]) {
+  Deno.test(`FusedLSTM fused equals tfjs ops, forward and gradients (${backend})`, async () => {
+    await tf.setBackend(backend);
+    const x = data([3, 5, 4], 1);
+    const w = data([4, 12], 2, 0.5);
+    const u = data([3, 12], 3, 0.5);
+    const b = data([12], 4, 0.2);
+    for (const seqs of [false, true]) {
+      const fused = valueAndGrads(
+        (...a) =>
+          lstmSequenceFused(
+            a[0] as tf.Tensor3D,
+            a[1] as tf.Tensor2D,
+            a[2] as tf.Tensor2D,
+            a[3] as tf.Tensor1D,
+            seqs,
+          ),
+        [x, w, u, b],
+        5,
+      );
+      const ops = valueAndGrads(
+        (...a) =>
+          lstmSequenceOps(
+            a[0] as tf.Tensor3D,
+            a[1] as tf.Tensor2D,
+            a[2] as tf.Tensor2D,
+            a[3] as tf.Tensor1D,
+            seqs,
+          ),
+        [x, w, u, b],
+        5,
+      );
+      ["y", "dx", "dW", "dU", "db"].forEach((name, i) =>
+        assertClose(fused[i], ops[i], `${name} seq=${seqs}`)
+      );
+    }
+    tf.dispose([x, w, u, b]);
+  });
+
+  Deno.test(`ConvMaxOverTime fused equals conv1d → relu → max, forward and gradients (${backend})`, async () => {
+    await tf.setBackend(backend);
+    const x = data([3, 9, 5], 6);
+    const w = data([3, 5, 7], 7);
+    const b = data([7], 8, 0.3);
+    for (const relu of [true, false]) {
+      const fused = valueAndGrads(
+        (...a) => convMaxFused(a[0] as tf.Tensor3D, a[1] as tf.Tensor3D, a[2] as tf.Tensor1D, relu),
+        [x, w, b],
+        9,
+      );
+      const ops = valueAndGrads(
+        (...a) => convMaxOps(a[0] as tf.Tensor3D, a[1] as tf.Tensor3D, a[2] as tf.Tensor1D, relu),
+        [x, w, b],
+        9,
+      );
+      ["y", "dx", "dW", "db"].forEach((name, i) =>
+        assertClose(fused[i], ops[i], `${name} relu=${relu}`)
+      );
+    }
+    tf.dispose([x, w, b]);
+  });
+}
+
+/** Attention in plain tfjs ops: qkv [B·T, 3D] → [B·T, D]. */
+function attentionOps(qkv: tf.Tensor, B: number, H: number, causal: boolean): tf.Tensor {
+  const [rows, L] = qkv.shape as [number, number];
+  const D = L / 3, T = rows / B, hd = D / H;
+  const [q, k, v] = tf.split(qkv, 3, 1).map((p) =>
+    tf.transpose(tf.reshape(p, [B, T, H, hd]), [0, 2, 1, 3])
+  );
+  let s = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd));
+  if (causal) s = tf.add(s, tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9));
+  const y = tf.matMul(tf.softmax(s), v);
+  return tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [rows, D]);
+}
+
+function layerNormOps(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
+  const mean = tf.mean(x, -1, true);
+  const c = tf.sub(x, mean);
+  const v = tf.mean(tf.square(c), -1, true);
+  return tf.add(tf.mul(tf.mul(c, tf.rsqrt(tf.add(v, eps))), g), b);
+}
+
+for (const backend of ["cpu", "wasm"]) {
+  Deno.test(`fused attention equals tfjs ops, forward and gradient (${backend})`, async () => {
+    await tf.setBackend(backend);
+    const qkv = data([2 * 5, 3 * 6], 20, 2);
+    for (const causal of [false, true]) {
+      const a = valueAndGrads((t) => attentionFused(t as tf.Tensor2D, 2, 3, causal), [qkv], 21);
+      const b = valueAndGrads((t) => attentionOps(t, 2, 3, causal), [qkv], 21);
+      assertClose(a[0], b[0], `attention causal=${causal}`);
+      assertClose(a[1], b[1], `attention dqkv causal=${causal}`);
+    }
+    qkv.dispose();
+  });
+
+  Deno.test(`fused layer norm equals tfjs ops, forward and gradients (${backend})`, async () => {
+    await tf.setBackend(backend);
+    const x = data([2, 3, 8], 22, 3);
+    const g = data([8], 23);
+    const b = data([8], 24);
+    const a = valueAndGrads(
+      (...t) => layerNormFused(t[0], t[1] as tf.Tensor1D, t[2] as tf.Tensor1D, 1e-5),
+      [x, g, b],
+      25,
+    );
+    const c = valueAndGrads((...t) => layerNormOps(t[0], t[1], t[2], 1e-5), [x, g, b], 25);
+    ["y", "dx", "dgamma", "dbeta"].forEach((name, i) => assertClose(a[i], c[i], name));
+    tf.dispose([x, g, b]);
+  });
+}
+
+Deno.test("FusedLSTM matches tf.layers.lstm (sigmoid gates) with the same weights", async () => {
+  await tf.setBackend("wasm");
+  const x = data([2, 6, 3], 10);
+  const ours = new FusedLSTM({ units: 4, seed: 1 });
+  const theirs = tf.layers.lstm({ units: 4, recurrentActivation: "sigmoid" });
+  const y1 = ours.apply(x) as tf.Tensor;
+  theirs.apply(x);
+  theirs.setWeights(ours.getWeights());
+  const y2 = theirs.apply(x) as tf.Tensor;
+  assertClose(y1.dataSync(), y2.dataSync(), "lstm output");
+  assert.equal(ours.usesFused(), hasBlas()); // "auto": fused when a BLAS is loaded
+  // the forget-gate bias starts at 1, the others at 0
+  assert.deepEqual(Array.from(ours.getWeights()[2].dataSync()), [
+    0,
+    0,
+    0,
+    0,
+    1,
+    1,
+    1,
+    1,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+  ]);
+  tf.dispose([x, y1, y2]);
+  ours.dispose();
+  theirs.dispose();
+});
+
+Deno.test("LayerNorm equals tf.layers.layerNormalization, forward and input gradient", async () => {
+  await tf.setBackend("wasm");
+  const x = data([2, 3, 8], 11, 3);
+  const ours = new LayerNorm({ epsilon: 1e-5 });
+  const theirs = tf.layers.layerNormalization({ epsilon: 1e-5 });
+  ours.apply(x);
+  theirs.apply(x);
+  const gamma = data([8], 12);
+  const beta = data([8], 13);
+  ours.setWeights([gamma, beta]);
+  theirs.setWeights([gamma, beta]);
+  const a = valueAndGrads((t) => ours.apply(t) as tf.Tensor, [x], 14);
+  const b = valueAndGrads((t) => theirs.apply(t) as tf.Tensor, [x], 14);
+  assertClose(a[0], b[0], "layer norm");
+  assertClose(a[1], b[1], "layer norm dx");
+  tf.dispose([x, gamma, beta]);
+});
+
+Deno.test("MultiHeadSelfAttention equals a loop reference; causal mask hides the future", async () => {
+  await tf.setBackend("cpu");
+  const B = 2, T = 3, D = 4, H = 2, hd = D / H;
+  const x = data([B, T, D], 15);
+  for (const causal of [false, true]) {
+    const mha = new MultiHeadSelfAttention({ numHeads: H, causal, seed: 3 });
+    const y = (mha.apply(x) as tf.Tensor).dataSync();
+    const [wqkv, bqkv, wo, bo] = mha.getWeights().map((w) => w.dataSync());
+    const xs = x.dataSync();
+    const expected = new Float32Array(B * T * D);
+    for (let b = 0; b < B; b++) {
+      // qkv[t][j] = Σ_i x[b,t,i]·Wqkv[i,j] + b[j]
+      const qkv = [...Array(T)].map((_, t) =>
+        [...Array(3 * D)].map((_, j) => {
+          let s = bqkv[j];
+          for (let i = 0; i < D; i++) s += xs[(b * T + t) * D + i] * wqkv[i * 3 * D + j];
+          return s;
+        })
+      );
+      const merged = [...Array(T)].map(() => new Array(D).fill(0));
+      for (let h = 0; h < H; h++) {
+        for (let t = 0; t < T; t++) {
+          const scores = [...Array(T)].map((_, u) => {
+            if (causal && u > t) return -Infinity;
+            let s = 0;
+            for (let e = 0; e < hd; e++) s += qkv[t][h * hd + e] * qkv[u][D + h * hd + e];
+            return s / Math.sqrt(hd);
+          });
+          const m = Math.max(...scores);
+          const p = scores.map((s) => Math.exp(s - m));
+          const z = p.reduce((a, c) => a + c, 0);
+          for (let e = 0; e < hd; e++) {
+            merged[t][h * hd + e] = p.reduce(
+              (a, pu, u) => a + (pu / z) * qkv[u][2 * D + h * hd + e],
+              0,
+            );
+          }
+        }
+      }
+      for (let t = 0; t < T; t++) {
+        for (let j = 0; j < D; j++) {
+          let s = bo[j];
+          for (let i = 0; i < D; i++) s += merged[t][i] * wo[i * D + j];
+          expected[(b * T + t) * D + j] = s;
+        }
+      }
+    }
+    assertClose(y, expected, `attention causal=${causal}`);
+    const att = mha.attentionWeights(x);
+    assert.deepEqual(att.shape, [B, H, T, T]);
+    const weights = att.arraySync() as number[][][][];
+    // position 0 of sample 0, head 0, attends to position 2 only without the mask
+    if (causal) assert.equal(weights[0][0][0][2], 0);
+    else assert.ok(weights[0][0][0][2] > 0);
+    att.dispose();
+    mha.dispose();
+  }
+  x.dispose();
+});
+
+Deno.test("PositionEmbedding adds its table to every sample", async () => {
+  await tf.setBackend("cpu");
+  const pos = new PositionEmbedding({ maxLength: 4, seed: 2 });
+  const x = data([2, 4, 3], 16);
+  const y = pos.apply(x) as tf.Tensor;
+  const table = pos.getWeights()[0];
+  assertClose(y.dataSync(), tf.add(x, table).dataSync(), "positions");
+  assert.throws(() => pos.apply(tf.zeros([1, 5, 3])), /longer than maxLength/);
+});
+
+Deno.test("custom layers round-trip through toJSON and modelFromJSON", async () => {
+  await tf.setBackend("cpu");
+  const input = tf.input({ shape: [6, 8] });
+  let h = new PositionEmbedding({ maxLength: 6, seed: 1 }).apply(input) as tf.SymbolicTensor;
+  h = new MultiHeadSelfAttention({ numHeads: 2, causal: true, seed: 2 }).apply(
+    h,
+  ) as tf.SymbolicTensor;
+  h = new LayerNorm({ epsilon: 1e-3 }).apply(h) as tf.SymbolicTensor;
+  const a = new FusedLSTM({ units: 5, returnSequences: true, seed: 3 }).apply(
+    h,
+  ) as tf.SymbolicTensor;
+  const c = new ConvMaxOverTime({ filters: 4, kernelSize: 2, activation: "linear", seed: 4 }).apply(
+    a,
+  ) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: c });
+  const json = model.toJSON(null, false) as unknown as tf.io.ModelJSON["modelTopology"];
+  const copy = await tf.models.modelFromJSON({ modelTopology: json } as tf.io.ModelJSON);
+  copy.setWeights(model.getWeights());
+  const x = data([2, 6, 8], 17);
+  assertClose(
+    (copy.predict(x) as tf.Tensor).dataSync(),
+    (model.predict(x) as tf.Tensor).dataSync(),
+    "round trip",
+  );
+  const configs = copy.layers.slice(1).map((l) => l.getConfig());
+  assert.equal(configs[1].causal, true);
+  assert.equal(configs[2].epsilon, 1e-3);
+  assert.equal(configs[3].returnSequences, true);
+  assert.equal(configs[4].kernelSize, 2);
+  assert.deepEqual(copy.layers.slice(1).map((l) => l.getClassName()), [
+    "NNPositionEmbedding",
+    "NNMultiHeadSelfAttention",
+    "NNLayerNorm",
+    "NNFusedLSTM",
+    "NNConvMaxOverTime",
+  ]);
+  model.dispose();
+  copy.dispose();
+});
