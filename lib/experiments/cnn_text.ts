@@ -1,0 +1,668 @@
+/**
+ * Experiment helpers of the CNN text notebook (notebooks/05_cnn_text_models.ipynb): the
+ * UCI sentences as a seeded stratified split, a convolution over a sentence by hand,
+ * training and evaluating token classifiers, confusion matrices, the top-activating
+ * n-grams (n 元语法) of filters (卷积核), and cross-domain splits (跨领域迁移).
+ *
+ * Functions return plain numbers and arrays and dispose the tensors they make, unless
+ * they say they return tensors or a model.
+ *
+ * @example
+ * ```ts
+ * import { setupBackend } from "nn";
+ * import { cnnTextProfile, sentenceSplit } from "nn/experiments/cnn_text.ts";
+ * await setupBackend({ backend: "cpu" });
+ * const split = await sentenceSplit({ seed: 0 });
+ * console.log(split.train.texts.length, cnnTextProfile("smoke").length); // 2400 30
+ * ```
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs";
+import { rng } from "../random.ts";
+import { disposeModel, type ProgressMode, train, type TrainResult } from "../train.ts";
+import { adam } from "../kernels/adam.ts";
+import { ConvMaxOverTime } from "../layers/conv_max_over_time.ts";
+import { loadSentiment, SENTIMENT_SOURCES } from "../data/sentiment.ts";
+import { splitData } from "../data/split.ts";
+import { Vocabulary } from "../data/vocabulary.ts";
+import { encodeTexts } from "../data/encode.ts";
+import { sequencesToTensor } from "../data/tensors.ts";
+import { AFINN } from "./baselines.ts";
+
+// ---------------------------------------------------------------------------------------
+// Profiles
+
+/** Sizes of every experiment of the notebook. */
+export interface CnnTextProfile {
+  /** Tokens per sentence (longer ones are cut at the end, shorter padded at the end). */
+  length: number;
+  /** Words seen fewer times in training map to `<oov>`. */
+  minCount: number;
+  /** Embedding size E. */
+  embeddingDim: number;
+  /** Filters per width F. */
+  filters: number;
+  /** Dropout before the classifier. */
+  dropout: number;
+  /** Epochs (upper bound; early stopping on validation accuracy, patience 3). */
+  epochs: number;
+  /** Batch size. */
+  batchSize: number;
+  /** Adam learning rate. */
+  learningRate: number;
+  /** Training seeds per width set in section 5 (their mean is compared). */
+  widthRepeats: number;
+  /** Epochs of each cross-domain run. */
+  transferEpochs: number;
+  /** Recurrent / Transformer units (d_model) in section 6. */
+  units: number;
+  /** Epochs of the section-6 models. */
+  compareEpochs: number;
+}
+
+const PROFILES: Record<"smoke" | "full", CnnTextProfile> = {
+  smoke: {
+    length: 30,
+    minCount: 2,
+    embeddingDim: 32,
+    filters: 16,
+    dropout: 0.5,
+    epochs: 3,
+    batchSize: 50,
+    learningRate: 0.005,
+    widthRepeats: 1,
+    transferEpochs: 2,
+    units: 16,
+    compareEpochs: 2,
+  },
+  full: {
+    length: 40,
+    minCount: 1,
+    embeddingDim: 64,
+    filters: 100,
+    dropout: 0.5,
+    epochs: 10,
+    batchSize: 50,
+    learningRate: 0.002,
+    widthRepeats: 2,
+    transferEpochs: 8,
+    units: 32,
+    compareEpochs: 8,
+  },
+};
+
+/**
+ * The sizes of a profile, with overrides merged.
+ *
+ * @example
+ * ```ts
+ * import { cnnTextProfile } from "nn/experiments/cnn_text.ts";
+ * console.log(cnnTextProfile("full", { epochs: 2 }).epochs); // 2
+ * ```
+ */
+export function cnnTextProfile(
+  profile: string,
+  overrides: Partial<CnnTextProfile> = {},
+): CnnTextProfile {
+  if (profile !== "smoke" && profile !== "full") {
+    throw new RangeError(`Unknown profile "${profile}": use "smoke" or "full".`);
+  }
+  return { ...PROFILES[profile], ...overrides };
+}
+
+// ---------------------------------------------------------------------------------------
+// Data
+
+/** One part of a split: sentences, 0/1 labels and each sentence's source. */
+export interface SentencePart {
+  /** The sentences. */
+  texts: string[];
+  /** 0 (negative) or 1 (positive). */
+  labels: number[];
+  /** "amazon", "imdb" or "yelp". */
+  source: string[];
+}
+
+/** Train / validation / test parts. */
+export interface SentenceSplit {
+  /** Training part. */
+  train: SentencePart;
+  /** Validation part (early stopping). */
+  val: SentencePart;
+  /** Test part (reported accuracy). */
+  test: SentencePart;
+}
+
+/**
+ * The 3000 UCI sentences (all three sources) split 80/10/10, stratified by label and
+ * seeded: every model of the notebook sees this same split.
+ *
+ * @example
+ * ```ts
+ * import { sentenceSplit } from "nn/experiments/cnn_text.ts";
+ * const s = await sentenceSplit({ seed: 0 });
+ * console.log(s.test.labels.filter((y) => y === 1).length); // 150
+ * ```
+ */
+export async function sentenceSplit(options: { seed: number }): Promise<SentenceSplit> {
+  const data = await loadSentiment({ source: "all" });
+  const s = splitData(data, { seed: options.seed, stratify: data.labels });
+  return { train: s.train, val: s.val, test: s.test };
+}
+
+/**
+ * Cross-domain split: train (90 %) and validate (10 %, stratified) on two sources, test on
+ * all 1000 sentences of the third.
+ *
+ * @example
+ * ```ts
+ * import { crossDomainSplit } from "nn/experiments/cnn_text.ts";
+ * const s = await crossDomainSplit({ heldOut: "yelp", seed: 0 });
+ * console.log(s.train.texts.length, s.test.texts.length, new Set(s.test.source)); // 1800 1000 Set { "yelp" }
+ * ```
+ */
+export async function crossDomainSplit(
+  options: { heldOut: "amazon" | "imdb" | "yelp"; seed: number },
+): Promise<SentenceSplit> {
+  if (!SENTIMENT_SOURCES.includes(options.heldOut)) {
+    throw new RangeError(`heldOut must be one of ${SENTIMENT_SOURCES.join(", ")}.`);
+  }
+  const data = await loadSentiment({ source: "all" });
+  const pick = (keep: (s: string) => boolean): SentencePart => {
+    const idx = data.source.map((s, i) => (keep(s) ? i : -1)).filter((i) => i >= 0);
+    return {
+      texts: idx.map((i) => data.texts[i]),
+      labels: idx.map((i) => data.labels[i]),
+      source: idx.map((i) => data.source[i]),
+    };
+  };
+  const inDomain = pick((s) => s !== options.heldOut);
+  const s = splitData(inDomain, {
+    seed: options.seed,
+    stratify: inDomain.labels,
+    train: 0.9,
+    val: 0.1,
+    test: 0,
+  });
+  return { train: s.train, val: s.val, test: pick((s) => s === options.heldOut) };
+}
+
+/** A split encoded for a token model. */
+export interface EncodedSplit {
+  /** Token ids `[n, length]` per part. */
+  xTrain: tf.Tensor2D;
+  /** One-hot labels `[n, 2]`. */
+  yTrain: tf.Tensor2D;
+  /** Validation ids. */
+  xVal: tf.Tensor2D;
+  /** Validation labels. */
+  yVal: tf.Tensor2D;
+  /** Test ids. */
+  xTest: tf.Tensor2D;
+  /** Test labels (one-hot). */
+  yTest: tf.Tensor2D;
+  /** Test ids as rows (for reading n-grams back). */
+  testIds: Int32Array[];
+  /** 0/1 test labels. */
+  testLabels: number[];
+  /** The vocabulary, built from the training part. */
+  vocab: Vocabulary;
+  /** Frees the tensors. */
+  dispose(): void;
+}
+
+/**
+ * Encodes a split: vocabulary from the training sentences (`minCount`), ids cut at the end
+ * to `length` and padded at the end (default `"post"`, so position t is the t-th word) or,
+ * for a recurrent model that reads its last state, at the start (`padding: "pre"`).
+ *
+ * @example
+ * ```ts
+ * import { setupBackend } from "nn";
+ * import { encodeSplit, sentenceSplit } from "nn/experiments/cnn_text.ts";
+ * await setupBackend({ backend: "cpu" });
+ * const d = encodeSplit(await sentenceSplit({ seed: 0 }), { length: 20, minCount: 2 });
+ * console.log(d.xTrain.shape); // [2400, 20]
+ * d.dispose();
+ * ```
+ */
+export function encodeSplit(
+  split: SentenceSplit,
+  options: { length: number; minCount: number; padding?: "pre" | "post" },
+): EncodedSplit {
+  const vocab = Vocabulary.fromTexts(split.train.texts, { minCount: options.minCount });
+  const padding = options.padding ?? "post";
+  const rows = (texts: string[]) =>
+    encodeTexts(texts, vocab, { length: options.length, padding, truncating: "post" });
+  const lab = (labels: number[]) =>
+    tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), 2).toFloat() as tf.Tensor2D);
+  const testIds = rows(split.test.texts);
+  const t = {
+    xTrain: sequencesToTensor(rows(split.train.texts)),
+    yTrain: lab(split.train.labels),
+    xVal: sequencesToTensor(rows(split.val.texts)),
+    yVal: lab(split.val.labels),
+    xTest: sequencesToTensor(testIds),
+    yTest: lab(split.test.labels),
+  };
+  return {
+    ...t,
+    testIds,
+    testLabels: split.test.labels,
+    vocab,
+    dispose: () => tf.dispose(Object.values(t)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. A convolution by hand
+
+/** Result of {@linkcode handConvolution}. */
+export interface HandConvolution {
+  /** Tokens of the sentence. */
+  tokens: string[];
+  /** The filter's response at each valid position t (window t … t+k−1), by hand. */
+  byHand: number[];
+  /** The same from `tf.layers.conv1d` with the same weights. */
+  byLayer: number[];
+  /** max over time of the by-hand responses (after ReLU). */
+  maxByHand: number;
+  /** The output of the fused {@linkcode ConvMaxOverTime} layer with the same weights. */
+  maxByLayer: number;
+  /** Largest absolute difference over all of the above. */
+  maxAbsDiff: number;
+}
+
+/**
+ * One filter of width k over a sentence by hand: embed the words (random vectors),
+ * `z_t = ReLU(Σ_j x_{t+j} · w_j + b)` with a slice, a matMul and an add per tap, then the
+ * max over time (时间维最大池化); compared with `tf.layers.conv1d` and the library's
+ * fused {@linkcode ConvMaxOverTime} given the same weights.
+ *
+ * @example
+ * ```ts
+ * import { setupBackend } from "nn";
+ * import { handConvolution } from "nn/experiments/cnn_text.ts";
+ * await setupBackend({ backend: "cpu" });
+ * const r = await handConvolution({ sentence: "the food was not good at all", width: 3, seed: 0 });
+ * console.log(r.byHand.length, r.maxAbsDiff < 1e-5); // 5 true
+ * ```
+ */
+export async function handConvolution(
+  options: { sentence: string; width: number; embeddingDim?: number; seed: number },
+): Promise<HandConvolution> {
+  const tokens = options.sentence.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
+  const k = options.width, E = options.embeddingDim ?? 8, T = tokens.length;
+  if (T < k) throw new RangeError(`The sentence has ${T} words, fewer than the width ${k}.`);
+  const r = rng(options.seed);
+  const x = tf.randomNormal([1, T, E], 0, 1, "float32", r.nextSeed()) as tf.Tensor3D;
+  const w = tf.randomNormal([k, E, 1], 0, 0.5, "float32", r.nextSeed()) as tf.Tensor3D;
+  const b = tf.tensor1d([0.1]);
+  const conv = tf.layers.conv1d({ filters: 1, kernelSize: k, inputShape: [T, E] });
+  const fused = new ConvMaxOverTime({ filters: 1, kernelSize: k, activation: "relu" });
+  try {
+    const hand = tf.tidy(() => {
+      const L = T - k + 1;
+      let z: tf.Tensor = tf.fill([L, 1], b.arraySync()[0]);
+      for (let j = 0; j < k; j++) {
+        // rows t+j of the sentence times tap j of the filter
+        const rows = tf.slice(x.squeeze([0]), [j, 0], [L, E]);
+        z = tf.add(z, tf.matMul(rows, w.gather([j]).reshape([E, 1])));
+      }
+      return z.reshape([L]);
+    });
+    const layerOut = tf.tidy(() => {
+      conv.apply(x);
+      conv.setWeights([w, b]);
+      return (conv.apply(x) as tf.Tensor).reshape([-1]);
+    });
+    const fusedOut = tf.tidy(() => {
+      fused.apply(x);
+      fused.setWeights([w, b]);
+      return fused.apply(x) as tf.Tensor;
+    });
+    const byHand = Array.from(await hand.data());
+    const byLayer = Array.from(await layerOut.data());
+    const maxByLayer = (await fusedOut.data())[0];
+    const maxByHand = Math.max(0, ...byHand);
+    tf.dispose([hand, layerOut, fusedOut]);
+    const maxAbsDiff = Math.max(
+      Math.abs(maxByHand - maxByLayer),
+      ...byHand.map((v, i) => Math.abs(v - byLayer[i])),
+    );
+    return { tokens, byHand, byLayer, maxByHand, maxByLayer, maxAbsDiff };
+  } finally {
+    tf.dispose([x, w, b]);
+    conv.dispose();
+    fused.dispose();
+  }
+}
+
+/**
+ * The receptive field (感受野) measured, not computed: stack stride-1 `conv1d` layers of
+ * these widths (all-ones kernels), take the gradient of one output position with respect
+ * to the input, and count the input positions where it is not zero.
+ *
+ * @example
+ * ```ts
+ * import { setupBackend } from "nn";
+ * import { receptiveFieldByGradient } from "nn/experiments/cnn_text.ts";
+ * await setupBackend({ backend: "cpu" });
+ * console.log(await receptiveFieldByGradient([3, 3])); // 5
+ * ```
+ */
+export async function receptiveFieldByGradient(widths: readonly number[]): Promise<number> {
+  const T = widths.reduce((a, k) => a + k, 0) * 2 + 4;
+  const convs = widths.map((k) =>
+    tf.layers.conv1d({ filters: 2, kernelSize: k, kernelInitializer: "ones" })
+  );
+  const x = tf.ones([1, T, 2]);
+  const g = tf.grad((inp: tf.Tensor) => {
+    let h = inp;
+    for (const c of convs) h = c.apply(h) as tf.Tensor;
+    return tf.sum(tf.slice(h, [0, 1, 0], [1, 1, -1]));
+  })(x);
+  const rows = tf.tidy(() => tf.sum(tf.abs(g), 2).reshape([-1]));
+  const v = await rows.data();
+  tf.dispose([x, g, rows]);
+  convs.forEach((c) => c.dispose());
+  return v.filter((r) => r > 0).length;
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Training and evaluation
+
+/** Options of {@linkcode fitClassifier}. */
+export interface FitOptions {
+  /** Epochs (upper bound). */
+  epochs: number;
+  /** Batch size. Default 50. */
+  batchSize?: number;
+  /** Adam learning rate. Default 0.002. */
+  learningRate?: number;
+  /** Seed of the batch order. */
+  seed: number;
+  /** Progress display. Default "auto". */
+  progress?: ProgressMode;
+  /** Title of the progress display. */
+  title?: string;
+  /** Keep the model (the caller disposes it); default false disposes it. */
+  keepModel?: boolean;
+}
+
+/** Result of {@linkcode fitClassifier}. */
+export interface FitResult {
+  /** Test accuracy with the weights of the best validation epoch. */
+  testAccuracy: number;
+  /** Best validation accuracy. */
+  valAccuracy: number;
+  /** Predicted test labels. */
+  predictions: number[];
+  /** Parameters of the model. */
+  params: number;
+  /** Seconds of training (all epochs, validation included). */
+  seconds: number;
+  /** Mean seconds per epoch. */
+  secondsPerEpoch: number;
+  /** Per-epoch history (loss, acc, val_loss, val_acc). */
+  history: TrainResult["history"];
+  /** The trained model when `keepModel` was set. */
+  model?: tf.LayersModel;
+}
+
+/**
+ * Compiles (Adam, softmax cross-entropy on logits), trains with early stopping on
+ * validation accuracy (patience 3, best weights restored) and evaluates on the test part.
+ *
+ * @example
+ * ```ts
+ * import { cnnTextClassifier, setupBackend } from "nn";
+ * import { encodeSplit, fitClassifier, sentenceSplit } from "nn/experiments/cnn_text.ts";
+ * await setupBackend({ backend: "cpu" });
+ * const d = encodeSplit(await sentenceSplit({ seed: 0 }), { length: 20, minCount: 2 });
+ * const m = cnnTextClassifier({ vocabSize: d.vocab.size, sequenceLength: 20, filters: 4, embeddingDim: 8, outputs: 2 });
+ * const r = await fitClassifier(m, d, { epochs: 1, seed: 0, progress: "none" });
+ * console.log(r.testAccuracy > 0.4); // true
+ * d.dispose();
+ * ```
+ */
+export async function fitClassifier(
+  model: tf.LayersModel,
+  data: EncodedSplit,
+  options: FitOptions,
+): Promise<FitResult> {
+  model.compile({
+    optimizer: adam(options.learningRate ?? 0.002),
+    loss: tf.losses.softmaxCrossEntropy,
+    metrics: ["accuracy"],
+  });
+  try {
+    const result = await train(model, data.xTrain, data.yTrain, {
+      epochs: options.epochs,
+      batchSize: options.batchSize ?? 50,
+      seed: options.seed,
+      validationData: [data.xVal, data.yVal],
+      earlyStopping: { monitor: "val_acc", patience: 3, mode: "max", restoreBest: true },
+      progress: options.progress ?? "auto",
+      title: options.title ?? model.name,
+    });
+    const predictions = await predictLabels(model, data.xTest);
+    const valAcc = result.history.val_acc ?? result.history.val_accuracy ?? [];
+    return {
+      testAccuracy: accuracyOf(predictions, data.testLabels),
+      valAccuracy: Math.max(...valAcc),
+      predictions,
+      params: model.countParams(),
+      seconds: result.seconds,
+      secondsPerEpoch: result.seconds / result.epochs,
+      history: result.history,
+      model: options.keepModel ? model : undefined,
+    };
+  } finally {
+    if (!options.keepModel) disposeModel(model);
+  }
+}
+
+/** Arg-max labels of a classifier's outputs, in batches of 500. */
+export async function predictLabels(model: tf.LayersModel, x: tf.Tensor): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < x.shape[0]; i += 500) {
+    const n = Math.min(500, x.shape[0] - i);
+    const p = tf.tidy(() => tf.argMax(model.predict(tf.slice(x, [i, 0], [n, -1])) as tf.Tensor, 1));
+    out.push(...await p.data());
+    p.dispose();
+  }
+  return out;
+}
+
+function accuracyOf(pred: readonly number[], labels: readonly number[]): number {
+  let hit = 0;
+  for (let i = 0; i < labels.length; i++) if (pred[i] === labels[i]) hit++;
+  return hit / labels.length;
+}
+
+/**
+ * Confusion matrix `m[true][predicted]` of `classes` classes.
+ *
+ * @example
+ * ```ts
+ * import { confusionMatrix } from "nn/experiments/cnn_text.ts";
+ * console.log(confusionMatrix([1, 0, 1, 1], [1, 0, 0, 1], 2)); // [[1, 1], [0, 2]]
+ * ```
+ */
+export function confusionMatrix(
+  predicted: readonly number[],
+  labels: readonly number[],
+  classes: number,
+): number[][] {
+  if (predicted.length !== labels.length) {
+    throw new RangeError(`${predicted.length} predictions for ${labels.length} labels.`);
+  }
+  const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  labels.forEach((y, i) => m[y][predicted[i]]++);
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. What the filters learned
+
+/** One top-activating window of a filter. */
+export interface NgramHit {
+  /** Test sentence index. */
+  sentence: number;
+  /** First token position. */
+  start: number;
+  /** The words of the window. */
+  words: string[];
+  /** The filter's activation (after ReLU). */
+  activation: number;
+}
+
+/** A filter with its top n-grams. */
+export interface FilterReport {
+  /** Branch width k. */
+  width: number;
+  /** Filter index within its branch. */
+  filter: number;
+  /** Classifier weight toward positive minus toward negative (sign = what it votes for). */
+  vote: number;
+  /** |vote| × mean max-over-time activation on the test set: how much it moves the logits. */
+  strength: number;
+  /** The top windows, highest activation first, at most one per sentence. */
+  top: NgramHit[];
+}
+
+/**
+ * Finds the top-activating n-grams of a trained {@linkcode cnnTextClassifier} (fused or
+ * layers implementation): for every filter of every branch, its ReLU response at every
+ * position of the test sentences, the `top` highest windows (one per sentence, windows
+ * made only of padding skipped); filters are ranked by strength, strongest first.
+ *
+ * @example
+ * ```ts
+ * import { cnnTextClassifier, setupBackend } from "nn";
+ * import { encodeSplit, filterNgrams, sentenceSplit } from "nn/experiments/cnn_text.ts";
+ * await setupBackend({ backend: "cpu" });
+ * const d = encodeSplit(await sentenceSplit({ seed: 0 }), { length: 20, minCount: 2 });
+ * const m = cnnTextClassifier({ vocabSize: d.vocab.size, sequenceLength: 20, kernelSizes: [2], filters: 3, embeddingDim: 8, outputs: 2 });
+ * const report = await filterNgrams(m, d, { top: 3 });
+ * console.log(report.length, report[0].top[0].words.length); // 3 2
+ * ```
+ */
+export async function filterNgrams(
+  model: tf.LayersModel,
+  data: EncodedSplit,
+  options: { top: number; widths?: readonly number[] },
+): Promise<FilterReport[]> {
+  const embedding =
+    (await model.getLayer("token_embedding").getWeights()[0].data()) as Float32Array;
+  const head = model.getLayer("classifier").getWeights()[0];
+  const headW = (await head.data()) as Float32Array; // [n·F, 2]
+  const branches = model.layers.filter((l) =>
+    l instanceof ConvMaxOverTime || l.getClassName() === "Conv1D"
+  );
+  const E = model.getLayer("token_embedding").getWeights()[0].shape[1] as number;
+  const reports: FilterReport[] = [];
+  let offset = 0;
+  const N = data.testIds.length;
+  for (const layer of branches) {
+    const [kernel, bias] = layer.getWeights();
+    const [k, , F] = kernel.shape as [number, number, number];
+    if (options.widths && !options.widths.includes(k)) {
+      offset += F;
+      continue;
+    }
+    const act = tf.tidy(() => {
+      const table = tf.tensor2d(embedding, [embedding.length / E, E]);
+      const x = tf.gather(table, data.xTest) as unknown as tf.Tensor3D; // [N, T, E]
+      return tf.relu(tf.add(tf.conv1d(x, kernel as tf.Tensor3D, 1, "valid"), bias)); // [N, L, F]
+    });
+    const a = (await act.data()) as Float32Array;
+    const L = act.shape[1]!;
+    act.dispose();
+    for (let f = 0; f < F; f++) {
+      const best: NgramHit[] = [];
+      let meanMax = 0;
+      for (let n = 0; n < N; n++) {
+        let bi = -1, bv = -Infinity;
+        for (let t = 0; t < L; t++) {
+          if (data.testIds[n][t] === Vocabulary.PAD) break; // the rest is padding
+          const v = a[(n * L + t) * F + f];
+          if (v > bv) (bv = v), (bi = t);
+        }
+        if (bi < 0) continue;
+        meanMax += bv / N;
+        const words = Array.from(data.testIds[n].subarray(bi, bi + k))
+          .map((id) => data.vocab.token(id)).filter((w) => w !== Vocabulary.PAD_TOKEN);
+        best.push({ sentence: n, start: bi, words, activation: bv });
+      }
+      best.sort((p, q) => q.activation - p.activation);
+      const vote = headW[(offset + f) * 2 + 1] - headW[(offset + f) * 2];
+      reports.push({
+        width: k,
+        filter: f,
+        vote,
+        strength: Math.abs(vote) * meanMax,
+        top: best.slice(0, options.top),
+      });
+    }
+    offset += F;
+  }
+  return reports.sort((p, q) => q.strength - p.strength);
+}
+
+/**
+ * Whether a window of words contains an AFINN-165 entry (a word, or a phrase of its words).
+ *
+ * @example
+ * ```ts
+ * import { hasAfinnWord } from "nn/experiments/cnn_text.ts";
+ * console.log(hasAfinnWord(["was", "really", "good"]), hasAfinnWord(["the", "table"])); // true false
+ * ```
+ */
+export function hasAfinnWord(words: readonly string[]): boolean {
+  for (let i = 0; i < words.length; i++) {
+    for (let j = i + 1; j <= words.length; j++) {
+      if (Object.hasOwn(AFINN, words.slice(i, j).join(" "))) return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The base rate for {@linkcode hasAfinnWord}: the fraction of windows of `width` words,
+ * drawn uniformly (seeded) from the non-padding positions of the test sentences, that
+ * contain an AFINN entry.
+ *
+ * @example
+ * ```ts
+ * import { afinnBaseRate } from "nn/experiments/cnn_text.ts";
+ * import { Vocabulary } from "nn/data/mod.ts";
+ * const v = Vocabulary.fromTexts(["good food", "the table"]);
+ * const rows = [v.encode(["good", "food"]), v.encode(["the", "table"])];
+ * console.log(afinnBaseRate(rows, v, { width: 1, samples: 1000, seed: 0 })); // about 0.25
+ * ```
+ */
+export function afinnBaseRate(
+  rows: readonly Int32Array[],
+  vocab: Vocabulary,
+  options: { width: number; samples: number; seed: number },
+): number {
+  const starts: [number, number][] = [];
+  rows.forEach((row, n) => {
+    let len = row.indexOf(Vocabulary.PAD);
+    if (len < 0) len = row.length;
+    for (let t = 0; t + options.width <= Math.max(len, options.width) && t < len; t++) {
+      starts.push([n, t]);
+    }
+  });
+  const r = rng(options.seed);
+  let hit = 0;
+  for (let s = 0; s < options.samples; s++) {
+    const [n, t] = starts[Math.floor(r.next() * starts.length)];
+    const words = Array.from(rows[n].subarray(t, t + options.width)).map((id) => vocab.token(id));
+    if (hasAfinnWord(words)) hit++;
+  }
+  return hit / options.samples;
+}
