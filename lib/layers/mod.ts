@@ -17,3 +17,5 @@ export * from "./position_embedding.ts";
 export * from "./multi_head_attention.ts";
 export * from "./fused_lstm.ts";
 export * from "./conv_max_over_time.ts";
+export * from "./scaled_dot_product_attention.ts";
+export * from "./sinusoidal_position_encoding.ts";

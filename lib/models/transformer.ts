@@ -23,6 +23,7 @@ import { rng } from "../random.ts";
 import { LayerNorm } from "../layers/layer_norm.ts";
 import { MultiHeadSelfAttention } from "../layers/multi_head_attention.ts";
 import { PositionEmbedding } from "../layers/position_embedding.ts";
+import { SinusoidalPositionEncoding } from "../layers/sinusoidal_position_encoding.ts";
 
 /** Options of {@linkcode encoderBlock}. */
 export interface EncoderBlockOptions {
@@ -97,6 +98,102 @@ export function encoderBlock(
   return new LayerNorm({ epsilon: eps, name: `${name}_norm2` }).apply(res2) as tf.SymbolicTensor;
 }
 
+/**
+ * One pre-norm Transformer block (GPT-2, and PyTorch's `norm_first=True`):
+ * `x = x + MHA(LN(x)); x = x + W2·relu(W1·LN(x))` — residual connections (残差连接)
+ * around self-attention (自注意力) and the position-wise feed-forward network (前馈网络),
+ * each after a broadcasting layer normalisation (层归一化). With `causal: true` it is a
+ * decoder (解码器) block; {@linkcode decoderBlock} says so by name.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { preNormBlock } from "nn/models/transformer.ts";
+ * const x = tf.input({ shape: [10, 16] });
+ * console.log(preNormBlock(x, { numHeads: 2, ffDim: 32, seed: 1 }).shape); // [null, 10, 16]
+ * ```
+ */
+export function preNormBlock(
+  x: tf.SymbolicTensor,
+  options: EncoderBlockOptions,
+): tf.SymbolicTensor {
+  const d = x.shape[x.shape.length - 1] as number;
+  const r = rng(options.seed);
+  const name = options.name ?? `block_${options.seed}`;
+  const eps = options.epsilon ?? 1e-5;
+  const drop = (t: tf.SymbolicTensor, suffix: string) =>
+    options.dropout
+      ? tf.layers.dropout({
+        rate: options.dropout,
+        seed: r.nextSeed(),
+        name: `${name}_${suffix}_dropout`,
+      }).apply(t) as tf.SymbolicTensor
+      : t;
+  const n1 = new LayerNorm({ epsilon: eps, name: `${name}_norm1` }).apply(x) as tf.SymbolicTensor;
+  const att = new MultiHeadSelfAttention({
+    numHeads: options.numHeads,
+    causal: options.causal,
+    seed: r.nextSeed(),
+    name: `${name}_attention`,
+  }).apply(n1) as tf.SymbolicTensor;
+  const res1 = tf.layers.add({ name: `${name}_residual1` }).apply([
+    x,
+    drop(att, "att"),
+  ]) as tf.SymbolicTensor;
+  const n2 = new LayerNorm({ epsilon: eps, name: `${name}_norm2` }).apply(
+    res1,
+  ) as tf.SymbolicTensor;
+  const ff1 = tf.layers.dense({
+    units: options.ffDim,
+    activation: "relu",
+    kernelInitializer: r.initializer("glorotUniform"),
+    name: `${name}_ff1`,
+  }).apply(n2) as tf.SymbolicTensor;
+  const ff2 = tf.layers.dense({
+    units: d,
+    kernelInitializer: r.initializer("glorotUniform"),
+    name: `${name}_ff2`,
+  }).apply(ff1) as tf.SymbolicTensor;
+  return tf.layers.add({ name: `${name}_residual2` }).apply([
+    res1,
+    drop(ff2, "ff"),
+  ]) as tf.SymbolicTensor;
+}
+
+/**
+ * A causal pre-norm decoder block: {@linkcode preNormBlock} with `causal: true`, so
+ * position t attends only to positions ≤ t.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { decoderBlock } from "nn/models/transformer.ts";
+ * const x = tf.input({ shape: [null, 16] });
+ * console.log(decoderBlock(x, { numHeads: 2, ffDim: 32, seed: 1 }).shape); // [null, null, 16]
+ * ```
+ */
+export function decoderBlock(
+  x: tf.SymbolicTensor,
+  options: Omit<EncoderBlockOptions, "causal">,
+): tf.SymbolicTensor {
+  return preNormBlock(x, { ...options, causal: true });
+}
+
+/** Which position encoding a builder adds: a learned table or the fixed sinusoids. */
+export type PositionKind = "learned" | "sinusoidal";
+
+function addPositions(
+  emb: tf.SymbolicTensor,
+  kind: PositionKind,
+  maxLength: number,
+  seed: number,
+): tf.SymbolicTensor {
+  const layer = kind === "sinusoidal"
+    ? new SinusoidalPositionEncoding({ name: "position_encoding" })
+    : new PositionEmbedding({ maxLength, seed, name: "position_embedding" });
+  return layer.apply(emb) as tf.SymbolicTensor;
+}
+
 /** Options of {@linkcode transformerClassifier}. */
 export interface TransformerClassifierOptions {
   /** Number of token ids (ids are 0 … vocabSize − 1). */
@@ -121,6 +218,12 @@ export interface TransformerClassifierOptions {
   seed?: number;
   /** Model name. */
   name?: string;
+  /** "post" (default; the reference benchmark's) or "pre" ({@linkcode preNormBlock}, final LN). */
+  norm?: "post" | "pre";
+  /** Position encoding. Default "learned". */
+  positions?: PositionKind;
+  /** Embedding initial standard deviation. Default 1. */
+  embeddingStddev?: number;
 }
 
 /**
@@ -143,22 +246,25 @@ export function transformerClassifier(options: TransformerClassifierOptions): tf
   const emb = tf.layers.embedding({
     inputDim: options.vocabSize,
     outputDim: d,
-    embeddingsInitializer: r.initializer("randomNormal", { mean: 0, stddev: 1 }),
+    embeddingsInitializer: r.initializer("randomNormal", {
+      mean: 0,
+      stddev: options.embeddingStddev ?? 1,
+    }),
     name: "token_embedding",
   }).apply(ids) as tf.SymbolicTensor; // [B, T, D]
-  let x = new PositionEmbedding({
-    maxLength: options.sequenceLength,
-    seed: r.nextSeed(),
-    name: "position_embedding",
-  }).apply(emb) as tf.SymbolicTensor;
+  let x = addPositions(emb, options.positions ?? "learned", options.sequenceLength, r.nextSeed());
+  const block = options.norm === "pre" ? preNormBlock : encoderBlock;
   for (let i = 0; i < layers; i++) {
-    x = encoderBlock(x, {
+    x = block(x, {
       numHeads: heads,
       ffDim: options.ffDim ?? 2 * d,
       seed: r.nextSeed(),
       dropout: options.dropout,
       name: `block${i + 1}`,
     });
+  }
+  if (options.norm === "pre") {
+    x = new LayerNorm({ name: "final_norm" }).apply(x) as tf.SymbolicTensor;
   }
   const pooled = tf.layers.globalAveragePooling1d({ name: "mean_over_time" }).apply(
     x,
@@ -170,4 +276,70 @@ export function transformerClassifier(options: TransformerClassifierOptions): tf
     name: "classifier",
   }).apply(pooled) as tf.SymbolicTensor;
   return tf.model({ inputs: ids, outputs: out, name: options.name ?? "transformer_classifier" });
+}
+
+/** Options of {@linkcode decoderLanguageModel}. */
+export interface DecoderLanguageModelOptions {
+  /** Number of token ids (characters). */
+  vocabSize: number;
+  /** Longest context (T) the learned position table covers. */
+  maxLength: number;
+  /** Model width D. Default 64. */
+  dModel?: number;
+  /** Attention heads. Default 4. */
+  numHeads?: number;
+  /** Feed-forward width. Default 4·dModel (GPT-2's). */
+  ffDim?: number;
+  /** Decoder blocks. Default 2. */
+  numLayers?: number;
+  /** Position encoding. Default "learned". */
+  positions?: PositionKind;
+  /** Dropout inside the blocks. Default 0. */
+  dropout?: number;
+  /** Seed of all initial weights. Default 0. */
+  seed?: number;
+  /** Model name. Default "decoder_lm". */
+  name?: string;
+}
+
+/**
+ * A GPT-style decoder language model (语言模型):
+ * `ids [B, T] → Embedding + positions → N × decoderBlock → LayerNorm → Dense` giving
+ * logits `[B, T, vocabSize]` of the next token at every position. T may be anything
+ * up to `maxLength`.
+ *
+ * @example
+ * ```ts
+ * import { decoderLanguageModel } from "nn/models/transformer.ts";
+ * const m = decoderLanguageModel({ vocabSize: 30, maxLength: 16, dModel: 16, numHeads: 2 });
+ * console.log(m.outputs[0].shape); // [null, null, 30]
+ * ```
+ */
+export function decoderLanguageModel(options: DecoderLanguageModelOptions): tf.LayersModel {
+  const d = options.dModel ?? 64;
+  const r = rng(options.seed ?? 0);
+  const ids = tf.input({ shape: [null], dtype: "int32", name: "tokens" });
+  const emb = tf.layers.embedding({
+    inputDim: options.vocabSize,
+    outputDim: d,
+    embeddingsInitializer: r.initializer("randomNormal", { mean: 0, stddev: 0.02 }),
+    name: "token_embedding",
+  }).apply(ids) as tf.SymbolicTensor;
+  let x = addPositions(emb, options.positions ?? "learned", options.maxLength, r.nextSeed());
+  for (let i = 0; i < (options.numLayers ?? 2); i++) {
+    x = decoderBlock(x, {
+      numHeads: options.numHeads ?? 4,
+      ffDim: options.ffDim ?? 4 * d,
+      seed: r.nextSeed(),
+      dropout: options.dropout,
+      name: `decoder${i + 1}`,
+    });
+  }
+  x = new LayerNorm({ name: "final_norm" }).apply(x) as tf.SymbolicTensor;
+  const out = tf.layers.dense({
+    units: options.vocabSize,
+    kernelInitializer: r.initializer("glorotUniform"),
+    name: "next_token",
+  }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: ids, outputs: out, name: options.name ?? "decoder_lm" });
 }
