@@ -34,6 +34,8 @@ Deno.test("plotly.js is inlined once per session, before the first chart", () =>
   const first = String(chartBundle(lineChart({ series: [{ name: "a", y: [1] }] }))["text/html"]);
   const second = String(chartBundle(lineChart({ series: [{ name: "b", y: [2] }] }))["text/html"]);
   assert.ok(first.includes(marker), "first chart carries plotly.js");
+  // The Deno 2.9 kernel can corrupt iopub messages above ~3.75 MiB: stay well under.
+  assert.ok(first.length < 2_500_000, `first chart is ${first.length} bytes`);
   assert.ok(first.indexOf(marker) < first.indexOf("nn-chart"), "library before the chart div");
   assert.ok(!second.includes(marker), "second chart does not");
   assert.ok(second.length < 10_000);
