@@ -278,7 +278,7 @@ export async function startNotebookServer(
     detached: true, // its own process group, so that stop() can signal all of it
   }).spawn();
   let log = "";
-  const pump = (stream: ReadableStream<Uint8Array>) =>
+  const pump = (stream: ReadableStream<Uint8Array<ArrayBuffer>>) =>
     stream.pipeThrough(new TextDecoderStream()).pipeTo(
       new WritableStream({ write: (chunk) => void (log += chunk) }),
     ).catch(() => {});
