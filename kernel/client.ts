@@ -25,10 +25,60 @@ export type Channel = "shell" | "control";
 
 /** An iopub message with the time it arrived (ms since epoch). */
 export interface IopubEvent {
-  /** The decoded message. */
+  /**
+   * The decoded message. For a corrupt message (see `corrupt`) only what could be parsed:
+   * header and parent header when their parts are JSON, empty content.
+   */
   message: JupyterMessage;
   /** `Date.now()` when it was decoded. */
   receivedAt: number;
+  /**
+   * Set when the message failed its signature check or could not be decoded: what it
+   * carried is lost, and listeners should say so rather than drop it silently.
+   */
+  corrupt?: CorruptMessage;
+}
+
+/** What is known about an iopub message that failed to decode. */
+export interface CorruptMessage {
+  /** Total size of its frames in bytes. */
+  bytes: number;
+  /** Why decoding failed (the {@linkcode MessageError} text). */
+  reason: string;
+}
+
+/**
+ * Best-effort view of a message that failed to decode: the header and parent header when
+ * their parts still parse, so that listeners can attribute it to a request.
+ */
+function salvage(frames: Uint8Array[]): JupyterMessage {
+  const decoder = new TextDecoder();
+  const at = frames.findIndex((f) => decoder.decode(f) === "<IDS|MSG>");
+  const part = (i: number): Record<string, unknown> => {
+    if (at < 0 || at + i >= frames.length) return {};
+    try {
+      const value = JSON.parse(decoder.decode(frames[at + i]));
+      return value && typeof value === "object" && !Array.isArray(value) ? value : {};
+    } catch {
+      return {};
+    }
+  };
+  const header = part(2) as Partial<MessageHeader>;
+  return {
+    identities: [],
+    header: {
+      msg_id: String(header.msg_id ?? ""),
+      session: String(header.session ?? ""),
+      username: String(header.username ?? ""),
+      date: String(header.date ?? ""),
+      msg_type: typeof header.msg_type === "string" ? header.msg_type : "unknown",
+      version: String(header.version ?? ""),
+    },
+    parent_header: part(3) as Partial<MessageHeader>,
+    metadata: {},
+    content: {},
+    buffers: [],
+  };
 }
 
 /** Raised when a request gets no reply in time or the connection ends first. */
@@ -37,6 +87,15 @@ export class RequestError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "RequestError";
+  }
+}
+
+/** Raised for a request whose reply arrived corrupt (failed its signature check). */
+export class CorruptMessageError extends RequestError {
+  /** Creates the error with its message. */
+  constructor(message: string) {
+    super(message);
+    this.name = "CorruptMessageError";
   }
 }
 
@@ -99,7 +158,7 @@ export class KernelClient {
   readonly session: Session;
   /** Arrival time of the latest iopub message, or 0. */
   lastIopubAt = 0;
-  /** Iopub messages whose signature did not verify or could not be parsed. */
+  /** Messages (any channel) whose signature did not verify or could not be parsed. */
   badMessages = 0;
 
   #sockets: Record<Channel | "iopub" | "hb", ZmtpSocket>;
@@ -147,8 +206,21 @@ export class KernelClient {
       let message: JupyterMessage;
       try {
         message = await this.session.deserialize(frames);
-      } catch {
+      } catch (error) {
         this.badMessages++;
+        // A reply that fails its check would leave its request waiting forever: fail the
+        // request instead when the parent header still names it.
+        const parentId = salvage(frames).parent_header.msg_id;
+        const pending = parentId ? this.#pending.get(parentId) : undefined;
+        if (pending) {
+          this.#pending.delete(parentId!);
+          const bytes = frames.reduce((sum, f) => sum + f.length, 0);
+          pending.reject(
+            new CorruptMessageError(
+              `the kernel's reply (${bytes} bytes) was corrupt: ${(error as Error).message}`,
+            ),
+          );
+        }
         continue;
       }
       const parentId = message.parent_header.msg_id;
@@ -164,14 +236,15 @@ export class KernelClient {
     while (true) {
       const frames = await socket.receive();
       if (frames === null) break;
-      let message: JupyterMessage;
+      let event: IopubEvent;
       try {
-        message = await this.session.deserialize(frames);
-      } catch {
+        event = { message: await this.session.deserialize(frames), receivedAt: Date.now() };
+      } catch (error) {
         this.badMessages++;
-        continue;
+        const bytes = frames.reduce((sum, f) => sum + f.length, 0);
+        const reason = (error as Error).message;
+        event = { message: salvage(frames), receivedAt: Date.now(), corrupt: { bytes, reason } };
       }
-      const event = { message, receivedAt: Date.now() };
       this.lastIopubAt = event.receivedAt;
       for (const listener of this.#listeners) listener(event);
     }

@@ -24,15 +24,15 @@
  * @module
  */
 
-import type { IopubEvent } from "./client.ts";
+import { CorruptMessageError, type IopubEvent } from "./client.ts";
 import type { KernelManager } from "./kernel_manager.ts";
 import { type Cell, cellTags, joinText, type Notebook, type Output } from "./notebook.ts";
 
 /** What happened to one code cell. */
-export type CellStatus = "ok" | "error" | "timeout" | "dead" | "not run";
+export type CellStatus = "ok" | "error" | "timeout" | "dead" | "interrupted" | "not run";
 
 /** Status of a whole execution. */
-export type ExecutionStatus = "ok" | "error" | "timeout" | "kernel died";
+export type ExecutionStatus = "ok" | "error" | "timeout" | "kernel died" | "interrupted";
 
 /** One executed (or skipped) code cell. */
 export interface CellRecord {
@@ -110,6 +110,12 @@ export interface ExecuteOptions {
   allowErrors?: boolean;
   /** Progress callback. */
   onEvent?: (event: ExecutionEvent) => void;
+  /**
+   * Stops the run when aborted (the runner aborts on Ctrl-C / SIGTERM): the running cell
+   * gets a `RunInterrupted` error output, later cells are not run, and the result says
+   * `interrupted`, so the caller can still write the partial notebook.
+   */
+  signal?: AbortSignal;
 }
 
 /** Default settle window in ms (see tests/kernel/stress_test.ts for the measurement). */
@@ -156,6 +162,8 @@ interface CellState {
   reply?: Record<string, unknown>;
   clearPending: boolean;
   settled: boolean;
+  /** Iopub messages filed to this cell that failed their signature check (lost). */
+  corrupt: { bytes: number; msgType: string; reason: string }[];
 }
 
 /**
@@ -210,8 +218,22 @@ class OutputCollector {
   readonly displayIdOf = new WeakMap<Output, string>();
   readonly lateness: LatenessStats = { afterDone: 0, maxDelayMs: 0, afterSettle: 0 };
 
+  /** The cell being executed (where a corrupt message that names no request goes). */
+  current?: CellState;
+
   handle(event: IopubEvent): void {
     const parentId = event.message.parent_header.msg_id;
+    if (event.corrupt) {
+      const target = (parentId && (this.cells.get(parentId) ??
+        this.barriers.get(parentId)?.target)) || this.current;
+      target?.corrupt.push({
+        bytes: event.corrupt.bytes,
+        msgType: event.message.header.msg_type,
+        reason: event.corrupt.reason,
+      });
+      if (target) target.lastEventAt = Math.max(target.lastEventAt, event.receivedAt);
+      return;
+    }
     if (!parentId) return;
     const state = this.cells.get(parentId);
     if (state) return this.#handleCell(state, event);
@@ -366,11 +388,29 @@ class OutputCollector {
   }
 }
 
+/**
+ * The error output for messages the kernel sent corrupt (they failed their HMAC check, so
+ * their content cannot be trusted and is lost). Seen with the Deno 2.9.6 kernel on single
+ * outputs of several MB under load; saying so beats a notebook that silently lacks them.
+ */
+function corruptOutput(lost: CellState["corrupt"]): Output {
+  const size = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+  const what = lost.map((m) => `${m.msgType} (${size(m.bytes)})`).join(", ");
+  const evalue = `the kernel sent ${lost.length} corrupt output message(s) for this cell ` +
+    `(${what}); what they carried is lost`;
+  return errorOutput("CorruptMessageError", evalue, [
+    `CorruptMessageError: ${evalue}`,
+    `Reason: ${lost[0].reason}.`,
+    "Large single outputs are the usual cause: print or display less at once (a summary, a " +
+    "sample, or several smaller outputs) and run the notebook again.",
+  ]);
+}
+
 function errorOutput(ename: string, evalue: string, traceback: string[]): Output {
   return { output_type: "error", ename, evalue, traceback };
 }
 
-type Wait = "ok" | "timeout" | "dead";
+type Wait = "ok" | "timeout" | "dead" | "interrupted";
 
 /**
  * Executes every code cell of `nb` in order on `kernel`, writing outputs, execution counts
@@ -415,11 +455,18 @@ export async function executeNotebook(
   let status: ExecutionStatus = "ok";
   let failure: ExecutionResult["failure"];
   let stopped = false;
-  const rank: Record<ExecutionStatus, number> = { ok: 0, error: 1, timeout: 2, "kernel died": 3 };
+  const rank: Record<ExecutionStatus, number> = {
+    ok: 0,
+    error: 1,
+    timeout: 2,
+    "kernel died": 3,
+    interrupted: 4,
+  };
 
   /** Polls until `done()` holds, the cell's timeout passes, or the kernel dies. */
   const waitFor = async (state: CellState, done: () => boolean): Promise<Wait> => {
     while (true) {
+      if (options.signal?.aborted) return "interrupted";
       if (kernel.death) return "dead";
       if (timeoutMs > 0 && Date.now() - state.sentAt > timeoutMs) return "timeout";
       if (done()) return "ok";
@@ -467,8 +514,10 @@ export async function executeNotebook(
         lastEventAt: Date.now(),
         clearPending: false,
         settled: false,
+        corrupt: [],
       };
       collector.cells.set(message.header.msg_id, state);
+      collector.current = state;
       const stderrMark = kernel.stderrMark;
       kernel.send("shell", message).then((reply) => {
         state.reply = reply.content;
@@ -480,12 +529,22 @@ export async function executeNotebook(
         if (cell.execution_count == null && typeof reply.content.execution_count === "number") {
           cell.execution_count = reply.content.execution_count;
         }
-      }, () => {/* the kernel went away; waitFor reports it */});
+      }, (error) => {
+        // A corrupt reply: the cell fails with what is known (the error is reported below).
+        // Any other rejection means the kernel went away; waitFor reports it.
+        if (!(error instanceof CorruptMessageError)) return;
+        state.replyAt = Date.now();
+        state.reply = { status: "error", ename: "CorruptMessageError", evalue: error.message };
+      });
+      /** The idle status arrived, or may have been lost in a corrupt message. */
+      const idleOrLost = (idleAt: number | undefined, after: number) =>
+        idleAt !== undefined ||
+        (state.corrupt.length > 0 && Date.now() - after >= flushTimeoutMs);
 
       // 1. The cell's own reply and idle status.
       let outcome = await waitFor(
         state,
-        () => state.replyAt !== undefined && state.idleAt !== undefined,
+        () => state.replyAt !== undefined && idleOrLost(state.idleAt, state.replyAt),
       );
       // 2. The flush barrier, then a quiet settle window.
       if (outcome === "ok" && options.flush === false) {
@@ -507,15 +566,17 @@ export async function executeNotebook(
         collector.barriers.set(request.header.msg_id, barrier);
         kernel.send("shell", request).then(() => barrier.replyAt = Date.now(), () => {});
         outcome = await waitFor(state, () => {
-          if (barrier.replyAt === undefined || barrier.idleAt === undefined) return false;
+          if (barrier.replyAt === undefined) return false;
+          if (!idleOrLost(barrier.idleAt, barrier.replyAt)) return false;
           const flushed = barrier.seen.size === 3 ||
-            Date.now() - Math.max(barrier.replyAt, barrier.idleAt) >= flushTimeoutMs;
+            Date.now() - Math.max(barrier.replyAt, barrier.idleAt ?? 0) >= flushTimeoutMs;
           return flushed && quietFor(settleMs, barrier.replyAt, barrier.idleAt);
         });
       }
       state.settled = true;
       record.durationMs = Math.max(state.lastEventAt, state.sentAt) - state.sentAt;
 
+      if (state.corrupt.length > 0) cell.outputs.push(corruptOutput(state.corrupt));
       if (outcome === "ok") {
         const reply = state.reply ?? {};
         const failed = reply.status !== "ok";
@@ -553,6 +614,13 @@ export async function executeNotebook(
         record.status = "timeout";
         record.error = { ename: "CellTimeoutError", evalue };
         record.durationMs = Date.now() - state.sentAt;
+      } else if (outcome === "interrupted") {
+        const evalue = `the run was interrupted (${String(options.signal?.reason ?? "aborted")}) ` +
+          "while this cell was running; later cells were not run";
+        cell.outputs.push(errorOutput("RunInterrupted", evalue, [`RunInterrupted: ${evalue}`]));
+        record.status = "interrupted";
+        record.error = { ename: "RunInterrupted", evalue };
+        record.durationMs = Date.now() - state.sentAt;
       } else {
         await sleep(100); // let the last bytes the kernel sent before dying be read
         const death = kernel.death!;
@@ -571,6 +639,8 @@ export async function executeNotebook(
       if (record.status !== "ok" && !(record.status === "error" && record.expectsError)) {
         const s: ExecutionStatus = record.status === "dead"
           ? "kernel died"
+          : record.status === "interrupted"
+          ? "interrupted"
           : record.status === "timeout"
           ? "timeout"
           : "error";
@@ -581,13 +651,15 @@ export async function executeNotebook(
           ename: record.error?.ename ?? "",
           evalue: record.error?.evalue ?? "",
         };
-        if (!options.allowErrors) stopped = true;
+        if (!options.allowErrors || record.status === "interrupted") stopped = true;
         else if (record.status === "timeout" || record.status === "dead") await kernel.restart();
       }
     }
     // Late outputs of the last cell: iopub quiet for three settle windows (at most 5 s).
     const until = Date.now() + 5_000;
-    while (!kernel.death && Date.now() < until && !quietFor(3 * settleMs)) await sleep(10);
+    while (
+      !kernel.death && !options.signal?.aborted && Date.now() < until && !quietFor(3 * settleMs)
+    ) await sleep(10);
   } finally {
     stopListening();
   }

@@ -89,11 +89,35 @@ function installExitHook(): void {
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     try {
       Deno.addSignalListener(signal, () => {
+        if (signalsHandledElsewhere > 0) return;
         killAll();
         Deno.exit(signal === "SIGINT" ? 130 : 143);
       });
     } catch { /* signals unsupported here (Windows SIGTERM) */ }
   }
+}
+
+let signalsHandledElsewhere = 0;
+
+/**
+ * Tells the exit hook that the caller handles SIGINT/SIGTERM itself (the runner stops
+ * gracefully and writes partial notebooks) until the returned function is called. Kernels
+ * are still killed on exit.
+ *
+ * @example
+ * ```ts
+ * import { deferSignals } from "./kernel_manager.ts";
+ * const restore = deferSignals();
+ * restore();
+ * ```
+ */
+export function deferSignals(): () => void {
+  signalsHandledElsewhere++;
+  let restored = false;
+  return () => {
+    if (!restored) signalsHandledElsewhere--;
+    restored = true;
+  };
 }
 
 /**

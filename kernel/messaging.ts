@@ -190,7 +190,8 @@ export class Session {
     const parts = frames.slice(at + 2, at + 6);
     if (!(await this.verify(parts, signature))) {
       throw new MessageError(
-        "message signature does not match: the kernel uses another key than the connection file's",
+        "message signature does not match: the kernel signs with another key than the " +
+          "connection file's, or the message was altered",
       );
     }
     let json: unknown[];

@@ -53,6 +53,7 @@ export type NotebookStatus =
   | "error"
   | "timeout"
   | "kernel died"
+  | "interrupted"
   | "kernel failed to start";
 
 /** One cell in the "slowest cells" list. */

@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { DEFAULT_SETTLE_MS, executeNotebook, type ExecutionEvent } from "./executor.ts";
 import { KernelLookupError, type ResolvedKernel, resolveKernel } from "./kernel_lookup.ts";
-import { KernelManager } from "./kernel_manager.ts";
+import { deferSignals, KernelManager, killAll } from "./kernel_manager.ts";
 import {
   type Notebook,
   NotebookError,
@@ -333,6 +333,7 @@ async function runNotebook(
   options: RunOptions,
   label: string,
   kernels: Map<string, { implementation: string; version: string; language: string }>,
+  signal: AbortSignal,
 ): Promise<NotebookReport> {
   const started = Date.now();
   const log = (line: string) => console.error(line);
@@ -384,6 +385,7 @@ async function runNotebook(
       allowErrors: options.allowErrors,
       settleMs: options.settleMs,
       onEvent,
+      signal,
     });
     report.cells.executed = result.cells.filter((c) => c.status !== "not run").length;
     report.cells.failed = result.cells.filter((c) =>
@@ -398,8 +400,9 @@ async function runNotebook(
     report.failure = { index: -1, ename: (error as Error).name, evalue: (error as Error).message };
   } finally {
     if (kernel) {
-      if (status === "timeout" || status === "kernel died") await kernel.shutdown(0);
-      else await kernel.shutdown();
+      if (status === "timeout" || status === "kernel died" || status === "interrupted") {
+        await kernel.shutdown(0);
+      } else await kernel.shutdown();
     }
   }
   report.claims = extractClaims(p.nb);
@@ -432,6 +435,38 @@ async function runNotebook(
     : "";
   log(`${mark} ${p.path} ${report.status} in ${formatSeconds(report.durationMs)}${where}`);
   return report;
+}
+
+/**
+ * Ctrl-C (SIGINT) and SIGTERM abort the run instead of killing it: the running cells get a
+ * `RunInterrupted` error, their partial notebooks and the report are written, and the
+ * runner exits with 130. A second signal exits at once.
+ */
+function onInterrupt(): { signal: AbortSignal; remove: () => void } {
+  const controller = new AbortController();
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  const handler = (name: Deno.Signal) => () => {
+    if (controller.signal.aborted) {
+      console.error(`${name} again: exiting without writing the notebooks`);
+      killAll();
+      Deno.exit(130);
+    }
+    console.error(`${name}: stopping; writing the partial notebooks and the report`);
+    controller.abort(name);
+  };
+  const installed = signals.map((name) => {
+    const listener = handler(name);
+    Deno.addSignalListener(name, listener);
+    return () => Deno.removeSignalListener(name, listener);
+  });
+  const restore = deferSignals();
+  return {
+    signal: controller.signal,
+    remove: () => {
+      installed.forEach((f) => f());
+      restore();
+    },
+  };
 }
 
 /**
@@ -540,14 +575,28 @@ export async function main(args: string[]): Promise<number> {
     >();
     const reports: NotebookReport[] = new Array(plans.length);
     let next = 0;
+    const interrupt = onInterrupt();
     const worker = async () => {
-      while (next < plans.length) {
+      while (next < plans.length && !interrupt.signal.aborted) {
         const i = next++;
-        reports[i] = await runNotebook(plans[i], options, `[${i + 1}/${plans.length}]`, kernels);
+        reports[i] = await runNotebook(
+          plans[i],
+          options,
+          `[${i + 1}/${plans.length}]`,
+          kernels,
+          interrupt.signal,
+        );
       }
     };
-    await Promise.all(Array.from({ length: Math.min(options.jobs, plans.length) }, worker));
-    const notebooks = reports.sort((a, b) => a.notebook.localeCompare(b.notebook));
+    try {
+      await Promise.all(Array.from({ length: Math.min(options.jobs, plans.length) }, worker));
+    } finally {
+      interrupt.remove();
+    }
+    const skipped = plans.filter((_, i) => reports[i] === undefined).map((p) => p.path);
+    if (skipped.length > 0) console.error(`not run (interrupted): ${skipped.join(", ")}`);
+    const notebooks = reports.filter((r) => r !== undefined)
+      .sort((a, b) => a.notebook.localeCompare(b.notebook));
     const report: RunReport = {
       format: 1,
       startedAt: new Date(started).toISOString(),
@@ -569,6 +618,7 @@ export async function main(args: string[]): Promise<number> {
     await writeReport(report, options.outDir);
     console.log(renderTable(report));
     console.error(`report: ${join(options.outDir, "report.md")}`);
+    if (interrupt.signal.aborted) return 130;
     return report.summary.failed > 0 ? 1 : 0;
   } catch (error) {
     if (error instanceof UsageError) {

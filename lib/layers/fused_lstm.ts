@@ -220,7 +220,8 @@ export function lstmSequenceOps(
       T,
       4 * U,
     ]);
-    const steps = tf.unstack(xw, 1); // T × [B, 4U]
+    // T × [B, 4U]; tf.unstack of one step has no gradient in tfjs 4.22, so reshape then
+    const steps = T === 1 ? [tf.reshape(xw, [B, 4 * U])] : tf.unstack(xw, 1);
     let h: tf.Tensor2D = tf.zeros([B, U]);
     let c: tf.Tensor2D = tf.zeros([B, U]);
     const outs: tf.Tensor2D[] = [];

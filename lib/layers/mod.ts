@@ -16,6 +16,8 @@ export * from "./layer_norm.ts";
 export * from "./position_embedding.ts";
 export * from "./multi_head_attention.ts";
 export * from "./fused_lstm.ts";
+export * from "./fused_gru.ts";
+export * from "./fused_simple_rnn.ts";
 export * from "./conv_max_over_time.ts";
 export * from "./scaled_dot_product_attention.ts";
 export * from "./sinusoidal_position_encoding.ts";

@@ -3,11 +3,12 @@
  * LSTM or GRU (last state, optionally bidirectional) → dense; classifiers, regressors and
  * a character language model; parameter counts as mathjs formulas.
  *
- * `cell: "lstm"` uses the library's {@linkcode FusedLSTM} (one op per sequence on
- * CPU backends, ordinary ops on webgpu; Keras weight layout); `"gru"` and
- * `"simpleRNN"` use tfjs's layers with seeded initialisers and the logistic sigmoid
- * as gate activation (tfjs defaults to the hard sigmoid). `implementation: "layers"`
- * builds `tf.layers.lstm` instead of the fused layer, for comparison.
+ * Every cell is one of the library's fused layers ({@linkcode FusedLSTM},
+ * {@linkcode FusedGRU}, {@linkcode FusedSimpleRNN}): the whole sequence is one op on CPU
+ * backends and ordinary ops on webgpu, with tfjs's weight layout and maths (logistic
+ * sigmoid gates; tfjs defaults to the hard sigmoid) and seeded initialisers.
+ * `implementation: "layers"` builds tfjs's own `tf.layers.lstm`, `gru` or `simpleRNN`
+ * instead, for comparison (and for the bidirectional wrapper, which needs them).
  *
  * @example
  * ```ts
@@ -21,6 +22,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
 import { FusedLSTM } from "../layers/fused_lstm.ts";
+import { FusedGRU } from "../layers/fused_gru.ts";
+import { FusedSimpleRNN } from "../layers/fused_simple_rnn.ts";
 import { all, create, type MathNode } from "mathjs";
 
 /**
@@ -45,7 +48,7 @@ export interface RnnClassifierOptions {
   outputs: number;
   /** Output activation. Default "linear" (logits). */
   outputActivation?: "linear" | "softmax" | "sigmoid";
-  /** "fused" (default; LSTM only) or "layers" (tfjs's own recurrent layers). */
+  /** "fused" (default: the library's fused layers) or "layers" (tfjs's own recurrent layers). */
   implementation?: "fused" | "layers";
   /** Seed of all initial weights. Default 0. */
   seed?: number;
@@ -114,7 +117,7 @@ export interface SequenceModelOptions {
   outputs: number;
   /** Output activation. Default "linear". */
   outputActivation?: "linear" | "softmax" | "sigmoid";
-  /** "fused" (default; LSTM only, not bidirectional) or "layers". */
+  /** "fused" (default; not bidirectional, which always uses tfjs's layers) or "layers". */
   implementation?: "fused" | "layers";
   /** Apply the head at every step (`[B, T, outputs]`) instead of the last state. Default false. */
   returnSequences?: boolean;
@@ -138,8 +141,17 @@ function isTokenInput(input: TokenInput | DenseInput): input is TokenInput {
 }
 
 /**
- * One recurrent layer of the given cell (tfjs's layers, logistic-sigmoid gates, seeded).
- * `implementation: "fused"` with `cell: "lstm"` gives the library's {@linkcode FusedLSTM}.
+ * One recurrent layer of the given cell, seeded, with logistic-sigmoid gates.
+ *
+ * `implementation: "fused"` (the default) gives the library's fused layers:
+ * {@linkcode FusedSimpleRNN} (weights `[W [I, U], U [U, U], b [U]]`), {@linkcode FusedGRU}
+ * (`[I, 3U]`, `[U, 3U]`, `[3U]`; gates z, r, h) and {@linkcode FusedLSTM} (`[I, 4U]`,
+ * `[U, 4U]`, `[4U]`; gates i, f, c, o; forget bias 1). `"layers"` gives tfjs's
+ * `tf.layers.simpleRNN` (tanh), `gru` (`recurrentActivation: "sigmoid"`) or `lstm`
+ * (sigmoid, unit forget bias): the same weight layout and maths, so `setWeights` moves
+ * weights either way, but 5–10× slower on CPU backends. Both kinds draw their
+ * glorot-uniform kernels from `seed` (the same seed gives the same weights) and start
+ * the biases at zero (the LSTM's forget-gate bias at one).
  *
  * @example
  * ```ts
@@ -161,8 +173,13 @@ export function recurrentLayer(options: {
   const r = rng(options.seed ?? 0);
   const name = options.name ?? (cell === "simple" ? "simplernn" : cell);
   const returnSequences = options.returnSequences ?? false;
-  if (cell === "lstm" && (options.implementation ?? "fused") === "fused") {
-    return new FusedLSTM({ units: options.units, seed: r.nextSeed(), name, returnSequences });
+  if ((options.implementation ?? "fused") === "fused") {
+    const args = { units: options.units, seed: r.nextSeed(), name, returnSequences };
+    return cell === "simple"
+      ? new FusedSimpleRNN(args)
+      : cell === "gru"
+      ? new FusedGRU(args)
+      : new FusedLSTM(args);
   }
   const common = {
     units: options.units,

@@ -141,19 +141,27 @@ Deno.test("the executor collects every kind of output from the real Deno kernel"
       assert.equal(result.status, "error");
     });
 
-    // The Deno 2.9.6 kernel itself sometimes garbles single iopub messages above about
-    // 3.75 MiB (measured: 3 of 10 messages of 4.5–5 MB, none of 2–3.5 MB), which then fail
-    // their HMAC check; outputs are kept at 3.5 MB so that this test checks the runner,
-    // not that kernel bug (see the closing note of issue 3).
-    await t.step("3.5 MB outputs arrive whole: a print and a display", async () => {
-      const size = 3_500_000;
+    // A garbled message (seen in earlier suite runs with the Deno 2.9.6 kernel under load:
+    // single iopub messages of several MB failing their HMAC check; not reproduced in 20
+    // isolated runs) must not vanish: the cell then carries a CorruptMessageError saying
+    // what was lost (tests/kernel/corrupt_message_test.ts drives that path directly).
+    await t.step("5 MB outputs arrive whole, or the loss is an error output", async () => {
+      const size = 5_000_000;
       const [nb] = await run([
         `console.log("x".repeat(${size}));`,
         `await Deno.jupyter.broadcast("display_data", { data: { "text/plain": "y".repeat(${size}) }, metadata: {}, transient: {} });`,
-      ]);
-      assert.equal(streamText(nb.cells[0].outputs, "stdout"), "x".repeat(size) + "\n");
-      assert.equal(nb.cells[1].outputs!.length, 1);
-      assert.equal(mimeText(nb.cells[1].outputs![0], "text/plain").length, size);
+      ], true);
+      const lost = (i: number) =>
+        nb.cells[i].outputs!.some((o) =>
+          o.output_type === "error" && o.ename === "CorruptMessageError"
+        );
+      if (!lost(0)) {
+        assert.equal(streamText(nb.cells[0].outputs, "stdout"), "x".repeat(size) + "\n");
+      }
+      if (!lost(1)) {
+        assert.equal(nb.cells[1].outputs!.length, 1);
+        assert.equal(mimeText(nb.cells[1].outputs![0], "text/plain").length, size);
+      }
     });
 
     await t.step("500 rapid prints are all kept, in order, merged into one stream", async () => {

@@ -120,6 +120,46 @@ Deno.test("an endless loop under --timeout 5: error output, kernel stopped, run 
   });
 });
 
+Deno.test("Ctrl-C (SIGINT): the running cell gets RunInterrupted, the partial notebook and report are written, exit 130", async () => {
+  await withTempDir(async (out) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "kernel/run.ts", "--out", out, join(FIXTURES, "endless_loop.ipynb")],
+      cwd: join(FIXTURES, "../../.."),
+      stdout: "null",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    let stderr = "";
+    const decoder = new TextDecoder();
+    const reader = child.stderr.getReader();
+    // Wait until the first code cell is done: the endless loop is then running.
+    while (!/cell 1\/3 ok/.test(stderr)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += decoder.decode(value);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    child.kill("SIGINT");
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += decoder.decode(value);
+    }
+    const { code } = await child.status;
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /SIGINT: stopping/);
+    const [entry] = (await readReport(out)).notebooks;
+    assert.equal(entry.status, "interrupted");
+    assert.equal(entry.failure?.index, 2);
+    const nb = await readNotebook(join(out, "endless_loop.ipynb"));
+    assert.equal(streamText(nb.cells[1].outputs, "stdout"), "before loop\n");
+    assert.equal(nb.cells[2].outputs![0].ename, "RunInterrupted");
+    assert.match(nb.cells[2].outputs![0].evalue!, /interrupted \(SIGINT\)/);
+    assert.deepEqual(nb.cells[3].outputs, [], "later cells are not run");
+    await assertValid(join(out, "endless_loop.ipynb"));
+  });
+});
+
 function printed(nb: Notebook): Record<string, unknown> {
   const cell = nb.cells.find((c) => joinText(c.source).includes("JSON.stringify"))!;
   return JSON.parse(streamText(cell.outputs, "stdout"));

@@ -91,6 +91,26 @@ for (const backend of ["cpu", "wasm"]) {
     tf.dispose([x, w, u, b]);
   });
 
+  Deno.test(`FusedLSTM on one-step sequences: fused equals ops, forward and gradients (${backend})`, async () => {
+    await tf.setBackend(backend);
+    const x = data([2, 1, 4], 6);
+    const w = data([4, 12], 7, 0.5);
+    const u = data([3, 12], 8, 0.5);
+    const b = data([12], 9, 0.2);
+    // with T = 1 the recurrent kernel is never used: gradients w.r.t. x, W and b only
+    const run = (f: typeof lstmSequenceOps) =>
+      valueAndGrads(
+        (...a) =>
+          f(a[0] as tf.Tensor3D, a[1] as tf.Tensor2D, u as tf.Tensor2D, a[2] as tf.Tensor1D, false),
+        [x, w, b],
+        10,
+      );
+    const fused = run(lstmSequenceFused);
+    const ops = run(lstmSequenceOps);
+    ["y", "dx", "dW", "db"].forEach((name, i) => assertClose(fused[i], ops[i], `${name} T=1`));
+    tf.dispose([x, w, u, b]);
+  });
+
   Deno.test(`ConvMaxOverTime fused equals conv1d → relu → max, forward and gradients (${backend})`, async () => {
     await tf.setBackend(backend);
     const x = data([3, 9, 5], 6);
