@@ -1,5 +1,5 @@
 /**
- * Faster `BatchMatMul` and `_FusedMatMul` for the wasm backend.
+ * Faster `BatchMatMul` and `_FusedMatMul` for the wasm and cpu backends.
  *
  * With a system BLAS (see {@linkcode gemm}) both run as `cblas_sgemm` calls straight on
  * the wasm heap, transposes included, bias and activation fused in a pass over the
@@ -20,7 +20,7 @@
 
 import { broadcast_util, getKernel } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
-import { allocOutput, f32, release, sizeOf } from "./io.ts";
+import { allocOutput, f32, release, sizeOf, view } from "./io.ts";
 import { gemm, hasBlas } from "./gemm.ts";
 
 type Attrs = Record<string, unknown>;
@@ -164,13 +164,25 @@ function applyActivation(
   }
 }
 
-/** Kernel configs (for `wasm`) that replace tfjs's matmuls. */
+/**
+ * Kernel configs that replace tfjs's matmuls on `backendName` ("wasm" or "cpu"). Without a
+ * native BLAS, wasm materialises transposed operands (see the module doc) and cpu keeps
+ * tfjs's own kernel.
+ */
 export function matmulKernels(backendName: string): KernelConfig[] {
   const batchConfig = originalOf("BatchMatMul", backendName);
   const fusedConfig = originalOf("_FusedMatMul", backendName);
   const batchOriginal = batchConfig.kernelFunc;
   const fusedOriginal = fusedConfig.kernelFunc;
   const transpose = originalOf("Transpose", backendName).kernelFunc;
+  // tfjs-cpu's matmul reads transposed operands as fast as plain ones: no copies there
+  const fallback = (original: KernelFunc, args: Parameters<KernelFunc>[0]) =>
+    backendName === "wasm"
+      ? materialised(original, transpose, args as never)
+      : original(args) as TensorInfo;
+  /** float32 storage the GEMM can read (cpu tensors may hold other arrays). */
+  const readable = (backend: object, ...ts: (TensorInfo | undefined)[]) =>
+    ts.every((t) => !t || (t.dtype === "float32" && view(backend, t) instanceof Float32Array));
 
   const batchMatMul: KernelFunc = (args) => {
     const { inputs, backend, attrs } = args as unknown as {
@@ -181,11 +193,11 @@ export function matmulKernels(backendName: string): KernelConfig[] {
     const { a, b } = inputs;
     const tA = Boolean(attrs.transposeA);
     const tB = Boolean(attrs.transposeB);
-    if (hasBlas() && a.dtype === "float32" && b.dtype === "float32") {
+    if (hasBlas() && readable(backend, a, b)) {
       const p = plan(a, b, tA, tB);
       if (p) return sgemmBatched(backend, a, b, tA, tB, p);
     }
-    return materialised(batchOriginal, transpose, args as never);
+    return fallback(batchOriginal, args);
   };
 
   const fusedMatMul: KernelFunc = (args) => {
@@ -206,7 +218,7 @@ export function matmulKernels(backendName: string): KernelConfig[] {
     const supported = ["linear", "relu", "relu6", "elu", "sigmoid", "leakyrelu"].includes(
       activation,
     );
-    if (hasBlas() && supported && a.dtype === "float32" && b.dtype === "float32") {
+    if (hasBlas() && supported && readable(backend, a, b, bias)) {
       const p = plan(a, b, tA, tB);
       const biasSize = bias ? sizeOf(bias.shape) : 0;
       const outSize = p ? sizeOf(p.outShape) : 0;
@@ -231,7 +243,7 @@ export function matmulKernels(backendName: string): KernelConfig[] {
         return out;
       }
     }
-    return materialised(fusedOriginal, transpose, args as never);
+    return fallback(fusedOriginal, args);
   };
 
   return [

@@ -6,7 +6,7 @@
  * | --- | --- | --- |
  * | `UnsortedSegmentSum` | wasm, cpu | missing on wasm (embedding gradient); one pass instead of one per segment on cpu |
  * | `Conv2DBackpropFilter` | wasm | missing (Conv1D/Conv2D weight gradient); per-tap GEMM |
- * | `BatchMatMul`, `_FusedMatMul` | wasm | OpenBLAS via FFI when present, else transposes materialised |
+ * | `BatchMatMul`, `_FusedMatMul` | wasm, cpu | OpenBLAS via FFI when present; else on wasm transposes materialised, on cpu tfjs's kernel |
  * | `Sum` | wasm | contiguous axes without tfjs-wasm's transpose-first (bias gradients) |
  * | `GatherV2` | wasm | row copies: tfjs-wasm's per-element gather took 15 ms for one embedding lookup |
  * | `Add`, `Sub`, `Multiply`, `RealDiv`, `Maximum`, `Minimum`, `SquaredDifference`, comparisons | wasm | the broadcasting case only: tfjs-wasm's generic path is up to 100× slower |
@@ -54,7 +54,7 @@ export function fastKernelConfigs(backendName: string): KernelConfig[] {
       ...reduceKernels("wasm"),
     ];
   }
-  if (backendName === "cpu") return segmentSumKernels("cpu");
+  if (backendName === "cpu") return [...segmentSumKernels("cpu"), ...matmulKernels("cpu")];
   return [];
 }
 

@@ -22,10 +22,17 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
   assert.ok(err <= TOL * (1 + scale), `${what}: max error ${err} (scale ${scale})`);
 }
 
-/** Runs `f` on the cpu backend and on wasm and compares every output tensor. */
+/** Whether the current test runs with the native BLAS (when present). */
+let blasWanted = true;
+
+/**
+ * Runs `f` on the cpu backend and on wasm and compares every output tensor. The library
+ * sends cpu matmuls to BLAS too, so the cpu reference runs with BLAS off: tfjs's own kernel.
+ */
 async function compare(what: string, f: () => tf.Tensor | tf.Tensor[]) {
   const run = async (backend: string) => {
     await tf.setBackend(backend);
+    disableBlasForTesting(backend === "cpu" || !blasWanted);
     const out = tf.tidy(f);
     const list = Array.isArray(out) ? out : [out];
     const values = list.map((t) => Array.from(t.dataSync()));
@@ -61,9 +68,52 @@ function ids(n: number, max: number, seed: number): tf.Tensor {
   return tf.tensor1d(v, "int32");
 }
 
+/** Plain and transposed matmuls, batched and broadcast. */
+const matmulCases = () => {
+  const out: tf.Tensor[] = [];
+  const a = data([5, 7], 10);
+  const b = data([7, 3], 11);
+  out.push(tf.matMul(a, b));
+  out.push(tf.matMul(tf.transpose(a), b, true, false));
+  out.push(tf.matMul(a, tf.transpose(b), false, true));
+  out.push(tf.matMul(tf.transpose(a), tf.transpose(b), true, true));
+  const qa = data([2, 3, 4, 6], 12);
+  const qb = data([2, 3, 5, 6], 13);
+  out.push(tf.matMul(qa, qb, false, true)); // attention scores
+  out.push(tf.matMul(data([4, 2, 3], 14), data([3, 5], 15))); // broadcast B
+  return out;
+};
+
+/** Fused matmuls with bias and activations, and their gradients. */
+const fusedMatmulCases = () => {
+  const out: tf.Tensor[] = [];
+  const a = data([6, 4], 16);
+  const b = data([4, 5], 17);
+  const bias = data([5], 18);
+  for (const activation of ["linear", "relu", "elu", "sigmoid", "relu6"] as const) {
+    out.push(tf.fused.matMul({ a, b, bias, activation }));
+  }
+  out.push(
+    tf.fused.matMul({
+      a,
+      b: tf.transpose(b),
+      transposeB: true,
+      bias,
+      activation: "relu",
+    }),
+  );
+  out.push(
+    ...tf.grads((x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) =>
+      tf.sum(tf.square(tf.fused.matMul({ a: x, b: w, bias: c, activation: "relu" })))
+    )([a, b, bias]),
+  );
+  return out;
+};
+
 for (const blas of [true, false]) {
   const label = blas ? `BLAS (${blasInfo().available ? "native" : "absent: TS path"})` : "TS path";
   Deno.test(`wasm kernels vs cpu, ${label}`, async (t) => {
+    blasWanted = blas;
     disableBlasForTesting(!blas);
     try {
       await t.step("UnsortedSegmentSum, incl. out-of-range ids", () =>
@@ -141,48 +191,13 @@ for (const blas of [true, false]) {
             tf.sum(tf.mul(tf.conv2d(x, f as tf.Tensor4D, 2, "same"), dy))
           )(w);
         }));
-      await t.step("matMul, all transposes, batched and broadcast", () =>
-        compare("matmul", () => {
-          const out: tf.Tensor[] = [];
-          const a = data([5, 7], 10);
-          const b = data([7, 3], 11);
-          out.push(tf.matMul(a, b));
-          out.push(tf.matMul(tf.transpose(a), b, true, false));
-          out.push(tf.matMul(a, tf.transpose(b), false, true));
-          out.push(tf.matMul(tf.transpose(a), tf.transpose(b), true, true));
-          const qa = data([2, 3, 4, 6], 12);
-          const qb = data([2, 3, 5, 6], 13);
-          out.push(tf.matMul(qa, qb, false, true)); // attention scores
-          out.push(tf.matMul(data([4, 2, 3], 14), data([3, 5], 15))); // broadcast B
-          return out;
-        }));
+      await t.step(
+        "matMul, all transposes, batched and broadcast",
+        () => compare("matmul", matmulCases),
+      );
       await t.step(
         "fused matMul with bias and activations, and its gradients",
-        () =>
-          compare("fused", () => {
-            const out: tf.Tensor[] = [];
-            const a = data([6, 4], 16);
-            const b = data([4, 5], 17);
-            const bias = data([5], 18);
-            for (const activation of ["linear", "relu", "elu", "sigmoid", "relu6"] as const) {
-              out.push(tf.fused.matMul({ a, b, bias, activation }));
-            }
-            out.push(
-              tf.fused.matMul({
-                a,
-                b: tf.transpose(b),
-                transposeB: true,
-                bias,
-                activation: "relu",
-              }),
-            );
-            out.push(
-              ...tf.grads((x: tf.Tensor, w: tf.Tensor, c: tf.Tensor) =>
-                tf.sum(tf.square(tf.fused.matMul({ a: x, b: w, bias: c, activation: "relu" })))
-              )([a, b, bias]),
-            );
-            return out;
-          }),
+        () => compare("fused", fusedMatmulCases),
       );
       await t.step("broadcasting binary ops and their gradients", () =>
         compare("broadcast", () => {
@@ -238,4 +253,27 @@ Deno.test("broadcastInto follows numpy broadcasting", () => {
 Deno.test("registerFastKernels is idempotent", () => {
   assert.deepEqual(registerFastKernels("wasm"), []);
   assert.deepEqual(registerFastKernels("webgpu"), []);
+});
+
+Deno.test({
+  name: "cpu matmuls through the native BLAS equal tfjs's own cpu kernel",
+  ignore: !blasInfo().available,
+  fn: async () => {
+    await tf.setBackend("cpu");
+    const run = (f: () => tf.Tensor[], blas: boolean) => {
+      disableBlasForTesting(!blas);
+      const out = tf.tidy(f);
+      const values = out.map((t) => Array.from(t.dataSync()));
+      tf.dispose(out);
+      return values;
+    };
+    try {
+      for (const [what, f] of [["matmul", matmulCases], ["fused", fusedMatmulCases]] as const) {
+        const stock = run(f, false);
+        run(f, true).forEach((v, i) => assertClose(v, stock[i], `${what} [${i}]`));
+      }
+    } finally {
+      disableBlasForTesting(false);
+    }
+  },
 });
