@@ -255,10 +255,8 @@ Deno.test({
     const ws = await createWorkspace();
     let left: string[] = [];
     try {
-      // nbconvert adds nothing the page test does not check; to keep CI under its time
-      // budget it runs the fixture and the first notebook unless NN_NBCONVERT_ALL is set.
-      const all = Deno.env.get("NN_NBCONVERT_ALL") !== undefined;
-      const sources = [GOOD, ...(all ? notebooks : notebooks.slice(0, 1))];
+      // The fixture and every notebook the page test ran (NN_JUPYTER_ONLY limits both).
+      const sources = [GOOD, ...notebooks];
       for (const source of sources) {
         const name = basename(source);
         await t.step(name, async () => {
