@@ -25,6 +25,11 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { type Displayable, displayable, escapeHtml } from "./display.ts";
+import {
+  installThreadedWasm,
+  type WasmThreadsReport,
+  wasmThreadsReport,
+} from "./kernels/wasm_threads.ts";
 
 // Until setupBackend runs, use cpu: importing the webgpu backend made it tfjs's default,
 // and an op on a WebGPU backend that is not initialised yet throws. cpu initialises
@@ -32,6 +37,13 @@ import { type Displayable, displayable, escapeHtml } from "./display.ts";
 // "running in Node.js" banner.
 tf.enableProdMode();
 void tf.setBackend("cpu");
+// The wasm backend loads tfjs's threaded SIMD build per NN_WASM_THREADS (default off):
+// see kernels/wasm_threads.ts. Nothing starts until the wasm backend is first set.
+try {
+  installThreadedWasm();
+} catch {
+  // a bad NN_WASM_THREADS: setupBackend raises the error with the valid values
+}
 
 /** The backends this library knows how to choose between. */
 export const BACKENDS = ["webgpu", "wasm", "cpu"] as const;
@@ -68,6 +80,8 @@ export interface BackendReport {
   fallback: boolean | null;
   /** Library and runtime versions. */
   versions: { tfjs: string; deno: string; v8: string; typescript: string };
+  /** On wasm: which binary runs (threaded or not), with how many threads and why. */
+  wasm?: WasmThreadsReport;
 }
 
 /** Options for {@linkcode setupBackend}. */
@@ -79,6 +93,11 @@ export interface SetupBackendOptions {
    * WebGPU is useful for testing the WebGPU path but slower than wasm for training.
    */
   allowFallbackAdapter?: boolean;
+  /**
+   * Threads for the wasm backend: "auto", "off" or a count. Defaults to
+   * `NN_WASM_THREADS`, then "off". Takes effect only before wasm is first initialised.
+   */
+  wasmThreads?: number | "auto" | "off";
 }
 
 /** Raised for a backend name this library does not know. */
@@ -246,6 +265,9 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<B
         'Vulkan driver (Debian: mesa-vulkan-drivers) or choose "wasm" or "cpu".',
     );
   }
+  if (choice.backend === "wasm" || requested === "auto") {
+    installThreadedWasm(options.wasmThreads === undefined ? {} : { threads: options.wasmThreads });
+  }
   let ok = await tf.setBackend(choice.backend);
   if (!ok && choice.backend === "wasm" && requested === "auto") {
     choice = chooseBackend({ requested, adapter, wasmAvailable: false });
@@ -271,6 +293,7 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<B
       typescript: Deno.version.typescript,
     },
   };
+  if (choice.backend === "wasm") lastReport.wasm = wasmThreadsReport();
   return lastReport;
 }
 
@@ -298,12 +321,16 @@ export function showBackend(report: BackendReport): Displayable {
   const adapter = report.adapter
     ? `${report.adapter.description}${report.adapter.fallback ? " (software fallback)" : ""}`
     : "none";
+  const w = report.wasm;
+  const wasm = w ? `${w.build}, ${w.threads} thread(s) (${w.reason})` : null;
   const text = `backend ${report.backend} (${report.source}: ${report.reason}); ` +
+    (wasm ? `wasm: ${wasm}; ` : "") +
     `WebGPU adapter: ${adapter}; tfjs ${report.versions.tfjs}, Deno ${report.versions.deno}`;
   const rows: Array<[string, string]> = [
     ["backend", report.backend],
     ["chosen by", `${report.source}: ${report.reason}`],
     ["WebGPU adapter", adapter],
+    ...(wasm ? [["wasm build", wasm] as [string, string]] : []),
     ["tfjs", report.versions.tfjs],
     ["Deno", `${report.versions.deno} (V8 ${report.versions.v8})`],
   ];
