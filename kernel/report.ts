@@ -130,6 +130,8 @@ export interface RunReport {
   versions: Versions;
   /** One entry per notebook, sorted by path. */
   notebooks: NotebookReport[];
+  /** Set when Ctrl-C / SIGTERM stopped the run: the signal and the notebooks never started. */
+  interrupted?: { signal: string; notRun: string[] };
   /** Totals. */
   summary: {
     notebooks: number;
@@ -294,6 +296,7 @@ export function mergeReports(reports: RunReport[]): RunReport {
   const starts = reports.map((r) => r.startedAt).sort();
   const ends = reports.map((r) => r.finishedAt).sort();
   const now = new Date().toISOString();
+  const stopped = reports.filter((r) => r.interrupted);
   return {
     format: 1,
     startedAt: starts[0] ?? now,
@@ -304,6 +307,14 @@ export function mergeReports(reports: RunReport[]): RunReport {
     options: reports[0]?.options ?? {},
     versions: { ...versions, kernels: [...kernels.values()] },
     notebooks,
+    ...(stopped.length > 0
+      ? {
+        interrupted: {
+          signal: [...new Set(stopped.map((r) => r.interrupted!.signal))].join(", "),
+          notRun: stopped.flatMap((r) => r.interrupted!.notRun).sort(),
+        },
+      }
+      : {}),
     summary: summarize(notebooks),
   };
 }
@@ -355,6 +366,13 @@ export function renderMarkdown(report: RunReport): string {
       `Claims: ${s.claims.passed} of ${s.claims.total} hold. ` +
       `Started ${report.startedAt}, ${seconds(report.durationMs)}${shardText}.`,
     "",
+    ...(report.interrupted
+      ? [
+        `Interrupted by ${report.interrupted.signal}; not run: ` +
+        (report.interrupted.notRun.map((p) => `\`${p}\``).join(", ") || "none") + ".",
+        "",
+      ]
+      : []),
     "| notebook | status | duration | cells | claims | backend |",
     "| --- | --- | --- | --- | --- | --- |",
   );

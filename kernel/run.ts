@@ -615,6 +615,9 @@ export async function main(args: string[]): Promise<number> {
       notebooks,
       summary: summarize(notebooks),
     };
+    if (interrupt.signal.aborted) {
+      report.interrupted = { signal: String(interrupt.signal.reason), notRun: skipped };
+    }
     await writeReport(report, options.outDir);
     console.log(renderTable(report));
     console.error(`report: ${join(options.outDir, "report.md")}`);

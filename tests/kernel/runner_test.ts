@@ -148,8 +148,11 @@ Deno.test("Ctrl-C (SIGINT): the running cell gets RunInterrupted, the partial no
     const { code } = await child.status;
     assert.equal(code, 130, stderr);
     assert.match(stderr, /SIGINT: stopping/);
-    const [entry] = (await readReport(out)).notebooks;
+    const report = await readReport(out);
+    const [entry] = report.notebooks;
     assert.equal(entry.status, "interrupted");
+    assert.deepEqual(report.interrupted, { signal: "SIGINT", notRun: [] });
+    assert.match(await Deno.readTextFile(join(out, "report.md")), /Interrupted by SIGINT/);
     assert.equal(entry.failure?.index, 2);
     const nb = await readNotebook(join(out, "endless_loop.ipynb"));
     assert.equal(streamText(nb.cells[1].outputs, "stdout"), "before loop\n");
