@@ -505,6 +505,72 @@ export interface SentimentTensors {
   dispose(): void;
 }
 
+/** The UCI sentences split 80/10/10, as texts and as padded id tensors. */
+export interface SentenceData {
+  /** Texts and labels of each part. */
+  texts: { train: string[]; val: string[]; test: string[] };
+  /** Labels (0/1) of each part. */
+  labels: { train: number[]; val: number[]; test: number[] };
+  /** The training vocabulary (words seen at least twice). */
+  vocabulary: Vocabulary;
+  /** Ids `[n, length]` and one-hot labels `[n, 2]`. */
+  tensors: {
+    xTrain: tf.Tensor2D;
+    yTrain: tf.Tensor2D;
+    xVal: tf.Tensor2D;
+    yVal: tf.Tensor2D;
+    xTest: tf.Tensor2D;
+    yTest: tf.Tensor2D;
+  };
+  /** Frees the tensors. */
+  dispose(): void;
+}
+
+/**
+ * The 3000 UCI sentences split 80/10/10 (stratified, seeded), shared by the recurrent and
+ * Transformer notebooks, vocabulary from the training part (min count 2),
+ * padded or cut to `length` tokens.
+ *
+ * @example
+ * ```ts
+ * import { setupBackend } from "nn";
+ * import { sentenceData } from "nn/experiments/recurrent.ts";
+ * await setupBackend({ backend: "cpu" });
+ * const d = await sentenceData({ length: 20, seed: 0 });
+ * console.log(d.texts.test.length, d.tensors.xTest.shape); // 300 [300, 20]
+ * d.dispose();
+ * ```
+ */
+export async function sentenceData(
+  options: { length: number; seed: number },
+): Promise<SentenceData> {
+  const data = await loadSentiment({ source: "all" });
+  const split = splitData({ texts: data.texts, labels: data.labels }, {
+    seed: options.seed,
+    stratify: data.labels,
+  });
+  const vocabulary = Vocabulary.fromTexts(split.train.texts, { minCount: 2 });
+  const enc = (texts: string[]) =>
+    sequencesToTensor(encodeTexts(texts, vocabulary, { length: options.length }));
+  const lab = (labels: number[]) =>
+    tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), 2).toFloat() as tf.Tensor2D);
+  const tensors = {
+    xTrain: enc(split.train.texts),
+    yTrain: lab(split.train.labels),
+    xVal: enc(split.val.texts),
+    yVal: lab(split.val.labels),
+    xTest: enc(split.test.texts),
+    yTest: lab(split.test.labels),
+  };
+  return {
+    texts: { train: split.train.texts, val: split.val.texts, test: split.test.texts },
+    labels: { train: split.train.labels, val: split.val.labels, test: split.test.labels },
+    vocabulary,
+    tensors,
+    dispose: () => tf.dispose(Object.values(tensors)),
+  };
+}
+
 /**
  * The 3000 UCI sentences split 80/10/10 (stratified, seeded), word vocabulary from the
  * training part (words seen at least twice), padded to `length` tokens.
@@ -522,25 +588,8 @@ export interface SentimentTensors {
 export async function sentimentTensors(
   options: { length: number; seed: number },
 ): Promise<SentimentTensors> {
-  const data = await loadSentiment({ source: "all" });
-  const split = splitData({ texts: data.texts, labels: data.labels }, {
-    seed: options.seed,
-    stratify: data.labels,
-  });
-  const vocab = Vocabulary.fromTexts(split.train.texts, { minCount: 2 });
-  const enc = (texts: string[]) =>
-    sequencesToTensor(encodeTexts(texts, vocab, { length: options.length }));
-  const lab = (labels: number[]) =>
-    tf.oneHot(tf.tensor1d(labels, "int32"), 2).toFloat() as tf.Tensor2D;
-  const t = {
-    xTrain: enc(split.train.texts),
-    yTrain: tf.tidy(() => lab(split.train.labels)),
-    xVal: enc(split.val.texts),
-    yVal: tf.tidy(() => lab(split.val.labels)),
-    xTest: enc(split.test.texts),
-    yTest: tf.tidy(() => lab(split.test.labels)),
-  };
-  return { ...t, vocabSize: vocab.size, dispose: () => tf.dispose(Object.values(t)) };
+  const d = await sentenceData(options);
+  return { ...d.tensors, vocabSize: d.vocabulary.size, dispose: d.dispose };
 }
 
 /** Result of {@linkcode fitSentiment}. */

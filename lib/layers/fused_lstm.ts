@@ -26,27 +26,16 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { rng } from "../random.ts";
-import { gemm, hasBlas } from "../kernels/gemm.ts";
+import { gemm } from "../kernels/gemm.ts";
+import {
+  type FusedRecurrentArgs,
+  FusedRecurrentLayer,
+  type SequenceFn,
+} from "./fused_recurrent.ts";
 import { acquire, readF32, release, toTensor } from "../kernels/memory.ts";
 
 /** Config of {@linkcode FusedLSTM}. */
-export interface FusedLSTMArgs {
-  /** Hidden units U. */
-  units: number;
-  /** Return every step's hidden state `[B, T, U]` instead of the last `[B, U]`. Default false. */
-  returnSequences?: boolean;
-  /** "auto" (fused on cpu/wasm, ops elsewhere), "fused" or "ops". Default "auto". */
-  implementation?: "auto" | "fused" | "ops";
-  /** Seed of the initial weights. Default 0. */
-  seed?: number;
-  /** Layer name (tfjs). */
-  name?: string;
-  /** Input shape `[T, I]` when this is the first layer. */
-  inputShape?: tf.Shape;
-  /** Whether the weights train. Default true. */
-  trainable?: boolean;
-}
+export type FusedLSTMArgs = FusedRecurrentArgs;
 
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 /** tanh through one `exp` (about 1.5× faster than `Math.tanh` in V8). */
@@ -241,93 +230,24 @@ export function lstmSequenceOps(
 }
 
 /** LSTM over `[B, T, I]` inputs, fused into one op on CPU backends (see module docs). */
-export class FusedLSTM extends tf.layers.Layer {
+export class FusedLSTM extends FusedRecurrentLayer {
   /** The name tfjs serialises this class under. */
   static className = "NNFusedLSTM";
-  /** Hidden units. */
-  readonly units: number;
-  /** Whether every step's state is returned. */
-  readonly returnSequences: boolean;
-  /** Which implementation runs. */
-  readonly implementation: "auto" | "fused" | "ops";
-  /** Seed of the initial weights. */
-  readonly seed: number;
-  #kernel: tf.LayerVariable | null = null;
-  #recurrent: tf.LayerVariable | null = null;
-  #bias: tf.LayerVariable | null = null;
+  protected readonly gates = 4;
+  protected readonly fusedSequence: SequenceFn = lstmSequenceFused;
+  protected readonly opsSequence: SequenceFn = lstmSequenceOps;
 
   constructor(args: FusedLSTMArgs) {
-    super(args);
-    if (!Number.isInteger(args.units) || args.units < 1) {
-      throw new RangeError(`FusedLSTM needs units ≥ 1, got ${args.units}.`);
-    }
-    this.units = args.units;
-    this.returnSequences = args.returnSequences ?? false;
-    this.implementation = args.implementation ?? "auto";
-    this.seed = args.seed ?? 0;
+    super(args, "FusedLSTM");
   }
 
-  override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-    const inputDim = shape[shape.length - 1];
-    if (inputDim === null) throw new Error("FusedLSTM needs a known feature dimension.");
-    const r = rng(this.seed);
+  /** Forget-gate bias 1, the others 0 (Gers et al. 2000; Jozefowicz et al. 2015). */
+  protected override biasInitializer(): tf.serialization.Serializable {
     const u = this.units;
-    this.#kernel = this.addWeight(
-      "kernel",
-      [inputDim, 4 * u],
-      "float32",
-      r.initializer("glorotUniform"),
-    );
-    this.#recurrent = this.addWeight(
-      "recurrent_kernel",
-      [u, 4 * u],
-      "float32",
-      r.initializer("glorotUniform"),
-    );
-    const unitForget = {
+    return {
       apply: (s: number[]) =>
         tf.tidy(() => tf.concat([tf.zeros([u]), tf.ones([u]), tf.zeros([2 * u])]).reshape(s)),
     } as unknown as tf.serialization.Serializable;
-    this.#bias = this.addWeight("bias", [4 * u], "float32", unitForget as never);
-    this.built = true;
-  }
-
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-    return this.returnSequences ? [shape[0], shape[1], this.units] : [shape[0], this.units];
-  }
-
-  /** Whether the fused implementation runs on the current backend. */
-  usesFused(): boolean {
-    if (this.implementation === "fused") return true;
-    if (this.implementation === "ops") return false;
-    const name = tf.getBackend();
-    return (name === "cpu" || name === "wasm") && hasBlas();
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => {
-      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
-      const run = this.usesFused() ? lstmSequenceFused : lstmSequenceOps;
-      return run(
-        x,
-        this.#kernel!.read() as tf.Tensor2D,
-        this.#recurrent!.read() as tf.Tensor2D,
-        this.#bias!.read() as tf.Tensor1D,
-        this.returnSequences,
-      );
-    });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      units: this.units,
-      returnSequences: this.returnSequences,
-      implementation: this.implementation,
-      seed: this.seed,
-    };
   }
 }
 tf.serialization.registerClass(FusedLSTM);

@@ -25,27 +25,16 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { rng } from "../random.ts";
-import { gemm, hasBlas } from "../kernels/gemm.ts";
+import { gemm } from "../kernels/gemm.ts";
+import {
+  type FusedRecurrentArgs,
+  FusedRecurrentLayer,
+  type SequenceFn,
+} from "./fused_recurrent.ts";
 import { acquire, readF32, release, toTensor } from "../kernels/memory.ts";
 
 /** Config of {@linkcode FusedSimpleRNN}. */
-export interface FusedSimpleRNNArgs {
-  /** Hidden units U. */
-  units: number;
-  /** Return every step's hidden state `[B, T, U]` instead of the last `[B, U]`. Default false. */
-  returnSequences?: boolean;
-  /** "auto" (fused on cpu/wasm, ops elsewhere), "fused" or "ops". Default "auto". */
-  implementation?: "auto" | "fused" | "ops";
-  /** Seed of the initial weights. Default 0. */
-  seed?: number;
-  /** Layer name (tfjs). */
-  name?: string;
-  /** Input shape `[T, I]` when this is the first layer. */
-  inputShape?: tf.Shape;
-  /** Whether the weights train. Default true. */
-  trainable?: boolean;
-}
+export type FusedSimpleRNNArgs = FusedRecurrentArgs;
 
 /** tanh through one `exp` (about 1.5× faster than `Math.tanh` in V8). */
 const tanh = (v: number) => {
@@ -206,89 +195,15 @@ export function simpleRnnSequenceOps(
 }
 
 /** Simple RNN (tanh) over `[B, T, I]` inputs, fused into one op on CPU backends. */
-export class FusedSimpleRNN extends tf.layers.Layer {
+export class FusedSimpleRNN extends FusedRecurrentLayer {
   /** The name tfjs serialises this class under. */
   static className = "NNFusedSimpleRNN";
-  /** Hidden units. */
-  readonly units: number;
-  /** Whether every step's state is returned. */
-  readonly returnSequences: boolean;
-  /** Which implementation runs. */
-  readonly implementation: "auto" | "fused" | "ops";
-  /** Seed of the initial weights. */
-  readonly seed: number;
-  #kernel: tf.LayerVariable | null = null;
-  #recurrent: tf.LayerVariable | null = null;
-  #bias: tf.LayerVariable | null = null;
+  protected readonly gates = 1;
+  protected readonly fusedSequence: SequenceFn = simpleRnnSequenceFused;
+  protected readonly opsSequence: SequenceFn = simpleRnnSequenceOps;
 
   constructor(args: FusedSimpleRNNArgs) {
-    super(args);
-    if (!Number.isInteger(args.units) || args.units < 1) {
-      throw new RangeError(`FusedSimpleRNN needs units ≥ 1, got ${args.units}.`);
-    }
-    this.units = args.units;
-    this.returnSequences = args.returnSequences ?? false;
-    this.implementation = args.implementation ?? "auto";
-    this.seed = args.seed ?? 0;
-  }
-
-  override build(inputShape: tf.Shape | tf.Shape[]): void {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-    const inputDim = shape[shape.length - 1];
-    if (inputDim === null) throw new Error("FusedSimpleRNN needs a known feature dimension.");
-    const r = rng(this.seed);
-    const u = this.units;
-    this.#kernel = this.addWeight(
-      "kernel",
-      [inputDim, u],
-      "float32",
-      r.initializer("glorotUniform"),
-    );
-    this.#recurrent = this.addWeight(
-      "recurrent_kernel",
-      [u, u],
-      "float32",
-      r.initializer("glorotUniform"),
-    );
-    this.#bias = this.addWeight("bias", [u], "float32", tf.initializers.zeros());
-    this.built = true;
-  }
-
-  override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
-    return this.returnSequences ? [shape[0], shape[1], this.units] : [shape[0], this.units];
-  }
-
-  /** Whether the fused implementation runs on the current backend. */
-  usesFused(): boolean {
-    if (this.implementation === "fused") return true;
-    if (this.implementation === "ops") return false;
-    const name = tf.getBackend();
-    return (name === "cpu" || name === "wasm") && hasBlas();
-  }
-
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => {
-      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
-      const run = this.usesFused() ? simpleRnnSequenceFused : simpleRnnSequenceOps;
-      return run(
-        x,
-        this.#kernel!.read() as tf.Tensor2D,
-        this.#recurrent!.read() as tf.Tensor2D,
-        this.#bias!.read() as tf.Tensor1D,
-        this.returnSequences,
-      );
-    });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return {
-      ...super.getConfig(),
-      units: this.units,
-      returnSequences: this.returnSequences,
-      implementation: this.implementation,
-      seed: this.seed,
-    };
+    super(args, "FusedSimpleRNN");
   }
 }
 tf.serialization.registerClass(FusedSimpleRNN);

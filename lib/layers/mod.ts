@@ -15,6 +15,7 @@
 export * from "./layer_norm.ts";
 export * from "./position_embedding.ts";
 export * from "./multi_head_attention.ts";
+export * from "./fused_recurrent.ts";
 export * from "./fused_lstm.ts";
 export * from "./fused_gru.ts";
 export * from "./fused_simple_rnn.ts";

@@ -1,0 +1,67 @@
+/**
+ * Shared body of the notebook smoke tests: run one notebook of notebooks/ headless in the
+ * smoke profile through the project's runner (`kernel/run.ts`, a real Deno kernel) and
+ * check that no cell raised, exactly the expected claims were stated and all hold, they
+ * carry the notebook's backend, enough charts were drawn, and the source is untouched.
+ * The backend is the automatic choice unless NN_BACKEND says otherwise.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type Notebook, readNotebook } from "../../kernel/notebook.ts";
+import { extractBackend, extractClaims } from "../../kernel/report.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+/** What one notebook's smoke run must show. */
+export interface SmokeExpectations {
+  /** Ids of the claims the smoke profile states. */
+  claims: string[];
+  /** Least number of Plotly chart outputs. */
+  minCharts: number;
+  /**
+   * Which outputs count as charts: "results" (cell results only, not the live training
+   * displays) or "all" (results and displays). Default "all".
+   */
+  chartsFrom?: "results" | "all";
+}
+
+/** Runs `notebooks/<file>` in the smoke profile, asserts the expectations, returns it executed. */
+export async function runSmoke(file: string, expect: SmokeExpectations): Promise<Notebook> {
+  const source = join(root, "notebooks", file);
+  const before = await Deno.readTextFile(source);
+  const out = await Deno.makeTempDir({ prefix: "nn-smoke-" });
+  try {
+    const run = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "kernel/run.ts", "--profile", "smoke", "--quiet", "--out", out, source],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const log = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
+    assert.equal(run.code, 0, `the runner failed:\n${log}`);
+    const nb = await readNotebook(join(out, file));
+    const errors = nb.cells.flatMap((c) => c.cell_type === "code" ? (c.outputs ?? []) : [])
+      .filter((o) => o.output_type === "error");
+    assert.deepEqual(errors, [], "no cell raised");
+    const claims = extractClaims(nb);
+    assert.deepEqual(claims.map((c) => c.id).sort(), [...expect.claims].sort());
+    for (const c of claims) {
+      assert.ok(c.pass, `claim ${c.id} failed: ${JSON.stringify(c.value)} ${c.ruleText ?? ""}`);
+    }
+    const backend = extractBackend(nb) as { backend?: string } | null;
+    assert.ok(backend?.backend, "the notebook reports its backend");
+    assert.ok(claims.every((c) => c.backend === backend.backend), "claims carry the backend");
+    const kinds = (expect.chartsFrom ?? "all") === "all"
+      ? ["execute_result", "display_data"]
+      : ["execute_result"];
+    const charts = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) =>
+      kinds.includes(o.output_type) &&
+      (o as { data?: Record<string, unknown> }).data?.["application/vnd.plotly.v1+json"]
+    );
+    assert.ok(charts.length >= expect.minCharts, `${charts.length} charts`);
+    assert.equal(await Deno.readTextFile(source), before, "the source notebook is untouched");
+    return nb;
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+}
