@@ -74,3 +74,11 @@ export function toTensor(values: Float32Array, shape: number[]): tf.Tensor {
   if (heapOf()) release(values);
   return t;
 }
+
+/**
+ * Makes a tensor from a copy of `values` (which the tensor never keeps: for arrays whose
+ * memory is reused, such as views into the SIMD kernels' memory).
+ */
+export function copyToTensor(values: Float32Array, shape: number[]): tf.Tensor {
+  return tf.tensor(heapOf() ? values : values.slice(), shape, "float32");
+}

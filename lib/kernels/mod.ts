@@ -7,6 +7,7 @@
  * | `UnsortedSegmentSum` | wasm, cpu | missing on wasm (embedding gradient); one pass instead of one per segment on cpu |
  * | `Conv2DBackpropFilter` | wasm | missing (Conv1D/Conv2D weight gradient); per-tap GEMM |
  * | `BatchMatMul`, `_FusedMatMul` | wasm, cpu | OpenBLAS via FFI when present; else on wasm transposes materialised, on cpu tfjs's kernel |
+ * | `Identity` | wasm | shares the input's memory (reference-counted, as tfjs-cpu does) instead of copying it |
  * | `Sum` | wasm | contiguous axes without tfjs-wasm's transpose-first (bias gradients) |
  * | `GatherV2` | wasm | row copies: tfjs-wasm's per-element gather took 15 ms for one embedding lookup |
  * | `Add`, `Sub`, `Multiply`, `RealDiv`, `Maximum`, `Minimum`, `SquaredDifference`, comparisons | wasm | the broadcasting case only: tfjs-wasm's generic path is up to 100× slower |
@@ -37,6 +38,7 @@ import { matmulKernels } from "./matmul.ts";
 import { broadcastKernels } from "./broadcast.ts";
 import { gatherKernels } from "./gather.ts";
 import { reduceKernels } from "./reduce.ts";
+import { identityKernels } from "./identity.ts";
 
 export { blasInfo, gemm, hasBlas } from "./gemm.ts";
 
@@ -52,6 +54,7 @@ export function fastKernelConfigs(backendName: string): KernelConfig[] {
       ...broadcastKernels("wasm"),
       ...gatherKernels("wasm"),
       ...reduceKernels("wasm"),
+      ...identityKernels("wasm"),
     ];
   }
   if (backendName === "cpu") return [...segmentSumKernels("cpu"), ...matmulKernels("cpu")];

@@ -4,9 +4,10 @@
  *
  * tfjs-wasm 4.22 sums only along the last axis, so it first transposes the input to
  * bring the reduced axes last: for a `[2048, 192]` gradient that transpose dominated
- * the step. Here the input is seen as `[outer, reduced, inner]` and rows are added in
- * place, in float64 accumulators for the row-sum case. Other axis sets and non-float
- * tensors go to tfjs's kernel.
+ * the step. Here the input is seen as `[outer, reduced, inner]`; each outer block is
+ * summed as one GEMM with a vector of ones (`1ᵀ·X`, or `X·1` when `inner` is 1) through
+ * OpenBLAS where present, else rows are added in place in float64 accumulators. Other
+ * axis sets and non-float tensors go to tfjs's kernel.
  *
  * @example
  * ```ts
@@ -21,6 +22,15 @@
 import { getKernel, util } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { allocOutput, f32, sizeOf } from "./io.ts";
+import { gemm, hasBlas } from "./gemm.ts";
+
+let ones = new Float32Array(0);
+
+/** A vector of at least `n` ones (shared, read-only). */
+function onesOf(n: number): Float32Array {
+  if (ones.length < n) ones = new Float32Array(Math.max(n, 2 * ones.length)).fill(1);
+  return ones;
+}
 
 /** Kernel configs that take over contiguous-axes `Sum` on `backendName`. */
 export function reduceKernels(backendName: string): KernelConfig[] {
@@ -47,7 +57,30 @@ export function reduceKernels(backendName: string): KernelConfig[] {
     const out = allocOutput(backend, outShape, "float32");
     const o = f32(backend, out);
     const xs = f32(backend, x);
-    if (inner === 1) {
+    if (hasBlas() && reduced > 1) {
+      const one = onesOf(reduced);
+      if (inner === 1) gemm(false, false, outer, 1, reduced, 1, xs, reduced, one, 1, 0, o, 1);
+      else {
+        for (let p = 0; p < outer; p++) {
+          const block = xs.subarray(p * reduced * inner);
+          gemm(
+            false,
+            false,
+            1,
+            inner,
+            reduced,
+            1,
+            one,
+            reduced,
+            block,
+            inner,
+            0,
+            o.subarray(p * inner),
+            inner,
+          );
+        }
+      }
+    } else if (inner === 1) {
       for (let p = 0; p < outer; p++) {
         let s = 0;
         const base = p * reduced;

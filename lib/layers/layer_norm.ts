@@ -19,11 +19,14 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { acquire, readF32, release, toTensor } from "../kernels/memory.ts";
+import { copyToTensor, readF32 } from "../kernels/memory.ts";
+import { backwardMayFollow, simd, simdAlloc } from "../kernels/simd/simd.ts";
 
 /**
  * Layer norm over the last axis as one op with a hand-written gradient (cpu and wasm
- * backends): one pass for the statistics and output, one for the three gradients.
+ * backends), in the SIMD kernels (`nn/kernels/simd/simd.ts`): one pass for the
+ * statistics and output, one for the three gradients. x̂ and 1/σ stay in the kernels'
+ * memory for the backward pass.
  */
 export function layerNormFused(
   x: tf.Tensor,
@@ -33,72 +36,64 @@ export function layerNormFused(
 ): tf.Tensor {
   const op = tf.customGrad(
     ((...args: unknown[]) => {
-      const [xt, gt, bt, save] = args as [
-        tf.Tensor,
-        tf.Tensor,
-        tf.Tensor,
-        (ts: tf.Tensor[]) => void,
-      ];
-      save([gt]);
+      const [xt, gt, bt] = args as [tf.Tensor, tf.Tensor, tf.Tensor];
       const D = xt.shape[xt.rank - 1];
-      const X = readF32(xt);
-      const G = readF32(gt);
-      const Bv = readF32(bt);
-      const rows = X.length / D;
-      const xhat = acquire(X.length); // kept for the backward pass
-      const rstd = acquire(rows);
-      const Y = acquire(X.length);
-      for (let r = 0; r < rows; r++) {
-        const o = r * D;
-        let mean = 0;
-        for (let j = 0; j < D; j++) mean += X[o + j];
-        mean /= D;
-        let v = 0;
-        for (let j = 0; j < D; j++) v += (X[o + j] - mean) ** 2;
-        const s = 1 / Math.sqrt(v / D + epsilon);
-        rstd[r] = s;
-        for (let j = 0; j < D; j++) {
-          const n = (X[o + j] - mean) * s;
-          xhat[o + j] = n;
-          Y[o + j] = n * G[j] + Bv[j];
-        }
-      }
-      const n = X.length;
-      const value = toTensor(Y, xt.shape);
-      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-        const dY = readF32(dy);
-        const G = readF32(saved[0]);
-        const dX = acquire(n);
-        const dG = acquire(D, true);
-        const dB = acquire(D, true);
-        for (let r = 0; r < rows; r++) {
-          const o = r * D;
-          let m1 = 0; // mean of dxhat
-          let m2 = 0; // mean of dxhat · xhat
-          for (let j = 0; j < D; j++) {
-            const g = dY[o + j];
-            dG[j] += g * xhat[o + j];
-            dB[j] += g;
-            const dn = g * G[j];
-            m1 += dn;
-            m2 += dn * xhat[o + j];
-          }
-          m1 /= D;
-          m2 /= D;
-          for (let j = 0; j < D; j++) {
-            dX[o + j] = rstd[r] * (dY[o + j] * G[j] - m1 - xhat[o + j] * m2);
-          }
-        }
-        release(xhat, rstd);
-        return [toTensor(dX, xt.shape), toTensor(dG, [D]), toTensor(dB, [D])];
+      const n = xt.size;
+      const rows = n / D;
+      const k = simd();
+      const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
+        if (xhatB.freed) throw new Error("layerNormFused: the backward pass ran twice.");
+        // dy in, then dx out over it; gamma; dgamma and dbeta accumulators
+        const [dB, gB, dgB, dbB] = simdAlloc([n, D, D, D]);
+        dB.view().set(readF32(dy));
+        gB.view().set(G);
+        dgB.view().fill(0);
+        dbB.view().fill(0);
+        k.layer_norm_backward(
+          dB.offset,
+          xhatB.offset,
+          rstdB.offset,
+          gB.offset,
+          dB.offset,
+          dgB.offset,
+          dbB.offset,
+          rows,
+          D,
+        );
+        const grads = [
+          copyToTensor(dB.view(), xt.shape),
+          copyToTensor(dgB.view(), [D]),
+          copyToTensor(dbB.view(), [D]),
+        ];
+        for (const b of [xhatB, rstdB, dB, gB, dgB, dbB]) b.free();
+        return grads;
       };
+      // x̂ and 1/σ, kept for the backward pass; x in, then y out over it; gamma; beta
+      const [xhatB, rstdB, yB, gB, bB] = simdAlloc([n, rows, n, D, D], gradFunc);
+      const G = readF32(gt).slice();
+      yB.view().set(readF32(xt));
+      gB.view().set(G);
+      bB.view().set(readF32(bt));
+      k.layer_norm_forward(
+        yB.offset,
+        yB.offset,
+        xhatB.offset,
+        rstdB.offset,
+        gB.offset,
+        bB.offset,
+        rows,
+        D,
+        epsilon,
+      );
+      const value = copyToTensor(yB.view(), xt.shape);
+      for (const b of [yB, gB, bB]) b.free();
+      if (!backwardMayFollow()) { for (const b of [xhatB, rstdB]) b.free(); }
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
   return (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(x, gamma, beta);
 }
 
-/** Config of {@linkcode LayerNorm}. */
 export interface LayerNormArgs {
   /** Added to the variance before the square root. Default 1e-5 (PyTorch's). */
   epsilon?: number;

@@ -21,7 +21,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
 import { gemm, hasBlas } from "../kernels/gemm.ts";
-import { acquire, readF32, release, toTensor } from "../kernels/memory.ts";
+import { acquire, readF32, toTensor } from "../kernels/memory.ts";
+import { backwardMayFollow, simd, simdAlloc } from "../kernels/simd/simd.ts";
 
 /**
  * Scaled dot-product attention of all heads in one op (cpu and wasm backends):
@@ -47,67 +48,26 @@ export function attentionFused(
       const scale = 1 / Math.sqrt(hd);
       const QKV = readF32(t0);
       const L = 3 * D;
-      const P = acquire(batch * heads * T * T); // attention weights, kept for backward
-      const Y = acquire(rows * D);
-      for (let b = 0; b < batch; b++) {
-        for (let h = 0; h < heads; h++) {
-          const q = b * T * L + h * hd; // Q[b, :, h] starts here, row stride 3D
-          const S = P.subarray((b * heads + h) * T * T, (b * heads + h + 1) * T * T);
-          gemm(false, true, T, T, hd, scale, QKV.subarray(q), L, QKV.subarray(q + D), L, 0, S, T);
-          for (let i = 0; i < T; i++) {
-            const r = i * T;
-            const end = causal ? i + 1 : T;
-            let m = -Infinity;
-            for (let j = 0; j < end; j++) if (S[r + j] > m) m = S[r + j];
-            let z = 0;
-            for (let j = 0; j < end; j++) {
-              const e = Math.exp(S[r + j] - m);
-              S[r + j] = e;
-              z += e;
-            }
-            const inv = 1 / z;
-            for (let j = 0; j < end; j++) S[r + j] *= inv;
-            for (let j = end; j < T; j++) S[r + j] = 0;
-          }
-          // Y[b, :, h] = P · V
-          gemm(
-            false,
-            false,
-            T,
-            hd,
-            T,
-            1,
-            S,
-            T,
-            QKV.subarray(q + 2 * D),
-            L,
-            0,
-            Y.subarray(b * T * D + h * hd),
-            D,
-          );
-        }
-      }
-      const value = toTensor(Y, [rows, D]);
+      const k = simd();
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+        if (Pb.freed) throw new Error("attentionFused: the backward pass ran twice.");
+        const [dSb] = simdAlloc([T * T]);
+        const P = Pb.view();
+        const dS = dSb.view();
         const dY = readF32(dy);
         const QKV = readF32(saved[0]);
         const dQKV = acquire(rows * L);
-        const dS = acquire(T * T);
         for (let b = 0; b < batch; b++) {
           for (let h = 0; h < heads; h++) {
             const q = b * T * L + h * hd;
             const y = b * T * D + h * hd;
-            const S = P.subarray((b * heads + h) * T * T, (b * heads + h + 1) * T * T);
+            const head = (b * heads + h) * T * T;
+            const S = P.subarray(head, head + T * T);
             // dP = dY · Vᵀ ; dV = Pᵀ · dY
             gemm(false, true, T, T, hd, 1, dY.subarray(y), D, QKV.subarray(q + 2 * D), L, 0, dS, T);
             gemm(true, false, T, hd, T, 1, S, T, dY.subarray(y), D, 0, dQKV.subarray(q + 2 * D), L);
             // softmax backward: dS = P ∘ (dP − Σ_j dP·P)
-            for (let i = 0; i < T; i++) {
-              const r = i * T;
-              let dot = 0;
-              for (let j = 0; j < T; j++) dot += dS[r + j] * S[r + j];
-              for (let j = 0; j < T; j++) dS[r + j] = S[r + j] * (dS[r + j] - dot);
-            }
+            k.softmax_backward_rows(Pb.at(head), dSb.offset, T, T, 4 * T);
             // dQ = dS · K · scale ; dK = dSᵀ · Q · scale
             gemm(
               false,
@@ -141,9 +101,41 @@ export function attentionFused(
             );
           }
         }
-        release(P, dS);
+        Pb.free();
+        dSb.free();
         return [toTensor(dQKV, [rows, L])];
       };
+      // attention weights [B, H, T, T] (SIMD memory: the softmax runs there), kept for backward
+      const [Pb] = simdAlloc([batch * heads * T * T], gradFunc);
+      const P = Pb.view();
+      const Y = acquire(rows * D);
+      for (let b = 0; b < batch; b++) {
+        for (let h = 0; h < heads; h++) {
+          const q = b * T * L + h * hd; // Q[b, :, h] starts here, row stride 3D
+          const head = (b * heads + h) * T * T;
+          const S = P.subarray(head, head + T * T);
+          gemm(false, true, T, T, hd, scale, QKV.subarray(q), L, QKV.subarray(q + D), L, 0, S, T);
+          k.softmax_rows(Pb.at(head), T, T, 4 * T, causal ? 1 : 0);
+          // Y[b, :, h] = P · V
+          gemm(
+            false,
+            false,
+            T,
+            hd,
+            T,
+            1,
+            S,
+            T,
+            QKV.subarray(q + 2 * D),
+            L,
+            0,
+            Y.subarray(b * T * D + h * hd),
+            D,
+          );
+        }
+      }
+      const value = toTensor(Y, [rows, D]);
+      if (!backwardMayFollow()) Pb.free(); // no backward pass will come
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );

@@ -17,6 +17,7 @@ import {
   MultiHeadSelfAttention,
   PositionEmbedding,
 } from "../../../lib/layers/mod.ts";
+import { simdMemoryStats } from "../../../lib/kernels/simd/simd.ts";
 
 const TOL = 1e-4;
 
@@ -55,40 +56,45 @@ function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[]
 for (const backend of ["cpu", "wasm"]) {
   Deno.test(`FusedLSTM fused equals tfjs ops, forward and gradients (${backend})`, async () => {
     await tf.setBackend(backend);
-    const x = data([3, 5, 4], 1);
-    const w = data([4, 12], 2, 0.5);
-    const u = data([3, 12], 3, 0.5);
-    const b = data([12], 4, 0.2);
-    for (const seqs of [false, true]) {
-      const fused = valueAndGrads(
-        (...a) =>
-          lstmSequenceFused(
-            a[0] as tf.Tensor3D,
-            a[1] as tf.Tensor2D,
-            a[2] as tf.Tensor2D,
-            a[3] as tf.Tensor1D,
-            seqs,
-          ),
-        [x, w, u, b],
-        5,
-      );
-      const ops = valueAndGrads(
-        (...a) =>
-          lstmSequenceOps(
-            a[0] as tf.Tensor3D,
-            a[1] as tf.Tensor2D,
-            a[2] as tf.Tensor2D,
-            a[3] as tf.Tensor1D,
-            seqs,
-          ),
-        [x, w, u, b],
-        5,
-      );
-      ["y", "dx", "dW", "dU", "db"].forEach((name, i) =>
-        assertClose(fused[i], ops[i], `${name} seq=${seqs}`)
-      );
+    const before = simdMemoryStats().usedBytes;
+    // 3 units: only the SIMD kernels' one-lane tail; 4: whole vectors; 6: both
+    for (const units of [3, 4, 6]) {
+      const x = data([3, 5, 4], 1);
+      const w = data([4, 4 * units], 2, 0.5);
+      const u = data([units, 4 * units], 3, 0.5);
+      const b = data([4 * units], 4, 0.2);
+      for (const seqs of [false, true]) {
+        const fused = valueAndGrads(
+          (...a) =>
+            lstmSequenceFused(
+              a[0] as tf.Tensor3D,
+              a[1] as tf.Tensor2D,
+              a[2] as tf.Tensor2D,
+              a[3] as tf.Tensor1D,
+              seqs,
+            ),
+          [x, w, u, b],
+          5,
+        );
+        const ops = valueAndGrads(
+          (...a) =>
+            lstmSequenceOps(
+              a[0] as tf.Tensor3D,
+              a[1] as tf.Tensor2D,
+              a[2] as tf.Tensor2D,
+              a[3] as tf.Tensor1D,
+              seqs,
+            ),
+          [x, w, u, b],
+          5,
+        );
+        ["y", "dx", "dW", "dU", "db"].forEach((name, i) =>
+          assertClose(fused[i], ops[i], `${name} seq=${seqs} units=${units}`)
+        );
+      }
+      tf.dispose([x, w, u, b]);
     }
-    tf.dispose([x, w, u, b]);
+    assert.equal(simdMemoryStats().usedBytes, before, "SIMD memory left in use");
   });
 
   Deno.test(`FusedLSTM on one-step sequences: fused equals ops, forward and gradients (${backend})`, async () => {
@@ -158,29 +164,41 @@ function layerNormOps(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf
 for (const backend of ["cpu", "wasm"]) {
   Deno.test(`fused attention equals tfjs ops, forward and gradient (${backend})`, async () => {
     await tf.setBackend(backend);
-    const qkv = data([2 * 5, 3 * 6], 20, 2);
-    for (const causal of [false, true]) {
-      const a = valueAndGrads((t) => attentionFused(t as tf.Tensor2D, 2, 3, causal), [qkv], 21);
-      const b = valueAndGrads((t) => attentionOps(t, 2, 3, causal), [qkv], 21);
-      assertClose(a[0], b[0], `attention causal=${causal}`);
-      assertClose(a[1], b[1], `attention dqkv causal=${causal}`);
+    const before = simdMemoryStats().usedBytes;
+    // T = 5: softmax rows of one vector and a one-lane tail; T = 8: whole vectors
+    for (const T of [5, 8]) {
+      const qkv = data([2 * T, 3 * 6], 20, 2);
+      for (const causal of [false, true]) {
+        const a = valueAndGrads((t) => attentionFused(t as tf.Tensor2D, 2, 3, causal), [qkv], 21);
+        const b = valueAndGrads((t) => attentionOps(t, 2, 3, causal), [qkv], 21);
+        assertClose(a[0], b[0], `attention T=${T} causal=${causal}`);
+        assertClose(a[1], b[1], `attention dqkv T=${T} causal=${causal}`);
+      }
+      qkv.dispose();
     }
-    qkv.dispose();
+    assert.equal(simdMemoryStats().usedBytes, before, "SIMD memory left in use");
   });
 
   Deno.test(`fused layer norm equals tfjs ops, forward and gradients (${backend})`, async () => {
     await tf.setBackend(backend);
-    const x = data([2, 3, 8], 22, 3);
-    const g = data([8], 23);
-    const b = data([8], 24);
-    const a = valueAndGrads(
-      (...t) => layerNormFused(t[0], t[1] as tf.Tensor1D, t[2] as tf.Tensor1D, 1e-5),
-      [x, g, b],
-      25,
-    );
-    const c = valueAndGrads((...t) => layerNormOps(t[0], t[1], t[2], 1e-5), [x, g, b], 25);
-    ["y", "dx", "dgamma", "dbeta"].forEach((name, i) => assertClose(a[i], c[i], name));
-    tf.dispose([x, g, b]);
+    const before = simdMemoryStats().usedBytes;
+    // D = 8: whole SIMD vectors; D = 7: one vector and a three-lane tail
+    for (const D of [8, 7]) {
+      const x = data([2, 3, D], 22, 3);
+      const g = data([D], 23);
+      const b = data([D], 24);
+      const a = valueAndGrads(
+        (...t) => layerNormFused(t[0], t[1] as tf.Tensor1D, t[2] as tf.Tensor1D, 1e-5),
+        [x, g, b],
+        25,
+      );
+      const c = valueAndGrads((...t) => layerNormOps(t[0], t[1], t[2], 1e-5), [x, g, b], 25);
+      ["y", "dx", "dgamma", "dbeta"].forEach((name, i) =>
+        assertClose(a[i], c[i], `${name} D=${D}`)
+      );
+      tf.dispose([x, g, b]);
+    }
+    assert.equal(simdMemoryStats().usedBytes, before, "SIMD memory left in use");
   });
 }
 

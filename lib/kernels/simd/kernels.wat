@@ -1,0 +1,614 @@
+;; SIMD (f32x4) kernels for the library's fused ops: exp, sigmoid and tanh, the LSTM
+;; cell's forward and backward step over a batch, and a row-wise softmax.
+;;
+;; Why: V8 spends about 10 ns on one Math.exp, so the LSTM's gate loop (2 M activations
+;; per batch of the reference model) and the attention softmax were bound by it. Here
+;; four lanes share one polynomial exp.
+;;
+;; Assembled by `deno task build:wasm` (lib/kernels/simd/build.ts, wabt) into
+;; kernels_wasm.ts; tests/lib/kernels/simd_test.ts checks that file is up to date.
+;; Every address is a byte offset into this module's memory; rows of length n are
+;; processed four floats at a time, and a tail of n mod 4 one float at a time through
+;; the same vector functions (lane 0 of a splat).
+(module
+  (memory (export "memory") 1)
+
+  ;; ---- activations ------------------------------------------------------------
+
+  ;; e^x lane-wise, x clamped to [-87, 88] (e^x stays a normal float32).
+  ;; x = k·ln2 + r with |r| ≤ ln2/2 (Cody–Waite: ln2 split in two so k·ln2 is exact),
+  ;; e^r by its degree-7 Taylor polynomial (truncation error < 6e-9 relative) evaluated
+  ;; by Estrin's scheme (a short dependency chain), 2^k written into the exponent bits.
+  ;; k is rounded by adding 1.5·2²³ (its low mantissa bits are then k + 2²²·3), which
+  ;; is cheaper than f32x4.nearest plus a saturating conversion; pmin/pmax (plain
+  ;; minps/maxps) clamp, and keep a NaN.
+  (func $exp (param $x v128) (result v128)
+    (local $k v128) (local $r v128) (local $r2 v128) (local $r4 v128) (local $t v128)
+    (local.set $x
+      (f32x4.pmin
+        (f32x4.pmax (local.get $x) (v128.const f32x4 -87 -87 -87 -87))
+        (v128.const f32x4 88 88 88 88)))
+    (local.set $t
+      (f32x4.add
+        (f32x4.mul (local.get $x)
+          (v128.const f32x4 1.44269504089 1.44269504089 1.44269504089 1.44269504089))
+        (v128.const f32x4 12582912 12582912 12582912 12582912)))
+    (local.set $k (f32x4.sub (local.get $t) (v128.const f32x4 12582912 12582912 12582912 12582912)))
+    (local.set $r
+      (f32x4.sub
+        (f32x4.sub (local.get $x)
+          (f32x4.mul (local.get $k) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
+        (f32x4.mul (local.get $k)
+          (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $r2 (f32x4.mul (local.get $r) (local.get $r)))
+    (local.set $r4 (f32x4.mul (local.get $r2) (local.get $r2)))
+    ;; (1 + r + r²(1/2 + r/6)) + r⁴((1/24 + r/120) + r²(1/720 + r/5040))
+    (f32x4.mul
+      (f32x4.add
+        (f32x4.add
+          (f32x4.add (v128.const f32x4 1 1 1 1) (local.get $r))
+          (f32x4.mul (local.get $r2)
+            (f32x4.add (v128.const f32x4 0.5 0.5 0.5 0.5)
+              (f32x4.mul (local.get $r)
+                (v128.const f32x4 1.66666667e-1 1.66666667e-1 1.66666667e-1 1.66666667e-1)))))
+        (f32x4.mul (local.get $r4)
+          (f32x4.add
+            (f32x4.add (v128.const f32x4 4.16666667e-2 4.16666667e-2 4.16666667e-2 4.16666667e-2)
+              (f32x4.mul (local.get $r)
+                (v128.const f32x4 8.33333333e-3 8.33333333e-3 8.33333333e-3 8.33333333e-3)))
+            (f32x4.mul (local.get $r2)
+              (f32x4.add (v128.const f32x4 1.38888889e-3 1.38888889e-3 1.38888889e-3 1.38888889e-3)
+                (f32x4.mul (local.get $r)
+                  (v128.const f32x4 1.98412698e-4 1.98412698e-4 1.98412698e-4 1.98412698e-4)))))))
+      (i32x4.shl
+        ;; bits of t minus bits of 1.5·2²³ is k; plus the exponent bias 127
+        (i32x4.sub (local.get $t) (v128.const i32x4 0x4b3fff81 0x4b3fff81 0x4b3fff81 0x4b3fff81))
+        (i32.const 23))))
+
+  ;; 1 / (1 + e^-x)
+  (func $sigmoid (param $x v128) (result v128)
+    (f32x4.div (v128.const f32x4 1 1 1 1)
+      (f32x4.add (v128.const f32x4 1 1 1 1) (call $exp (f32x4.neg (local.get $x))))))
+
+  ;; tanh x = sign(x)·(1 − e)/(1 + e) with e = e^(−2|x|); below |x| = 1/8, where that
+  ;; difference loses digits, the odd Taylor polynomial to x⁷ (error < 2e-10).
+  (func $tanh (param $x v128) (result v128)
+    (local $a v128) (local $e v128) (local $x2 v128) (local $s v128)
+    (local.set $a (f32x4.abs (local.get $x)))
+    (local.set $e (call $exp (f32x4.mul (local.get $a) (v128.const f32x4 -2 -2 -2 -2))))
+    (local.set $x2 (f32x4.mul (local.get $x) (local.get $x)))
+    ;; x(1 + x²(−1/3 + x²(2/15 − 17x²/315)))
+    (local.set $s
+      (f32x4.add
+        (f32x4.mul (local.get $x2)
+          (v128.const f32x4 -5.3968254e-2 -5.3968254e-2 -5.3968254e-2 -5.3968254e-2))
+        (v128.const f32x4 1.33333333e-1 1.33333333e-1 1.33333333e-1 1.33333333e-1)))
+    (local.set $s
+      (f32x4.add (f32x4.mul (local.get $s) (local.get $x2))
+        (v128.const f32x4 -3.33333333e-1 -3.33333333e-1 -3.33333333e-1 -3.33333333e-1)))
+    (local.set $s
+      (f32x4.mul (local.get $x)
+        (f32x4.add (f32x4.mul (local.get $s) (local.get $x2)) (v128.const f32x4 1 1 1 1))))
+    (v128.bitselect
+      (local.get $s)
+      ;; sign bit from x, magnitude from (1 − e)/(1 + e)
+      (v128.bitselect
+        (local.get $x)
+        (f32x4.div
+          (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $e))
+          (f32x4.add (v128.const f32x4 1 1 1 1) (local.get $e)))
+        (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+      (f32x4.lt (local.get $a) (v128.const f32x4 0.125 0.125 0.125 0.125))))
+
+  ;; ---- loads and stores of four lanes, or of one (a row's tail) ---------------
+
+  (func $load (param $p i32) (param $full i32) (result v128)
+    (if (result v128) (local.get $full)
+      (then (v128.load (local.get $p)))
+      (else (f32x4.splat (f32.load (local.get $p))))))
+
+  (func $store (param $p i32) (param $v v128) (param $full i32)
+    (if (local.get $full)
+      (then (v128.store (local.get $p) (local.get $v)))
+      (else (f32.store (local.get $p) (f32x4.extract_lane 0 (local.get $v))))))
+
+  ;; ---- element-wise activations over n floats in place --------------------------
+
+  (func (export "sigmoid") (param $p i32) (param $n i32)
+    (local $end i32) (local $full i32)
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $full (i32.le_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))
+        (call $store (local.get $p)
+          (call $sigmoid (call $load (local.get $p) (local.get $full))) (local.get $full))
+        (local.set $p
+          (i32.add (local.get $p) (select (i32.const 16) (i32.const 4) (local.get $full))))
+        (br $next))))
+
+  (func (export "tanh") (param $p i32) (param $n i32)
+    (local $end i32) (local $full i32)
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $full (i32.le_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))
+        (call $store (local.get $p)
+          (call $tanh (call $load (local.get $p) (local.get $full))) (local.get $full))
+        (local.set $p
+          (i32.add (local.get $p) (select (i32.const 16) (i32.const 4) (local.get $full))))
+        (br $next))))
+
+  (func (export "exp") (param $p i32) (param $n i32)
+    (local $end i32) (local $full i32)
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+        (local.set $full (i32.le_u (i32.add (local.get $p) (i32.const 16)) (local.get $end)))
+        (call $store (local.get $p)
+          (call $exp (call $load (local.get $p) (local.get $full))) (local.get $full))
+        (local.set $p
+          (i32.add (local.get $p) (select (i32.const 16) (i32.const 4) (local.get $full))))
+        (br $next))))
+
+  ;; ---- LSTM ---------------------------------------------------------------------
+
+  ;; One LSTM time step for a batch, gates i, f, g, o (Keras's order).
+  ;; z:  pre-activations of batch row 0, blocks [i | f | g | o] of U floats each; rows
+  ;;     zs bytes apart. Overwritten with the activated gates (kept for the backward step).
+  ;; cp: c_{t−1} of row 0 (ignored when first ≠ 0: c_{−1} = 0); c, tc, h: c_t, tanh(c_t)
+  ;;     and h_t = o·tanh(c_t) of row 0. State rows are ss bytes apart.
+  (func (export "lstm_forward_step")
+    (param $z i32) (param $zs i32) (param $cp i32) (param $c i32) (param $tc i32) (param $h i32)
+    (param $ss i32) (param $B i32) (param $U i32) (param $first i32)
+    (local $b i32) (local $j i32) (local $u4 i32) (local $full i32) (local $step i32)
+    (local $zj i32) (local $vi v128) (local $vf v128) (local $vg v128) (local $vo v128)
+    (local $vc v128) (local $vt v128)
+    (local.set $u4 (i32.shl (local.get $U) (i32.const 2)))
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $b) (local.get $B)))
+        (local.set $j (i32.const 0))
+        (block $cols_done
+          (loop $col
+            (br_if $cols_done (i32.ge_u (local.get $j) (local.get $u4)))
+            (local.set $full (i32.le_u (i32.add (local.get $j) (i32.const 16)) (local.get $u4)))
+            (local.set $step (select (i32.const 16) (i32.const 4) (local.get $full)))
+            (local.set $zj (i32.add (local.get $z) (local.get $j)))
+            (local.set $vi (call $sigmoid (call $load (local.get $zj) (local.get $full))))
+            (local.set $vf (call $sigmoid
+              (call $load (i32.add (local.get $zj) (local.get $u4)) (local.get $full))))
+            (local.set $vg (call $tanh
+              (call $load (i32.add (local.get $zj) (i32.shl (local.get $u4) (i32.const 1)))
+                (local.get $full))))
+            (local.set $vo (call $sigmoid
+              (call $load (i32.add (local.get $zj) (i32.mul (local.get $u4) (i32.const 3)))
+                (local.get $full))))
+            ;; c = f·c₋ + i·g
+            (local.set $vc (f32x4.mul (local.get $vi) (local.get $vg)))
+            (if (i32.eqz (local.get $first))
+              (then
+                (local.set $vc
+                  (f32x4.add
+                    (f32x4.mul (local.get $vf)
+                      (call $load (i32.add (local.get $cp) (local.get $j)) (local.get $full)))
+                    (local.get $vc)))))
+            (local.set $vt (call $tanh (local.get $vc)))
+            (call $store (local.get $zj) (local.get $vi) (local.get $full))
+            (call $store (i32.add (local.get $zj) (local.get $u4)) (local.get $vf) (local.get $full))
+            (call $store (i32.add (local.get $zj) (i32.shl (local.get $u4) (i32.const 1)))
+              (local.get $vg) (local.get $full))
+            (call $store (i32.add (local.get $zj) (i32.mul (local.get $u4) (i32.const 3)))
+              (local.get $vo) (local.get $full))
+            (call $store (i32.add (local.get $c) (local.get $j)) (local.get $vc) (local.get $full))
+            (call $store (i32.add (local.get $tc) (local.get $j)) (local.get $vt) (local.get $full))
+            (call $store (i32.add (local.get $h) (local.get $j))
+              (f32x4.mul (local.get $vo) (local.get $vt)) (local.get $full))
+            (local.set $j (i32.add (local.get $j) (local.get $step)))
+            (br $col)))
+        (local.set $z (i32.add (local.get $z) (local.get $zs)))
+        (local.set $cp (i32.add (local.get $cp) (local.get $ss)))
+        (local.set $c (i32.add (local.get $c) (local.get $ss)))
+        (local.set $tc (i32.add (local.get $tc) (local.get $ss)))
+        (local.set $h (i32.add (local.get $h) (local.get $ss)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $row))))
+
+  ;; The backward step of lstm_forward_step (backpropagation through time).
+  ;; z: activated gates of row 0 (as the forward step left them), rows zs bytes apart;
+  ;; dz: where the pre-activation gradients go, same layout. cp, tc: c_{t−1} (ignored when
+  ;; first ≠ 0) and tanh(c_t), rows ss bytes apart. dy: ∂L/∂h_t from the layer's output
+  ;; (rows ss bytes apart; ignored when hasDy = 0). dh, dc: ∂L/∂h_t and ∂L/∂c_t carried
+  ;; back through time, contiguous [B, U]; dc is updated in place to ∂L/∂c_{t−1}.
+  (func (export "lstm_backward_step")
+    (param $z i32) (param $dz i32) (param $zs i32) (param $cp i32) (param $tc i32) (param $ss i32)
+    (param $dy i32) (param $dh i32) (param $dc i32) (param $B i32) (param $U i32)
+    (param $first i32) (param $hasDy i32)
+    (local $b i32) (local $j i32) (local $u4 i32) (local $full i32) (local $step i32)
+    (local $zj i32) (local $dzj i32)
+    (local $vi v128) (local $vf v128) (local $vg v128) (local $vo v128) (local $vt v128)
+    (local $vh v128) (local $vd v128) (local $vp v128)
+    (local.set $u4 (i32.shl (local.get $U) (i32.const 2)))
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $b) (local.get $B)))
+        (local.set $j (i32.const 0))
+        (block $cols_done
+          (loop $col
+            (br_if $cols_done (i32.ge_u (local.get $j) (local.get $u4)))
+            (local.set $full (i32.le_u (i32.add (local.get $j) (i32.const 16)) (local.get $u4)))
+            (local.set $step (select (i32.const 16) (i32.const 4) (local.get $full)))
+            (local.set $zj (i32.add (local.get $z) (local.get $j)))
+            (local.set $dzj (i32.add (local.get $dz) (local.get $j)))
+            (local.set $vi (call $load (local.get $zj) (local.get $full)))
+            (local.set $vf (call $load (i32.add (local.get $zj) (local.get $u4)) (local.get $full)))
+            (local.set $vg (call $load (i32.add (local.get $zj) (i32.shl (local.get $u4) (i32.const 1)))
+              (local.get $full)))
+            (local.set $vo (call $load (i32.add (local.get $zj) (i32.mul (local.get $u4) (i32.const 3)))
+              (local.get $full)))
+            (local.set $vt (call $load (i32.add (local.get $tc) (local.get $j)) (local.get $full)))
+            (local.set $vp (v128.const f32x4 0 0 0 0))
+            (if (i32.eqz (local.get $first))
+              (then (local.set $vp (call $load (i32.add (local.get $cp) (local.get $j)) (local.get $full)))))
+            ;; ∂L/∂h_t
+            (local.set $vh (call $load (i32.add (local.get $dh) (local.get $j)) (local.get $full)))
+            (if (local.get $hasDy)
+              (then
+                (local.set $vh
+                  (f32x4.add (local.get $vh)
+                    (call $load (i32.add (local.get $dy) (local.get $j)) (local.get $full))))))
+            ;; ∂L/∂c_t = dc + dh·o·(1 − tanh²c_t)
+            (local.set $vd
+              (f32x4.add
+                (call $load (i32.add (local.get $dc) (local.get $j)) (local.get $full))
+                (f32x4.mul (f32x4.mul (local.get $vh) (local.get $vo))
+                  (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $vt) (local.get $vt))))))
+            ;; dz_i = dc·g·i(1 − i)
+            (call $store (local.get $dzj)
+              (f32x4.mul (f32x4.mul (local.get $vd) (local.get $vg))
+                (f32x4.mul (local.get $vi) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $vi))))
+              (local.get $full))
+            ;; dz_f = dc·c₋·f(1 − f)
+            (call $store (i32.add (local.get $dzj) (local.get $u4))
+              (f32x4.mul (f32x4.mul (local.get $vd) (local.get $vp))
+                (f32x4.mul (local.get $vf) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $vf))))
+              (local.get $full))
+            ;; dz_g = dc·i·(1 − g²)
+            (call $store (i32.add (local.get $dzj) (i32.shl (local.get $u4) (i32.const 1)))
+              (f32x4.mul (f32x4.mul (local.get $vd) (local.get $vi))
+                (f32x4.sub (v128.const f32x4 1 1 1 1) (f32x4.mul (local.get $vg) (local.get $vg))))
+              (local.get $full))
+            ;; dz_o = dh·tanh(c_t)·o(1 − o)
+            (call $store (i32.add (local.get $dzj) (i32.mul (local.get $u4) (i32.const 3)))
+              (f32x4.mul (f32x4.mul (local.get $vh) (local.get $vt))
+                (f32x4.mul (local.get $vo) (f32x4.sub (v128.const f32x4 1 1 1 1) (local.get $vo))))
+              (local.get $full))
+            ;; ∂L/∂c_{t−1} = ∂L/∂c_t · f
+            (call $store (i32.add (local.get $dc) (local.get $j))
+              (f32x4.mul (local.get $vd) (local.get $vf)) (local.get $full))
+            (local.set $j (i32.add (local.get $j) (local.get $step)))
+            (br $col)))
+        (local.set $z (i32.add (local.get $z) (local.get $zs)))
+        (local.set $dz (i32.add (local.get $dz) (local.get $zs)))
+        (local.set $cp (i32.add (local.get $cp) (local.get $ss)))
+        (local.set $tc (i32.add (local.get $tc) (local.get $ss)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $ss)))
+        (local.set $dh (i32.add (local.get $dh) (local.get $u4)))
+        (local.set $dc (i32.add (local.get $dc) (local.get $u4)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $row))))
+
+;; ---- softmax --------------------------------------------------------------------
+  ;; Rows run four floats at a time in the main loops (direct loads and stores), then a
+  ;; scalar loop for the tail.
+
+  ;; Softmax of each of `rows` rows of `cols` floats in place, rows `stride` bytes apart.
+  ;; With causal ≠ 0, row i covers only its first i + 1 entries and the rest become 0.
+  (func (export "softmax_rows")
+    (param $p i32) (param $rows i32) (param $cols i32) (param $stride i32) (param $causal i32)
+    (local $i i32) (local $n4 i32) (local $v4 i32) (local $j i32)
+    (local $m v128) (local $s v128) (local $e v128) (local $mx f32) (local $sum f32) (local $x f32)
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
+        ;; bytes in this row's softmax, and in its whole-vector part
+        (local.set $n4
+          (i32.shl
+            (select (i32.add (local.get $i) (i32.const 1)) (local.get $cols)
+              (i32.and (local.get $causal) (i32.lt_u (local.get $i) (local.get $cols))))
+            (i32.const 2)))
+        (local.set $v4 (i32.and (local.get $n4) (i32.const -16)))
+        ;; maximum
+        (local.set $m (v128.const f32x4 -inf -inf -inf -inf))
+        (local.set $j (i32.const 0))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+          (local.set $m (f32x4.pmax (local.get $m) (v128.load (i32.add (local.get $p) (local.get $j)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $l)))
+        (local.set $mx
+          (f32.max
+            (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+            (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+          (local.set $mx (f32.max (local.get $mx) (f32.load (i32.add (local.get $p) (local.get $j)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $l)))
+        (local.set $m (f32x4.splat (local.get $mx)))
+        ;; e^(x − max), stored and summed
+        (local.set $s (v128.const f32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+          (local.set $e
+            (call $exp (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $j))) (local.get $m))))
+          (v128.store (i32.add (local.get $p) (local.get $j)) (local.get $e))
+          (local.set $s (f32x4.add (local.get $s) (local.get $e)))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $l)))
+        (local.set $sum
+          (f32.add
+            (f32.add (f32x4.extract_lane 0 (local.get $s)) (f32x4.extract_lane 1 (local.get $s)))
+            (f32.add (f32x4.extract_lane 2 (local.get $s)) (f32x4.extract_lane 3 (local.get $s)))))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+          (local.set $x
+            (f32x4.extract_lane 0
+              (call $exp
+                (f32x4.splat
+                  (f32.sub (f32.load (i32.add (local.get $p) (local.get $j))) (local.get $mx))))))
+          (f32.store (i32.add (local.get $p) (local.get $j)) (local.get $x))
+          (local.set $sum (f32.add (local.get $sum) (local.get $x)))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $l)))
+        ;; divide by the sum
+        (local.set $x (f32.div (f32.const 1) (local.get $sum)))
+        (local.set $s (f32x4.splat (local.get $x)))
+        (local.set $j (i32.const 0))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+          (v128.store (i32.add (local.get $p) (local.get $j))
+            (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $j))) (local.get $s)))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $l)))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+          (f32.store (i32.add (local.get $p) (local.get $j))
+            (f32.mul (f32.load (i32.add (local.get $p) (local.get $j))) (local.get $x)))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $l)))
+        ;; masked entries (causal rows) are 0
+        (memory.fill (i32.add (local.get $p) (local.get $n4)) (i32.const 0)
+          (i32.sub (i32.shl (local.get $cols) (i32.const 2)) (local.get $n4)))
+        (local.set $p (i32.add (local.get $p) (local.get $stride)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $row))))
+
+  ;; The backward pass of softmax_rows: with p the softmax output and d = ∂L/∂p (both
+  ;; rows of `cols` floats, `stride` bytes apart), d becomes ∂L/∂x = p ∘ (d − Σ_j d_j p_j).
+  (func (export "softmax_backward_rows")
+    (param $p i32) (param $d i32) (param $rows i32) (param $cols i32) (param $stride i32)
+    (local $i i32) (local $n4 i32) (local $v4 i32) (local $j i32) (local $s v128) (local $dot f32)
+    (local.set $n4 (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $v4 (i32.and (local.get $n4) (i32.const -16)))
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $s (v128.const f32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $j) (local.get $v4)))
+          (local.set $s
+            (f32x4.add (local.get $s)
+              (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $j)))
+                (v128.load (i32.add (local.get $d) (local.get $j))))))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $l1)))
+        (local.set $dot
+          (f32.add
+            (f32.add (f32x4.extract_lane 0 (local.get $s)) (f32x4.extract_lane 1 (local.get $s)))
+            (f32.add (f32x4.extract_lane 2 (local.get $s)) (f32x4.extract_lane 3 (local.get $s)))))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $j) (local.get $n4)))
+          (local.set $dot
+            (f32.add (local.get $dot)
+              (f32.mul (f32.load (i32.add (local.get $p) (local.get $j)))
+                (f32.load (i32.add (local.get $d) (local.get $j))))))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $l1)))
+        (local.set $s (f32x4.splat (local.get $dot)))
+        (local.set $j (i32.const 0))
+        (block $d2 (loop $l2
+          (br_if $d2 (i32.ge_u (local.get $j) (local.get $v4)))
+          (v128.store (i32.add (local.get $d) (local.get $j))
+            (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $j)))
+              (f32x4.sub (v128.load (i32.add (local.get $d) (local.get $j))) (local.get $s))))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $l2)))
+        (block $d2 (loop $l2
+          (br_if $d2 (i32.ge_u (local.get $j) (local.get $n4)))
+          (f32.store (i32.add (local.get $d) (local.get $j))
+            (f32.mul (f32.load (i32.add (local.get $p) (local.get $j)))
+              (f32.sub (f32.load (i32.add (local.get $d) (local.get $j))) (local.get $dot))))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $l2)))
+        (local.set $p (i32.add (local.get $p) (local.get $stride)))
+        (local.set $d (i32.add (local.get $d) (local.get $stride)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $row))))
+
+  ;; ---- layer normalisation ------------------------------------------------------
+
+  ;; Horizontal sum of four lanes.
+  (func $hsum (param $v v128) (result f32)
+    (f32.add
+      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+
+  ;; Each of `rows` contiguous rows of D floats at x: x̂ = (x − mean)/√(var + eps) to xh,
+  ;; y = x̂·gamma + beta to y, and 1/√(var + eps) to rs (one float per row).
+  (func (export "layer_norm_forward")
+    (param $x i32) (param $y i32) (param $xh i32) (param $rs i32) (param $g i32) (param $bt i32)
+    (param $rows i32) (param $D i32) (param $eps f32)
+    (local $i i32) (local $j i32) (local $n4 i32) (local $v4 i32) (local $acc v128) (local $t v128)
+    (local $vm v128) (local $vs v128) (local $mean f32) (local $var f32) (local $s f32) (local $u f32)
+    (local.set $n4 (i32.shl (local.get $D) (i32.const 2)))
+    (local.set $v4 (i32.and (local.get $n4) (i32.const -16)))
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
+        ;; mean
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+          (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $x) (local.get $j)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $l)))
+        (local.set $mean (call $hsum (local.get $acc)))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+          (local.set $mean (f32.add (local.get $mean) (f32.load (i32.add (local.get $x) (local.get $j)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $l)))
+        (local.set $mean (f32.div (local.get $mean) (f32.convert_i32_u (local.get $D))))
+        (local.set $vm (f32x4.splat (local.get $mean)))
+        ;; variance
+        (local.set $acc (v128.const f32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+          (local.set $t (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $j))) (local.get $vm)))
+          (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $t) (local.get $t))))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $l)))
+        (local.set $var (call $hsum (local.get $acc)))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+          (local.set $u (f32.sub (f32.load (i32.add (local.get $x) (local.get $j))) (local.get $mean)))
+          (local.set $var (f32.add (local.get $var) (f32.mul (local.get $u) (local.get $u))))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $l)))
+        (local.set $s
+          (f32.div (f32.const 1)
+            (f32.sqrt
+              (f32.add (f32.div (local.get $var) (f32.convert_i32_u (local.get $D))) (local.get $eps)))))
+        (f32.store (local.get $rs) (local.get $s))
+        (local.set $vs (f32x4.splat (local.get $s)))
+        ;; x̂ and y
+        (local.set $j (i32.const 0))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+          (local.set $t
+            (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $j))) (local.get $vm))
+              (local.get $vs)))
+          (v128.store (i32.add (local.get $xh) (local.get $j)) (local.get $t))
+          (v128.store (i32.add (local.get $y) (local.get $j))
+            (f32x4.add (f32x4.mul (local.get $t) (v128.load (i32.add (local.get $g) (local.get $j))))
+              (v128.load (i32.add (local.get $bt) (local.get $j)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $l)))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+          (local.set $u
+            (f32.mul (f32.sub (f32.load (i32.add (local.get $x) (local.get $j))) (local.get $mean))
+              (local.get $s)))
+          (f32.store (i32.add (local.get $xh) (local.get $j)) (local.get $u))
+          (f32.store (i32.add (local.get $y) (local.get $j))
+            (f32.add (f32.mul (local.get $u) (f32.load (i32.add (local.get $g) (local.get $j))))
+              (f32.load (i32.add (local.get $bt) (local.get $j)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $l)))
+        (local.set $x (i32.add (local.get $x) (local.get $n4)))
+        (local.set $y (i32.add (local.get $y) (local.get $n4)))
+        (local.set $xh (i32.add (local.get $xh) (local.get $n4)))
+        (local.set $rs (i32.add (local.get $rs) (i32.const 4)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $row))))
+
+  ;; The backward pass of layer_norm_forward: from dy, x̂ and rs (as the forward left them)
+  ;; and gamma, dx = rs·(dy·gamma − mean(dy·gamma) − x̂·mean(dy·gamma·x̂)) to dx, and
+  ;; Σ dy·x̂ and Σ dy over rows added to dg and db (which the caller zeroes).
+  (func (export "layer_norm_backward")
+    (param $dy i32) (param $xh i32) (param $rs i32) (param $g i32) (param $dx i32) (param $dg i32)
+    (param $db i32) (param $rows i32) (param $D i32)
+    (local $i i32) (local $j i32) (local $n4 i32) (local $v4 i32) (local $a1 v128) (local $a2 v128)
+    (local $vd v128) (local $vx v128) (local $vn v128) (local $m1 f32) (local $m2 f32) (local $r f32)
+    (local $ud f32) (local $ux f32) (local $un f32)
+    (local.set $n4 (i32.shl (local.get $D) (i32.const 2)))
+    (local.set $v4 (i32.and (local.get $n4) (i32.const -16)))
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $a1 (v128.const f32x4 0 0 0 0))
+        (local.set $a2 (v128.const f32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+          (local.set $vd (v128.load (i32.add (local.get $dy) (local.get $j))))
+          (local.set $vx (v128.load (i32.add (local.get $xh) (local.get $j))))
+          (local.set $vn (f32x4.mul (local.get $vd) (v128.load (i32.add (local.get $g) (local.get $j)))))
+          (local.set $a1 (f32x4.add (local.get $a1) (local.get $vn)))
+          (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $vn) (local.get $vx))))
+          (v128.store (i32.add (local.get $dg) (local.get $j))
+            (f32x4.add (v128.load (i32.add (local.get $dg) (local.get $j)))
+              (f32x4.mul (local.get $vd) (local.get $vx))))
+          (v128.store (i32.add (local.get $db) (local.get $j))
+            (f32x4.add (v128.load (i32.add (local.get $db) (local.get $j))) (local.get $vd)))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $l)))
+        (local.set $m1 (call $hsum (local.get $a1)))
+        (local.set $m2 (call $hsum (local.get $a2)))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+          (local.set $ud (f32.load (i32.add (local.get $dy) (local.get $j))))
+          (local.set $ux (f32.load (i32.add (local.get $xh) (local.get $j))))
+          (local.set $un (f32.mul (local.get $ud) (f32.load (i32.add (local.get $g) (local.get $j)))))
+          (local.set $m1 (f32.add (local.get $m1) (local.get $un)))
+          (local.set $m2 (f32.add (local.get $m2) (f32.mul (local.get $un) (local.get $ux))))
+          (f32.store (i32.add (local.get $dg) (local.get $j))
+            (f32.add (f32.load (i32.add (local.get $dg) (local.get $j)))
+              (f32.mul (local.get $ud) (local.get $ux))))
+          (f32.store (i32.add (local.get $db) (local.get $j))
+            (f32.add (f32.load (i32.add (local.get $db) (local.get $j))) (local.get $ud)))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $l)))
+        (local.set $m1 (f32.div (local.get $m1) (f32.convert_i32_u (local.get $D))))
+        (local.set $m2 (f32.div (local.get $m2) (f32.convert_i32_u (local.get $D))))
+        (local.set $r (f32.load (local.get $rs)))
+        (local.set $j (i32.const 0))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+          (v128.store (i32.add (local.get $dx) (local.get $j))
+            (f32x4.mul (f32x4.splat (local.get $r))
+              (f32x4.sub
+                (f32x4.sub
+                  (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $j)))
+                    (v128.load (i32.add (local.get $g) (local.get $j))))
+                  (f32x4.splat (local.get $m1)))
+                (f32x4.mul (v128.load (i32.add (local.get $xh) (local.get $j)))
+                  (f32x4.splat (local.get $m2))))))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $l)))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+          (f32.store (i32.add (local.get $dx) (local.get $j))
+            (f32.mul (local.get $r)
+              (f32.sub
+                (f32.sub
+                  (f32.mul (f32.load (i32.add (local.get $dy) (local.get $j)))
+                    (f32.load (i32.add (local.get $g) (local.get $j))))
+                  (local.get $m1))
+                (f32.mul (f32.load (i32.add (local.get $xh) (local.get $j))) (local.get $m2)))))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $l)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $n4)))
+        (local.set $xh (i32.add (local.get $xh) (local.get $n4)))
+        (local.set $dx (i32.add (local.get $dx) (local.get $n4)))
+        (local.set $rs (i32.add (local.get $rs) (i32.const 4)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $row))))
+)

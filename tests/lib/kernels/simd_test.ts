@@ -1,0 +1,235 @@
+// The SIMD kernels (lib/kernels/simd): the embedded module matches its WAT source; the
+// activations against float64 Math within stated bounds (NaN and extremes included);
+// softmax, its backward pass and layer normalisation against float64 references, for
+// rows with and without a tail; the block allocator (reuse, growth keeps contents).
+import assert from "node:assert/strict";
+import { assemble, render } from "../../../lib/kernels/simd/build.ts";
+import { simd, simdAlloc, simdMap, simdMemoryStats } from "../../../lib/kernels/simd/simd.ts";
+
+const here = new URL("../../../lib/kernels/simd/", import.meta.url);
+
+Deno.test("kernels_wasm.ts is the assembly of kernels.wat (run `deno task build:wasm`)", async () => {
+  const source = await Deno.readTextFile(new URL("kernels.wat", here));
+  const expected = await render(source, await assemble(source));
+  const actual = await Deno.readTextFile(new URL("kernels_wasm.ts", here));
+  assert.ok(actual === expected, "kernels_wasm.ts is out of date: run `deno task build:wasm`");
+});
+
+function grid(from: number, to: number, n: number): Float32Array {
+  // n is not a multiple of 4, so the one-lane tail runs too
+  return Float32Array.from({ length: n }, (_, i) => from + ((to - from) * i) / (n - 1));
+}
+
+function maxErrors(actual: Float32Array, x: Float32Array, ref: (v: number) => number) {
+  let abs = 0;
+  let rel = 0;
+  for (let i = 0; i < x.length; i++) {
+    const r = ref(x[i]);
+    const d = Math.abs(actual[i] - r);
+    abs = Math.max(abs, d);
+    if (Math.abs(r) > 1e-30) rel = Math.max(rel, d / Math.abs(r));
+  }
+  return { abs, rel };
+}
+
+Deno.test("exp, sigmoid, tanh: within a few float32 ulps of float64 Math", () => {
+  // float32 rounding alone is 6e-8 relative; bounds allow the polynomial's ~3 ulps
+  const x = grid(-80, 80, 400_003);
+  const e = maxErrors(simdMap("exp", x), x, Math.exp);
+  assert.ok(e.rel < 4e-7, `exp: max relative error ${e.rel}`);
+  const s = maxErrors(simdMap("sigmoid", x), x, (v) => 1 / (1 + Math.exp(-v)));
+  assert.ok(s.rel < 4e-7 && s.abs < 2e-7, `sigmoid: ${JSON.stringify(s)}`);
+  const small = grid(-0.3, 0.3, 60_001); // around the switch to the Taylor polynomial at 1/8
+  for (const xs of [x, small]) {
+    const t = maxErrors(simdMap("tanh", xs), xs, Math.tanh);
+    assert.ok(t.rel < 5e-7 && t.abs < 2e-7, `tanh: ${JSON.stringify(t)}`);
+  }
+});
+
+Deno.test("exp, sigmoid, tanh: extremes saturate, NaN stays NaN, tanh keeps the sign of ±0", () => {
+  const x = new Float32Array([-1e30, -200, 200, 1e30, NaN, 0, -0]);
+  const e = simdMap("exp", x);
+  assert.ok(e[0] >= 0 && e[0] < 1e-37 && e[1] < 1e-37, `exp of large negatives: ${e}`);
+  assert.ok(e[2] > 1e38 && Number.isFinite(e[3]), `exp of large positives: ${e}`);
+  assert.ok(Number.isNaN(e[4]));
+  assert.deepEqual(Array.from(simdMap("sigmoid", x)).slice(0, 4).map((v) => Math.round(v)), [
+    0,
+    0,
+    1,
+    1,
+  ]);
+  const t = simdMap("tanh", x);
+  assert.deepEqual(Array.from(t.slice(0, 4)), [-1, -1, 1, 1]);
+  assert.ok(Number.isNaN(t[4]));
+  assert.ok(Object.is(t[5], 0) && Object.is(t[6], -0), `tanh(±0): ${t[5]}, ${t[6]}`);
+});
+
+function random(n: number, seed: number, amp = 3): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return amp * (2 * (s / 2147483648) - 1);
+  });
+}
+
+function assertNear(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: number,
+  what: string,
+) {
+  let err = 0;
+  for (let i = 0; i < expected.length; i++) {
+    err = Math.max(err, Math.abs(actual[i] - expected[i]));
+  }
+  assert.ok(err <= tol, `${what}: max error ${err} > ${tol}`);
+}
+
+Deno.test("softmax_rows and softmax_backward_rows equal float64 references (causal, tails)", () => {
+  const k = simd();
+  for (const cols of [4, 7, 16]) {
+    for (const causal of [false, true]) {
+      const rows = cols;
+      const stride = cols + 3; // rows with a gap between them
+      const x = random(rows * stride, cols + (causal ? 100 : 0), 8);
+      const d = random(rows * stride, 7 * cols);
+      const [pb, db] = simdAlloc([rows * stride, rows * stride]);
+      pb.view().set(x);
+      db.view().set(d);
+      k.softmax_rows(pb.offset, rows, cols, 4 * stride, causal ? 1 : 0);
+      k.softmax_backward_rows(pb.offset, db.offset, rows, cols, 4 * stride);
+      const p = pb.view();
+      const dx = db.view();
+      for (let i = 0; i < rows; i++) {
+        const o = i * stride;
+        const n = causal ? i + 1 : cols;
+        const row = Array.from(x.subarray(o, o + n));
+        const m = Math.max(...row);
+        const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
+        const ref = [...row.map((v) => Math.exp(v - m) / z), ...new Array(cols - n).fill(0)];
+        const what = `cols=${cols} causal=${causal} row ${i}`;
+        assertNear(p.subarray(o, o + cols), ref, 2e-7, `softmax ${what}`);
+        const dot = ref.reduce((s, v, j) => s + v * d[o + j], 0);
+        assertNear(
+          dx.subarray(o, o + cols),
+          ref.map((v, j) => v * (d[o + j] - dot)),
+          1e-6,
+          `backward ${what}`,
+        );
+        // the gap between rows is untouched
+        assert.deepEqual(
+          Array.from(p.subarray(o + cols, o + stride)),
+          Array.from(x.subarray(o + cols, o + stride)),
+        );
+      }
+      pb.free();
+      db.free();
+    }
+  }
+});
+
+Deno.test("layer_norm_forward and layer_norm_backward equal float64 references", () => {
+  const k = simd();
+  for (const D of [4, 7, 64]) {
+    const rows = 5;
+    const eps = 1e-5;
+    const x = random(rows * D, D, 4);
+    const g = random(D, D + 1, 1);
+    const be = random(D, D + 2, 1);
+    const dy = random(rows * D, D + 3, 1);
+    const [xb, yb, xh, rs, gb, bb, dyb, dxb, dgb, dbb] = simdAlloc([
+      rows * D,
+      rows * D,
+      rows * D,
+      rows,
+      D,
+      D,
+      rows * D,
+      rows * D,
+      D,
+      D,
+    ]);
+    xb.view().set(x);
+    gb.view().set(g);
+    bb.view().set(be);
+    dyb.view().set(dy);
+    dgb.view().fill(0);
+    dbb.view().fill(0);
+    k.layer_norm_forward(
+      xb.offset,
+      yb.offset,
+      xh.offset,
+      rs.offset,
+      gb.offset,
+      bb.offset,
+      rows,
+      D,
+      eps,
+    );
+    k.layer_norm_backward(
+      dyb.offset,
+      xh.offset,
+      rs.offset,
+      gb.offset,
+      dxb.offset,
+      dgb.offset,
+      dbb.offset,
+      rows,
+      D,
+    );
+    const y = yb.view();
+    const dx = dxb.view();
+    const dgRef = new Array(D).fill(0);
+    const dbRef = new Array(D).fill(0);
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(x.subarray(r * D, (r + 1) * D));
+      const mean = row.reduce((s, v) => s + v, 0) / D;
+      const v = row.reduce((s, u) => s + (u - mean) ** 2, 0) / D;
+      const inv = 1 / Math.sqrt(v + eps);
+      const n = row.map((u) => (u - mean) * inv);
+      assertNear(
+        y.subarray(r * D, (r + 1) * D),
+        n.map((u, j) => u * g[j] + be[j]),
+        2e-6,
+        `y D=${D}`,
+      );
+      const dn = n.map((_, j) => dy[r * D + j] * g[j]);
+      const m1 = dn.reduce((s, u) => s + u, 0) / D;
+      const m2 = dn.reduce((s, u, j) => s + u * n[j], 0) / D;
+      assertNear(
+        dx.subarray(r * D, (r + 1) * D),
+        dn.map((u, j) => inv * (u - m1 - n[j] * m2)),
+        5e-6,
+        `dx D=${D}`,
+      );
+      n.forEach((u, j) => {
+        dgRef[j] += dy[r * D + j] * u;
+        dbRef[j] += dy[r * D + j];
+      });
+    }
+    assertNear(dgb.view(), dgRef, 5e-6, `dgamma D=${D}`);
+    assertNear(dbb.view(), dbRef, 5e-6, `dbeta D=${D}`);
+    for (const b of [xb, yb, xh, rs, gb, bb, dyb, dxb, dgb, dbb]) b.free();
+  }
+});
+
+Deno.test("simdAlloc: 16-byte aligned blocks, freed space reused, growth keeps contents", () => {
+  const start = simdMemoryStats();
+  const [a, b] = simdAlloc([5, 3]);
+  assert.equal(a.offset % 16, 0);
+  assert.equal(b.offset % 16, 0);
+  assert.ok(b.offset >= a.offset + 20, "blocks overlap");
+  b.view().set([1, 2, 3]);
+  a.free();
+  const [c] = simdAlloc([4]);
+  assert.equal(c.offset, a.offset, "the freed block is reused first");
+  // a block larger than the memory grows it; the older block's values survive
+  const [big] = simdAlloc([start.memoryBytes / 4 + 1000]);
+  assert.ok(simdMemoryStats().memoryBytes > start.memoryBytes);
+  assert.deepEqual(Array.from(b.view()), [1, 2, 3]);
+  for (const x of [b, c, big]) x.free();
+  b.free(); // idempotent
+  assert.throws(() => b.view(), /after free/);
+  assert.equal(simdMemoryStats().usedBytes, start.usedBytes);
+  assert.throws(() => simdAlloc([-1]), /bad length/);
+});
