@@ -68,15 +68,19 @@ function sgemmBatched(
   transA: boolean,
   transB: boolean,
   p: Plan,
+  init?: (C: Float32Array) => void,
 ): TensorInfo {
   const out = allocOutput(backend, p.outShape, "float32");
   const C = f32(backend, out);
+  // with `init` (a bias), C starts from its values and the GEMMs add to them (beta = 1)
+  if (init) init(C);
+  const beta = init ? 1 : 0;
   const A = f32(backend, a);
   const B = f32(backend, b);
   const { m, n, k } = p;
   const lda = transA ? m : k;
   const ldb = transB ? k : n;
-  if (k === 0) C.fill(0);
+  if (k === 0 && !init) C.fill(0);
   for (let i = 0; i < p.batch; i++) {
     const ao = p.batchA === 1 ? 0 : i * m * k;
     const bo = p.batchB === 1 ? 0 : i * k * n;
@@ -91,7 +95,7 @@ function sgemmBatched(
       lda,
       bo === 0 ? B : B.subarray(bo),
       ldb,
-      0,
+      beta,
       i === 0 ? C : C.subarray(i * m * n),
       n,
     );
@@ -227,18 +231,20 @@ export function matmulKernels(backendName: string): KernelConfig[] {
           (biasSize === 1 || (biasSize === p?.n && bias.shape[bias.shape.length - 1] === p.n) ||
             (biasSize === outSize && bias.shape.length === p?.outShape.length)));
       if (p && biasOk) {
-        const out = sgemmBatched(backend, a, b, tA, tB, p);
-        const C = f32(backend, out);
-        if (bias) {
-          const bv = f32(backend, bias);
-          if (biasSize === outSize) { for (let i = 0; i < outSize; i++) C[i] += bv[i]; }
-          else if (biasSize === 1) { for (let i = 0; i < outSize; i++) C[i] += bv[0]; }
-          else {
-            for (let r = 0; r < outSize; r += p.n) {
-              for (let j = 0; j < p.n; j++) C[r + j] += bv[j];
+        // the bias is written into the output first and the GEMM adds the product to it
+        const init = bias
+          ? (C: Float32Array) => {
+            const bv = f32(backend, bias);
+            if (biasSize === outSize) C.set(bv);
+            else if (biasSize === 1) C.fill(bv[0]);
+            else {
+              C.set(bv);
+              for (let r = p.n; r < outSize; r *= 2) C.copyWithin(r, 0, Math.min(r, outSize - r));
             }
           }
-        }
+          : undefined;
+        const out = sgemmBatched(backend, a, b, tA, tB, p, init);
+        const C = f32(backend, out);
         applyActivation(C, activation, Number(attrs.leakyreluAlpha ?? 0.2));
         return out;
       }

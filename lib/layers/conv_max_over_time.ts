@@ -25,7 +25,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
 import { gemm, hasBlas } from "../kernels/gemm.ts";
-import { acquire, readF32, release, toTensor } from "../kernels/memory.ts";
+import { acquire, copyToTensor, readF32, toTensor } from "../kernels/memory.ts";
+import { simd, simdAlloc } from "../kernels/simd/simd.ts";
 
 /** Config of {@linkcode ConvMaxOverTime}. */
 export interface ConvMaxOverTimeArgs {
@@ -68,7 +69,10 @@ export function convMaxFused(
       const bv = readF32(bt);
       const L = T - k + 1; // valid positions per sample
       const M = B * T - k + 1; // rows computed (the k − 1 straddling samples are ignored)
-      const Y = acquire(M * F); // Y[r] = Σ_tap X[r + tap] · W[tap]
+      const K = simd();
+      // Y[r] = Σ_tap X[r + tap] · W[tap], rows of F; then per (b, f) the max and its row
+      const [yB, bestB, argB] = simdAlloc([B * T * F, B * F, B * F]);
+      const Y = yB.view();
       for (let tap = 0; tap < k; tap++) {
         gemm(
           false,
@@ -86,59 +90,62 @@ export function convMaxFused(
           F,
         );
       }
+      K.max_over_time(yB.offset, bestB.offset, argB.offset, B, T, L, F);
+      const best = bestB.view();
+      const arg = new Int32Array(best.buffer, argB.offset, B * F).slice(); // row of each max
       const out = acquire(B * F);
-      const arg = new Int32Array(B * F); // row of the max for each (b, f)
-      for (let b = 0; b < B; b++) {
-        const base = b * T;
-        for (let f = 0; f < F; f++) {
-          let best = -Infinity;
-          let at = base;
-          for (let t = 0; t < L; t++) {
-            const v = Y[(base + t) * F + f];
-            if (v > best) {
-              best = v;
-              at = base + t;
-            }
-          }
-          const v = best + bv[f];
-          out[b * F + f] = relu && v < 0 ? 0 : v;
-          arg[b * F + f] = at;
-        }
+      for (let i = 0; i < B * F; i++) {
+        const v = best[i] + bv[i % F];
+        out[i] = relu && v < 0 ? 0 : v;
       }
-      release(Y);
+      for (const b of [yB, bestB, argB]) b.free();
       const outs = out.slice(); // kept for the relu mask in the backward pass
       const value = toTensor(out, [B, F]);
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-        const dO = readF32(dy);
-        const X = readF32(saved[0]);
-        const W = readF32(saved[1]);
-        const dX = acquire(B * T * E, true);
-        const dWt = acquire(F * k * E, true); // [F, k·E]: contiguous per filter
-        const db = acquire(F, true);
-        // W as [F, k·E] so that each filter's taps are contiguous
-        const Wt = acquire(F * k * E);
-        for (let r = 0; r < k * E; r++) {
-          for (let f = 0; f < F; f++) Wt[f * k * E + r] = W[r * F + f];
-        }
         const KE = k * E;
-        for (let b = 0; b < B; b++) {
-          for (let f = 0; f < F; f++) {
-            const i = b * F + f;
-            const g = relu && !(outs[i] > 0) ? 0 : dO[i];
-            if (g === 0) continue;
-            db[f] += g;
-            const x0 = arg[i] * E; // the window starts at row arg[i]: k·E contiguous inputs
-            const w0 = f * KE;
-            for (let j = 0; j < KE; j++) {
-              dWt[w0 + j] += g * X[x0 + j];
-              dX[x0 + j] += g * Wt[w0 + j];
-            }
-          }
+        // x; W as [F, k·E] (each filter's taps contiguous); dx; dW as [F, k·E]; g; rows
+        const [xB, wtB, dxB, dwtB, gB, aB] = simdAlloc([
+          B * T * E,
+          F * KE,
+          B * T * E,
+          F * KE,
+          B * F,
+          B * F,
+        ]);
+        const dO = readF32(dy);
+        xB.view().set(readF32(saved[0]));
+        const W = readF32(saved[1]);
+        const Wt = wtB.view();
+        for (let r = 0; r < KE; r++) {
+          for (let f = 0; f < F; f++) Wt[f * KE + r] = W[r * F + f];
         }
-        const dW = acquire(k * E * F);
+        dxB.view().fill(0);
+        dwtB.view().fill(0);
+        const g = gB.view();
+        const db = acquire(F, true);
+        for (let i = 0; i < B * F; i++) {
+          g[i] = relu && !(outs[i] > 0) ? 0 : dO[i];
+          db[i % F] += g[i];
+        }
+        new Int32Array(g.buffer, aB.offset, B * F).set(arg);
+        K.conv_max_backward(
+          xB.offset,
+          wtB.offset,
+          dxB.offset,
+          dwtB.offset,
+          gB.offset,
+          aB.offset,
+          B * F,
+          F,
+          KE,
+          E,
+        );
+        const dWt = dwtB.view();
+        const dW = acquire(KE * F);
         for (let r = 0; r < KE; r++) for (let f = 0; f < F; f++) dW[r * F + f] = dWt[f * KE + r];
-        release(dWt, Wt);
-        return [toTensor(dX, [B, T, E]), toTensor(dW, [k, E, F]), toTensor(db, [F])];
+        const dX = copyToTensor(dxB.view(), [B, T, E]);
+        for (const b of [xB, wtB, dxB, dwtB, gB, aB]) b.free();
+        return [dX, toTensor(dW, [k, E, F]), toTensor(db, [F])];
       };
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],

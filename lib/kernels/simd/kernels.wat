@@ -611,4 +611,125 @@
         (local.set $rs (i32.add (local.get $rs) (i32.const 4)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $row))))
+
+  ;; ---- convolution with max over time ---------------------------------------------
+
+  ;; For each sample b and channel f of y [B·T, F] (rows of F floats), the maximum over
+  ;; the first L rows of the sample, to best[b·F + f], and the (absolute) row where it
+  ;; first occurs, to arg[b·F + f] (i32). A row of NaNs or −∞ leaves −∞ and row b·T.
+  (func (export "max_over_time")
+    (param $y i32) (param $best i32) (param $arg i32) (param $B i32) (param $T i32) (param $L i32)
+    (param $F i32)
+    (local $b i32) (local $f4 i32) (local $t i32) (local $row i32) (local $f4n i32) (local $v4 i32)
+    (local $p i32) (local $vb v128) (local $vi v128) (local $v v128) (local $mask v128)
+    (local $sb f32) (local $si i32) (local $s f32) (local $o i32)
+    (local.set $f4n (i32.shl (local.get $F) (i32.const 2)))
+    (local.set $v4 (i32.and (local.get $f4n) (i32.const -16)))
+    (block $bd (loop $bl
+      (br_if $bd (i32.ge_u (local.get $b) (local.get $B)))
+      (local.set $row (i32.mul (local.get $b) (local.get $T)))
+      (local.set $o (i32.mul (local.get $b) (local.get $f4n)))
+      ;; four channels at a time
+      (local.set $f4 (i32.const 0))
+      (block $fd (loop $fl
+        (br_if $fd (i32.ge_u (local.get $f4) (local.get $v4)))
+        (local.set $vb (v128.const f32x4 -inf -inf -inf -inf))
+        (local.set $vi (i32x4.splat (local.get $row)))
+        (local.set $p
+          (i32.add (local.get $y)
+            (i32.add (i32.mul (local.get $row) (local.get $f4n)) (local.get $f4))))
+        (local.set $t (i32.const 0))
+        (block $td (loop $tl
+          (br_if $td (i32.ge_u (local.get $t) (local.get $L)))
+          (local.set $v (v128.load (local.get $p)))
+          (local.set $mask (f32x4.gt (local.get $v) (local.get $vb)))
+          (local.set $vb (v128.bitselect (local.get $v) (local.get $vb) (local.get $mask)))
+          (local.set $vi
+            (v128.bitselect (i32x4.splat (i32.add (local.get $row) (local.get $t))) (local.get $vi)
+              (local.get $mask)))
+          (local.set $p (i32.add (local.get $p) (local.get $f4n)))
+          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+          (br $tl)))
+        (v128.store (i32.add (local.get $best) (i32.add (local.get $o) (local.get $f4))) (local.get $vb))
+        (v128.store (i32.add (local.get $arg) (i32.add (local.get $o) (local.get $f4))) (local.get $vi))
+        (local.set $f4 (i32.add (local.get $f4) (i32.const 16)))
+        (br $fl)))
+      ;; the remaining channels one at a time
+      (block $fd (loop $fl
+        (br_if $fd (i32.ge_u (local.get $f4) (local.get $f4n)))
+        (local.set $sb (f32.const -inf))
+        (local.set $si (local.get $row))
+        (local.set $p
+          (i32.add (local.get $y)
+            (i32.add (i32.mul (local.get $row) (local.get $f4n)) (local.get $f4))))
+        (local.set $t (i32.const 0))
+        (block $td (loop $tl
+          (br_if $td (i32.ge_u (local.get $t) (local.get $L)))
+          (local.set $s (f32.load (local.get $p)))
+          (if (f32.gt (local.get $s) (local.get $sb))
+            (then
+              (local.set $sb (local.get $s))
+              (local.set $si (i32.add (local.get $row) (local.get $t)))))
+          (local.set $p (i32.add (local.get $p) (local.get $f4n)))
+          (local.set $t (i32.add (local.get $t) (i32.const 1)))
+          (br $tl)))
+        (f32.store (i32.add (local.get $best) (i32.add (local.get $o) (local.get $f4))) (local.get $sb))
+        (i32.store (i32.add (local.get $arg) (i32.add (local.get $o) (local.get $f4))) (local.get $si))
+        (local.set $f4 (i32.add (local.get $f4) (i32.const 4)))
+        (br $fl)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bl))))
+
+  ;; The backward pass of a convolution followed by max over time, where only the
+  ;; winning window of each (sample, channel) gets a gradient. For each i = b·F + f with
+  ;; g[i] ≠ 0 and window start row r = arg[i]: the k·E inputs from row r on (x, contiguous
+  ;; rows of E floats) and the channel's k·E weights (wt, [F, k·E]) are scaled by g[i] and
+  ;; added to dwt[f] and to dx from row r on. ke = k·E.
+  (func (export "conv_max_backward")
+    (param $x i32) (param $wt i32) (param $dx i32) (param $dwt i32) (param $g i32) (param $arg i32)
+    (param $n i32) (param $F i32) (param $ke i32) (param $E i32)
+    (local $i i32) (local $j i32) (local $ke4 i32) (local $v4 i32) (local $gv f32) (local $vg v128)
+    (local $xo i32) (local $dxo i32) (local $wo i32) (local $dwo i32) (local $r i32)
+    (local.set $ke4 (i32.shl (local.get $ke) (i32.const 2)))
+    (local.set $v4 (i32.and (local.get $ke4) (i32.const -16)))
+    (block $id (loop $il
+      (br_if $id (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $gv (f32.load (i32.add (local.get $g) (i32.shl (local.get $i) (i32.const 2)))))
+      (if (f32.ne (local.get $gv) (f32.const 0))
+        (then
+          (local.set $vg (f32x4.splat (local.get $gv)))
+          (local.set $r
+            (i32.shl
+              (i32.mul
+                (i32.load (i32.add (local.get $arg) (i32.shl (local.get $i) (i32.const 2))))
+                (local.get $E))
+              (i32.const 2)))
+          (local.set $xo (i32.add (local.get $x) (local.get $r)))
+          (local.set $dxo (i32.add (local.get $dx) (local.get $r)))
+          (local.set $r (i32.mul (i32.rem_u (local.get $i) (local.get $F)) (local.get $ke4)))
+          (local.set $wo (i32.add (local.get $wt) (local.get $r)))
+          (local.set $dwo (i32.add (local.get $dwt) (local.get $r)))
+          (local.set $j (i32.const 0))
+          (block $jd (loop $jl
+            (br_if $jd (i32.ge_u (local.get $j) (local.get $v4)))
+            (v128.store (i32.add (local.get $dwo) (local.get $j))
+              (f32x4.add (v128.load (i32.add (local.get $dwo) (local.get $j)))
+                (f32x4.mul (local.get $vg) (v128.load (i32.add (local.get $xo) (local.get $j))))))
+            (v128.store (i32.add (local.get $dxo) (local.get $j))
+              (f32x4.add (v128.load (i32.add (local.get $dxo) (local.get $j)))
+                (f32x4.mul (local.get $vg) (v128.load (i32.add (local.get $wo) (local.get $j))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $jl)))
+          (block $jd (loop $jl
+            (br_if $jd (i32.ge_u (local.get $j) (local.get $ke4)))
+            (f32.store (i32.add (local.get $dwo) (local.get $j))
+              (f32.add (f32.load (i32.add (local.get $dwo) (local.get $j)))
+                (f32.mul (local.get $gv) (f32.load (i32.add (local.get $xo) (local.get $j))))))
+            (f32.store (i32.add (local.get $dxo) (local.get $j))
+              (f32.add (f32.load (i32.add (local.get $dxo) (local.get $j)))
+                (f32.mul (local.get $gv) (f32.load (i32.add (local.get $wo) (local.get $j))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $jl)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $il))))
 )

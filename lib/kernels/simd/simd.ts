@@ -93,6 +93,29 @@ export interface SimdKernels {
     rows: number,
     d: number,
   ): void;
+  /** Per sample and channel of `y [B·T, F]`, max over its first `L` rows and that row (i32). */
+  max_over_time(
+    y: number,
+    best: number,
+    arg: number,
+    batch: number,
+    steps: number,
+    valid: number,
+    channels: number,
+  ): void;
+  /** Gradient of conv → max over time through the winning windows (see `kernels.wat`). */
+  conv_max_backward(
+    x: number,
+    wt: number,
+    dx: number,
+    dwt: number,
+    g: number,
+    arg: number,
+    n: number,
+    channels: number,
+    window: number,
+    features: number,
+  ): void;
 }
 
 let kernels: SimdKernels | null = null;
