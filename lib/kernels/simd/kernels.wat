@@ -732,4 +732,60 @@
             (br $jl)))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $il))))
+
+  ;; ---- Adam -----------------------------------------------------------------------
+
+  ;; One Adam step over n weights, in place: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g²,
+  ;; w ← w − lr·(m·c1)/(√(v·c2) + ε), with c1 = 1/(1 − β₁ᵗ), c2 = 1/(1 − β₂ᵗ) (tfjs's).
+  (func (export "adam_update")
+    (param $g i32) (param $m i32) (param $v i32) (param $w i32) (param $n i32)
+    (param $b1 f32) (param $b2 f32) (param $lr f32) (param $c1 f32) (param $c2 f32) (param $eps f32)
+    (local $j i32) (local $n4 i32) (local $v4 i32)
+    (local $vb1 v128) (local $vb2 v128) (local $va1 v128) (local $va2 v128) (local $vlr v128)
+    (local $vc1 v128) (local $vc2 v128) (local $veps v128) (local $vg v128) (local $vm v128)
+    (local $vv v128) (local $sg f32) (local $sm f32) (local $sv f32)
+    (local.set $n4 (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $v4 (i32.and (local.get $n4) (i32.const -16)))
+    (local.set $vb1 (f32x4.splat (local.get $b1)))
+    (local.set $vb2 (f32x4.splat (local.get $b2)))
+    (local.set $va1 (f32x4.splat (f32.sub (f32.const 1) (local.get $b1))))
+    (local.set $va2 (f32x4.splat (f32.sub (f32.const 1) (local.get $b2))))
+    (local.set $vlr (f32x4.splat (local.get $lr)))
+    (local.set $vc1 (f32x4.splat (local.get $c1)))
+    (local.set $vc2 (f32x4.splat (local.get $c2)))
+    (local.set $veps (f32x4.splat (local.get $eps)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+      (local.set $vg (v128.load (i32.add (local.get $g) (local.get $j))))
+      (local.set $vm
+        (f32x4.add (f32x4.mul (local.get $vb1) (v128.load (i32.add (local.get $m) (local.get $j))))
+          (f32x4.mul (local.get $va1) (local.get $vg))))
+      (local.set $vv
+        (f32x4.add (f32x4.mul (local.get $vb2) (v128.load (i32.add (local.get $v) (local.get $j))))
+          (f32x4.mul (f32x4.mul (local.get $va2) (local.get $vg)) (local.get $vg))))
+      (v128.store (i32.add (local.get $m) (local.get $j)) (local.get $vm))
+      (v128.store (i32.add (local.get $v) (local.get $j)) (local.get $vv))
+      (v128.store (i32.add (local.get $w) (local.get $j))
+        (f32x4.sub (v128.load (i32.add (local.get $w) (local.get $j)))
+          (f32x4.div (f32x4.mul (local.get $vlr) (f32x4.mul (local.get $vm) (local.get $vc1)))
+            (f32x4.add (f32x4.sqrt (f32x4.mul (local.get $vv) (local.get $vc2))) (local.get $veps)))))
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $l)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+      (local.set $sg (f32.load (i32.add (local.get $g) (local.get $j))))
+      (local.set $sm
+        (f32.add (f32.mul (local.get $b1) (f32.load (i32.add (local.get $m) (local.get $j))))
+          (f32.mul (f32.sub (f32.const 1) (local.get $b1)) (local.get $sg))))
+      (local.set $sv
+        (f32.add (f32.mul (local.get $b2) (f32.load (i32.add (local.get $v) (local.get $j))))
+          (f32.mul (f32.mul (f32.sub (f32.const 1) (local.get $b2)) (local.get $sg)) (local.get $sg))))
+      (f32.store (i32.add (local.get $m) (local.get $j)) (local.get $sm))
+      (f32.store (i32.add (local.get $v) (local.get $j)) (local.get $sv))
+      (f32.store (i32.add (local.get $w) (local.get $j))
+        (f32.sub (f32.load (i32.add (local.get $w) (local.get $j)))
+          (f32.div (f32.mul (local.get $lr) (f32.mul (local.get $sm) (local.get $c1)))
+            (f32.add (f32.sqrt (f32.mul (local.get $sv) (local.get $c2))) (local.get $eps)))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $l))))
 )

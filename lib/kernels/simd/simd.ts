@@ -116,6 +116,20 @@ export interface SimdKernels {
     window: number,
     features: number,
   ): void;
+  /** One Adam step over `n` weights in place (m, v and w updated; see `kernels.wat`). */
+  adam_update(
+    g: number,
+    m: number,
+    v: number,
+    w: number,
+    n: number,
+    beta1: number,
+    beta2: number,
+    learningRate: number,
+    c1: number,
+    c2: number,
+    epsilon: number,
+  ): void;
 }
 
 let kernels: SimdKernels | null = null;
