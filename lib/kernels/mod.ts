@@ -15,6 +15,9 @@
  * Importing this module registers them (and again whenever `setupBackend` picks a
  * backend, through `onBackendSet`); {@linkcode registerFastKernels} is idempotent.
  *
+ * The fused layers' inner loops and the Adam update run in the SIMD kernels of
+ * `simd/simd.ts` (WebAssembly f32x4, assembled from `simd/kernels.wat`).
+ *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";

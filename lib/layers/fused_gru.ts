@@ -3,8 +3,9 @@
  *
  * tfjs's `tf.layers.gru` runs about fifteen kernels per time step, so per-kernel overhead
  * dominates on CPU. Here, on the cpu and wasm backends, the forward pass is one GEMM for
- * all input projections plus two GEMMs per step for the recurrence, with the gate maths
- * in a tight loop; the backward pass (backpropagation through time) is written out by
+ * all input projections plus two GEMMs per step for the recurrence, with the gates'
+ * sigmoid and tanh in the SIMD kernels (`nn/kernels/simd/simd.ts`, whose memory holds
+ * the gates until the backward pass); the backward pass (backpropagation through time) is written out by
  * hand the same way and registered with `tf.customGrad`. GEMMs go to OpenBLAS through
  * FFI where present (see `nn/kernels/gemm.ts`). On webgpu (and with
  * `implementation: "ops"`) the same maths runs as ordinary tfjs ops.
@@ -42,17 +43,10 @@ import {
   type SequenceFn,
 } from "./fused_recurrent.ts";
 import { acquire, readF32, release, toTensor } from "../kernels/memory.ts";
+import { backwardMayFollow, simd, simdAlloc } from "../kernels/simd/simd.ts";
 
 /** Config of {@linkcode FusedGRU}. */
 export type FusedGRUArgs = FusedRecurrentArgs;
-
-const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
-/** tanh through one `exp` (about 1.5× faster than `Math.tanh` in V8). */
-const tanh = (v: number) => {
-  const e = Math.exp(-2 * Math.abs(v));
-  const t = (1 - e) / (1 + e);
-  return v < 0 ? -t : t;
-};
 
 /**
  * `prev[b, t] = h[b, t − 1]` (zero at t = 0) for states stored `[B, T, U]`: the left
@@ -104,9 +98,13 @@ export function gruSequenceFused(
       const W = readF32(wt);
       const R = readF32(ut);
       const bv = readF32(bt);
-      // gates [B, T, 3U]: pre-activations, then (in place) z, r, ĥ after activation
-      const gates = acquire(B * T * G);
-      for (let r = 0; r < B * T; r++) gates.set(bv, r * G);
+      const k = simd();
+      // gates [B, T, 3U] in the SIMD kernels' memory: pre-activations, then (in place) z, r, ĥ
+      // after activation; kept for the backward pass
+      const [gatesB] = simdAlloc([B * T * G], gradFunc);
+      const gates = gatesB.view();
+      gates.set(bv, 0);
+      for (let n = G; n < B * T * G; n *= 2) gates.copyWithin(n, 0, Math.min(n, B * T * G - n));
       gemm(false, false, B * T, G, I, 1, X, I, W, G, 1, gates, G); // X·W + b for all steps
       const hs = acquire(B * T * U); // h_t at [b, t]
       const rhs = acquire(B * T * U); // r_t ⊙ h_{t−1}, kept for the backward pass
@@ -117,16 +115,11 @@ export function gruSequenceFused(
           // z, r pre-activations += h_{t−1} · [U_z U_r]
           gemm(false, false, B, 2 * U, U, 1, hs.subarray((t - 1) * U), T * U, R, G, 1, zt, T * G);
         }
+        k.activate_rows(gatesB.at(t * G), B, 2 * U, 4 * T * G, 0); // z, r = σ(·)
         for (let b = 0; b < B; b++) {
           const zo = (b * T + t) * G;
           const so = (b * T + t) * U;
-          for (let j = 0; j < U; j++) {
-            const zg = sigmoid(gates[zo + j]);
-            const rg = sigmoid(gates[zo + U + j]);
-            gates[zo + j] = zg;
-            gates[zo + U + j] = rg;
-            rhs[so + j] = t > 0 ? rg * hs[so - U + j] : 0;
-          }
+          for (let j = 0; j < U; j++) rhs[so + j] = t > 0 ? gates[zo + U + j] * hs[so - U + j] : 0;
         }
         if (t > 0) {
           // ĥ pre-activation += (r ⊙ h_{t−1}) · U_h
@@ -146,15 +139,14 @@ export function gruSequenceFused(
             T * G,
           );
         }
+        k.activate_rows(gatesB.at(t * G + 2 * U), B, U, 4 * T * G, 1); // ĥ = tanh(·)
         for (let b = 0; b < B; b++) {
           const zo = (b * T + t) * G;
           const so = (b * T + t) * U;
           for (let j = 0; j < U; j++) {
             const zg = gates[zo + j];
-            const hh = tanh(gates[zo + 2 * U + j]);
-            gates[zo + 2 * U + j] = hh;
             const hPrev = t > 0 ? hs[so - U + j] : 0;
-            hs[so + j] = zg * hPrev + (1 - zg) * hh;
+            hs[so + j] = zg * hPrev + (1 - zg) * gates[zo + 2 * U + j];
           }
         }
       }
@@ -167,7 +159,9 @@ export function gruSequenceFused(
         }
         value = toTensor(last, [B, U]);
       }
-      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      function gradFunc(dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] {
+        if (gatesB.freed) throw new Error("FusedGRU: the backward pass ran twice.");
+        const gates = gatesB.view(); // a fresh view: the memory may have grown since
         const dY = readF32(dy);
         const X = readF32(saved[0]);
         const W = readF32(saved[1]);
@@ -225,14 +219,17 @@ export function gruSequenceFused(
           const ro = r * G;
           for (let j = 0; j < G; j++) db[j] += dZ[ro + j];
         }
-        release(dZ, dh, drh, prev, gates, hs, rhs);
+        release(dZ, dh, drh, prev, hs, rhs);
+        gatesB.free();
         return [
           toTensor(dX, [B, T, I]),
           toTensor(dW, [I, G]),
           toTensor(dR, [U, G]),
           toTensor(db, [G]),
         ];
-      };
+      }
+      // no backward pass will come: free the state now
+      if (!backwardMayFollow()) gatesB.free();
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );

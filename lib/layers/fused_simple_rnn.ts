@@ -4,7 +4,9 @@
  *
  * tfjs's `tf.layers.simpleRNN` runs several kernels per time step, so per-kernel overhead
  * dominates on CPU. Here, on the cpu and wasm backends, the forward pass is one GEMM for
- * all input projections plus one GEMM per step for the recurrence; the backward pass
+ * all input projections plus one GEMM per step for the recurrence, the tanh in the SIMD
+ * kernels (`nn/kernels/simd/simd.ts`, whose memory holds the states until the backward
+ * pass); the backward pass
  * (backpropagation through time) is written out by hand the same way and registered with
  * `tf.customGrad`. GEMMs go to OpenBLAS through FFI where present (see
  * `nn/kernels/gemm.ts`). On webgpu (and with `implementation: "ops"`) the same maths runs
@@ -32,16 +34,10 @@ import {
   type SequenceFn,
 } from "./fused_recurrent.ts";
 import { acquire, readF32, release, toTensor } from "../kernels/memory.ts";
+import { backwardMayFollow, simd, simdAlloc } from "../kernels/simd/simd.ts";
 
 /** Config of {@linkcode FusedSimpleRNN}. */
 export type FusedSimpleRNNArgs = FusedRecurrentArgs;
-
-/** tanh through one `exp` (about 1.5× faster than `Math.tanh` in V8). */
-const tanh = (v: number) => {
-  const e = Math.exp(-2 * Math.abs(v));
-  const t = (1 - e) / (1 + e);
-  return v < 0 ? -t : t;
-};
 
 /**
  * The fused simple RNN as a differentiable function of (x [B,T,I], W [I,U], U [U,U],
@@ -78,20 +74,21 @@ export function simpleRnnSequenceFused(
       const W = readF32(wt);
       const R = readF32(ut);
       const bv = readF32(bt);
-      // hs [B, T, U]: pre-activations, then (in place) h_t = tanh(…)
-      const hs = acquire(B * T * U);
-      for (let r = 0; r < B * T; r++) hs.set(bv, r * U);
+      // hs [B, T, U] in the SIMD kernels' memory: pre-activations, then (in place)
+      // h_t = tanh(…); kept for the backward pass
+      const [hsB] = simdAlloc([B * T * U], gradFunc);
+      const hs = hsB.view();
+      hs.set(bv, 0);
+      for (let n = U; n < B * T * U; n *= 2) hs.copyWithin(n, 0, Math.min(n, B * T * U - n));
       gemm(false, false, B * T, U, I, 1, X, I, W, U, 1, hs, U); // X·W + b for all steps
+      const k = simd();
       for (let t = 0; t < T; t++) {
         if (t > 0) {
           // a_t += h_{t−1} · U (rows of step t−1 and step t do not overlap)
           const prev = hs.subarray((t - 1) * U);
           gemm(false, false, B, U, U, 1, prev, T * U, R, U, 1, hs.subarray(t * U), T * U);
         }
-        for (let b = 0; b < B; b++) {
-          const so = (b * T + t) * U;
-          for (let j = 0; j < U; j++) hs[so + j] = tanh(hs[so + j]);
-        }
+        k.activate_rows(hsB.at(t * U), B, U, 4 * T * U, 1); // h_t = tanh(a_t)
       }
       let value: tf.Tensor;
       if (returnSequences) value = tf.tensor3d(hs.slice(), [B, T, U]);
@@ -102,7 +99,9 @@ export function simpleRnnSequenceFused(
         }
         value = toTensor(last, [B, U]);
       }
-      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      function gradFunc(dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] {
+        if (hsB.freed) throw new Error("FusedSimpleRNN: the backward pass ran twice.");
+        const hs = hsB.view(); // a fresh view: the memory may have grown since
         const dY = readF32(dy);
         const X = readF32(saved[0]);
         const W = readF32(saved[1]);
@@ -141,14 +140,17 @@ export function simpleRnnSequenceFused(
           const ro = r * U;
           for (let j = 0; j < U; j++) db[j] += dA[ro + j];
         }
-        release(dA, dh, prev, hs);
+        release(dA, dh, prev);
+        hsB.free();
         return [
           toTensor(dX, [B, T, I]),
           toTensor(dW, [I, U]),
           toTensor(dR, [U, U]),
           toTensor(db, [U]),
         ];
-      };
+      }
+      // no backward pass will come: free the state now
+      if (!backwardMayFollow()) hsB.free();
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );

@@ -153,7 +153,33 @@
           (i32.add (local.get $p) (select (i32.const 16) (i32.const 4) (local.get $full))))
         (br $next))))
 
-  ;; ---- LSTM ---------------------------------------------------------------------
+;; `rows` rows of `cols` floats, `stride` bytes apart, in place: sigmoid (fn = 0) or
+  ;; tanh (fn = 1). For the gate blocks of the GRU and the simple RNN, strided by time.
+  (func (export "activate_rows")
+    (param $p i32) (param $rows i32) (param $cols i32) (param $stride i32) (param $fn i32)
+    (local $i i32) (local $q i32) (local $end i32) (local $full i32)
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $q (local.get $p))
+        (local.set $end (i32.add (local.get $p) (i32.shl (local.get $cols) (i32.const 2))))
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $q) (local.get $end)))
+            (local.set $full (i32.le_u (i32.add (local.get $q) (i32.const 16)) (local.get $end)))
+            (call $store (local.get $q)
+              (if (result v128) (local.get $fn)
+                (then (call $tanh (call $load (local.get $q) (local.get $full))))
+                (else (call $sigmoid (call $load (local.get $q) (local.get $full)))))
+              (local.get $full))
+            (local.set $q
+              (i32.add (local.get $q) (select (i32.const 16) (i32.const 4) (local.get $full))))
+            (br $next)))
+        (local.set $p (i32.add (local.get $p) (local.get $stride)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $row))))
+
+    ;; ---- LSTM ---------------------------------------------------------------------
 
   ;; One LSTM time step for a batch, gates i, f, g, o (Keras's order).
   ;; z:  pre-activations of batch row 0, blocks [i | f | g | o] of U floats each; rows

@@ -36,6 +36,8 @@ export interface SimdKernels {
   tanh(p: number, n: number): void;
   /** `n` floats at `p`, in place: e^x (x clamped to [−87, 88]). */
   exp(p: number, n: number): void;
+  /** `rows` rows of `cols` floats, `stride` bytes apart, in place: sigmoid (fn 0) or tanh (1). */
+  activate_rows(p: number, rows: number, cols: number, stride: number, fn: number): void;
   /** One LSTM step for a batch (gates activated in place; c, tanh c and h written). */
   lstm_forward_step(
     z: number,

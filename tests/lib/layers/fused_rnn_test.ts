@@ -18,6 +18,7 @@ import {
   simpleRnnSequenceOps,
 } from "../../../lib/layers/mod.ts";
 import { recurrentLayer, recurrentLayerParameters } from "../../../lib/models/recurrent.ts";
+import { simdMemoryStats } from "../../../lib/kernels/simd/simd.ts";
 
 const RTOL = 1e-5;
 const ATOL = 1e-6;
@@ -201,6 +202,7 @@ Deno.test("sequence functions: fused and ops agree on longer sequences (wasm)", 
 for (const backend of ["cpu", "wasm"]) {
   Deno.test(`fused recurrent layers: no leaked tensors per training step (${backend})`, async () => {
     await tf.setBackend(backend);
+    const simdBefore = simdMemoryStats().usedBytes;
     for (const cell of ["gru", "simple"] as const) {
       for (const impl of ["fused", "ops"] as const) {
         const layer = cell === "gru"
@@ -220,6 +222,9 @@ for (const backend of ["cpu", "wasm"]) {
         assert.ok(losses[4] < losses[0], `${cell} ${impl}: loss falls (${losses})`);
         const after = layer.getWeights().map((w) => Array.from(w.dataSync()));
         after.forEach((w, i) => assert.notDeepEqual(w, before[i], `${cell} ${impl}: weight ${i}`));
+        // prediction frees the SIMD state at once (no backward pass will come)
+        tf.dispose(model.predict(x) as tf.Tensor);
+        assert.equal(simdMemoryStats().usedBytes, simdBefore, `${cell} ${impl}: SIMD memory`);
         tf.dispose([x, y]);
         model.dispose();
         optimizer.dispose();

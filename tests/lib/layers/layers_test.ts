@@ -364,3 +364,24 @@ Deno.test("custom layers round-trip through toJSON and modelFromJSON", async () 
   model.dispose();
   copy.dispose();
 });
+
+Deno.test("fused layers leave no SIMD memory in use after fit, predict and evaluate", async () => {
+  await tf.setBackend("wasm");
+  const before = simdMemoryStats().usedBytes;
+  const input = tf.input({ shape: [6, 8] });
+  const seq = new FusedLSTM({ units: 8, returnSequences: true, seed: 1 }).apply(input);
+  const att = new MultiHeadSelfAttention({ numHeads: 2, seed: 2 }).apply(seq);
+  const norm = new LayerNorm({}).apply(att);
+  const conv = new ConvMaxOverTime({ filters: 4, kernelSize: 3, seed: 3 }).apply(norm);
+  const out = tf.layers.dense({ units: 2, activation: "softmax" }).apply(conv) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  model.compile({ optimizer: tf.train.adam(0.01), loss: "categoricalCrossentropy" });
+  const x = data([5, 6, 8], 30);
+  const y = tf.oneHot(tf.tensor1d([0, 1, 1, 0, 1], "int32"), 2);
+  await model.fit(x, y, { epochs: 2, batchSize: 5, verbose: 0 });
+  tf.dispose(model.predict(x) as tf.Tensor);
+  tf.dispose(model.evaluate(x, y) as tf.Scalar);
+  assert.equal(simdMemoryStats().usedBytes, before, "SIMD memory left in use");
+  tf.dispose([x, y]);
+  model.dispose();
+});
