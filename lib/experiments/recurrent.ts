@@ -44,13 +44,17 @@ const math = create(all, {});
 
 /** Sizes of every experiment of the notebook, per profile. */
 export interface RecurrentProfile {
-  /** Gradient section: sequence length, units, training steps (batches). */
+  /**
+   * Gradient section: sequence length, units, training size and epochs, and how many
+   * training seeds per cell (the run with the median first-step gradient is reported).
+   */
   gradients: {
     length: number;
     units: number;
     epochs: number;
     trainSize: number;
     batchSize: number;
+    repeats: number;
   };
   /** Adding problem: the lengths T, units, training set size, epochs. */
   adding: {
@@ -84,7 +88,7 @@ export interface RecurrentProfile {
 
 const PROFILES: Record<"smoke" | "full", RecurrentProfile> = {
   smoke: {
-    gradients: { length: 30, units: 16, epochs: 3, trainSize: 512, batchSize: 64 },
+    gradients: { length: 30, units: 16, epochs: 3, trainSize: 512, batchSize: 64, repeats: 1 },
     adding: {
       lengths: [5, 20],
       units: 16,
@@ -108,7 +112,7 @@ const PROFILES: Record<"smoke" | "full", RecurrentProfile> = {
   full: {
     // 40 epochs: at T = 50 the LSTM stays on the mean predictor's plateau for more than ten
     // epochs (measured, seeds 0–2; 12 epochs were not enough), the GRU for about five
-    gradients: { length: 50, units: 32, epochs: 40, trainSize: 2048, batchSize: 64 },
+    gradients: { length: 50, units: 32, epochs: 40, trainSize: 2048, batchSize: 64, repeats: 3 },
     adding: {
       lengths: [10, 25, 50, 100],
       units: 32,
