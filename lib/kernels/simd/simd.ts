@@ -137,7 +137,7 @@ export interface SimdKernels {
 let kernels: SimdKernels | null = null;
 
 /**
- * The instantiated SIMD module (compiled on first use, about 3 kB).
+ * The instantiated SIMD module (compiled on first use, about 11 kB).
  * Throws, saying so, where WebAssembly SIMD is unavailable.
  */
 export function simd(): SimdKernels {
