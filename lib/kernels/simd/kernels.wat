@@ -1,15 +1,18 @@
-;; SIMD (f32x4) kernels for the library's fused ops: exp, sigmoid and tanh, the LSTM
-;; cell's forward and backward step over a batch, and a row-wise softmax.
+;; SIMD (f32x4) kernels for the library's fused ops: exp, sigmoid and tanh (element-wise
+;; and over strided rows), the LSTM cell's forward and backward step over a batch, a
+;; row-wise softmax and its backward pass, layer normalisation forward and backward, max
+;; over time and the winning-window gradient of a convolution, and the Adam update.
 ;;
 ;; Why: V8 spends about 10 ns on one Math.exp, so the LSTM's gate loop (2 M activations
 ;; per batch of the reference model) and the attention softmax were bound by it. Here
 ;; four lanes share one polynomial exp.
 ;;
-;; Assembled by `deno task build:wasm` (lib/kernels/simd/build.ts, wabt) into
-;; kernels_wasm.ts; tests/lib/kernels/simd_test.ts checks that file is up to date.
+;; Assembled by `deno task build:wasm` (lib/kernels/simd/build.ts: wabt, then Binaryen
+;; -O3, which inlines the small helpers below into the loops) into kernels_wasm.ts;
+;; tests/lib/kernels/simd_test.ts checks that file is up to date.
 ;; Every address is a byte offset into this module's memory; rows of length n are
-;; processed four floats at a time, and a tail of n mod 4 one float at a time through
-;; the same vector functions (lane 0 of a splat).
+;; processed four floats at a time, and a tail of n mod 4 one float at a time (through
+;; the same vector functions on lane 0 of a splat, or scalar code).
 (module
   (memory (export "memory") 1)
 
