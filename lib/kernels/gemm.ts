@@ -338,3 +338,53 @@ export function gemmTs(
     }
   }
 }
+
+/**
+ * Fills `out` with copies of `row` end to end (`out.length` a multiple of `row.length`):
+ * the bias written into a GEMM's output before the GEMM adds the product (beta = 1).
+ *
+ * @example
+ * ```ts
+ * import { fillRows } from "nn/kernels/gemm.ts";
+ * const out = new Float32Array(6);
+ * fillRows(out, new Float32Array([1, 2]));
+ * console.log(out); // Float32Array [1, 2, 1, 2, 1, 2]
+ * ```
+ */
+export function fillRows(out: Float32Array, row: Float32Array): void {
+  out.set(row);
+  for (let n = row.length; n < out.length; n *= 2) {
+    out.copyWithin(n, 0, Math.min(n, out.length - n));
+  }
+}
+
+let ones = new Float32Array(0);
+
+/** A vector of at least `n` ones (shared, read-only). */
+function onesOf(n: number): Float32Array {
+  if (ones.length < n) ones = new Float32Array(Math.max(n, 2 * ones.length)).fill(1);
+  return ones;
+}
+
+/**
+ * `out[j] = Σ_r a[r·cols + j]`: the rows of `a` summed (a bias gradient), as one GEMV
+ * `1ᵀ·A` (OpenBLAS where present). With `rowSums`, `out[r] = Σ_j a[r·cols + j]` (`A·1`).
+ *
+ * @example
+ * ```ts
+ * import { sumRows } from "nn/kernels/gemm.ts";
+ * const out = new Float32Array(2);
+ * sumRows(new Float32Array([1, 2, 3, 4, 5, 6]), 3, 2, out);
+ * console.log(out); // Float32Array [9, 12]
+ * ```
+ */
+export function sumRows(
+  a: Float32Array,
+  rows: number,
+  cols: number,
+  out: Float32Array,
+  rowSums = false,
+): void {
+  if (rowSums) gemm(false, false, rows, 1, cols, 1, a, cols, onesOf(cols), 1, 0, out, 1);
+  else gemm(false, false, 1, cols, rows, 1, onesOf(rows), rows, a, cols, 0, out, cols);
+}

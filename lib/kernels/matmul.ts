@@ -21,7 +21,7 @@
 import { broadcast_util, getKernel } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { allocOutput, f32, release, sizeOf, view } from "./io.ts";
-import { gemm, hasBlas } from "./gemm.ts";
+import { fillRows, gemm, hasBlas } from "./gemm.ts";
 
 type Attrs = Record<string, unknown>;
 
@@ -235,12 +235,8 @@ export function matmulKernels(backendName: string): KernelConfig[] {
         const init = bias
           ? (C: Float32Array) => {
             const bv = f32(backend, bias);
-            if (biasSize === outSize) C.set(bv);
-            else if (biasSize === 1) C.fill(bv[0]);
-            else {
-              C.set(bv);
-              for (let r = p.n; r < outSize; r *= 2) C.copyWithin(r, 0, Math.min(r, outSize - r));
-            }
+            if (biasSize === 1) C.fill(bv[0]);
+            else fillRows(C, bv); // a row of n, or the whole output
           }
           : undefined;
         const out = sgemmBatched(backend, a, b, tA, tB, p, init);

@@ -22,15 +22,7 @@
 import { getKernel, util } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { allocOutput, f32, sizeOf } from "./io.ts";
-import { gemm, hasBlas } from "./gemm.ts";
-
-let ones = new Float32Array(0);
-
-/** A vector of at least `n` ones (shared, read-only). */
-function onesOf(n: number): Float32Array {
-  if (ones.length < n) ones = new Float32Array(Math.max(n, 2 * ones.length)).fill(1);
-  return ones;
-}
+import { hasBlas, sumRows } from "./gemm.ts";
 
 /** Kernel configs that take over contiguous-axes `Sum` on `backendName`. */
 export function reduceKernels(backendName: string): KernelConfig[] {
@@ -58,26 +50,10 @@ export function reduceKernels(backendName: string): KernelConfig[] {
     const o = f32(backend, out);
     const xs = f32(backend, x);
     if (hasBlas() && reduced > 1) {
-      const one = onesOf(reduced);
-      if (inner === 1) gemm(false, false, outer, 1, reduced, 1, xs, reduced, one, 1, 0, o, 1);
+      if (inner === 1) sumRows(xs, outer, reduced, o, true);
       else {
         for (let p = 0; p < outer; p++) {
-          const block = xs.subarray(p * reduced * inner);
-          gemm(
-            false,
-            false,
-            1,
-            inner,
-            reduced,
-            1,
-            one,
-            reduced,
-            block,
-            inner,
-            0,
-            o.subarray(p * inner),
-            inner,
-          );
+          sumRows(xs.subarray(p * reduced * inner), reduced, inner, o.subarray(p * inner));
         }
       }
     } else if (inner === 1) {

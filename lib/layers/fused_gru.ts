@@ -40,7 +40,10 @@ import { gemm } from "../kernels/gemm.ts";
 import {
   type FusedRecurrentArgs,
   FusedRecurrentLayer,
+  projectInputs,
+  projectionGrads,
   type SequenceFn,
+  sequenceOutput,
 } from "./fused_recurrent.ts";
 import { acquire, readF32, release, toTensor } from "../kernels/memory.ts";
 import { backwardMayFollow, simd, simdAlloc } from "../kernels/simd/simd.ts";
@@ -103,9 +106,7 @@ export function gruSequenceFused(
       // after activation; kept for the backward pass
       const [gatesB] = simdAlloc([B * T * G], gradFunc);
       const gates = gatesB.view();
-      gates.set(bv, 0);
-      for (let n = G; n < B * T * G; n *= 2) gates.copyWithin(n, 0, Math.min(n, B * T * G - n));
-      gemm(false, false, B * T, G, I, 1, X, I, W, G, 1, gates, G); // X·W + b for all steps
+      projectInputs(gates, X, W, bv, B * T, I, G); // X·W + b for all steps
       const hs = acquire(B * T * U); // h_t at [b, t]
       const rhs = acquire(B * T * U); // r_t ⊙ h_{t−1}, kept for the backward pass
       const Rh = R.subarray(2 * U); // U_h: columns 2U… of the recurrent kernel (row stride 3U)
@@ -150,15 +151,7 @@ export function gruSequenceFused(
           }
         }
       }
-      let value: tf.Tensor;
-      if (returnSequences) value = tf.tensor3d(hs.slice(), [B, T, U]);
-      else {
-        const last = acquire(B * U);
-        for (let b = 0; b < B; b++) {
-          last.set(hs.subarray((b * T + T - 1) * U, (b * T + T) * U), b * U);
-        }
-        value = toTensor(last, [B, U]);
-      }
+      const value = sequenceOutput(hs, B, T, U, returnSequences);
       function gradFunc(dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] {
         if (gatesB.freed) throw new Error("FusedGRU: the backward pass ran twice.");
         const gates = gatesB.view(); // a fresh view: the memory may have grown since
@@ -210,23 +203,10 @@ export function gruSequenceFused(
         // [dU_z dU_r] = Σ_t h_{t−1}ᵀ · [dz_pre dr_pre];  dU_h = Σ_t (r ⊙ h_{t−1})ᵀ · dĥ_pre
         gemm(true, false, U, 2 * U, B * T, 1, prev, U, dZ, G, 0, dR, G);
         gemm(true, false, U, U, B * T, 1, rhs, U, dZ.subarray(2 * U), G, 0, dR.subarray(2 * U), G);
-        const dX = acquire(B * T * I);
-        gemm(false, true, B * T, I, G, 1, dZ, G, W, G, 0, dX, I);
-        const dW = acquire(I * G);
-        gemm(true, false, I, G, B * T, 1, X, I, dZ, G, 0, dW, G);
-        const db = acquire(G, true);
-        for (let r = 0; r < B * T; r++) {
-          const ro = r * G;
-          for (let j = 0; j < G; j++) db[j] += dZ[ro + j];
-        }
+        const [dX, dW, db] = projectionGrads(dZ, X, W, B, T, I, G);
         release(dZ, dh, drh, prev, hs, rhs);
         gatesB.free();
-        return [
-          toTensor(dX, [B, T, I]),
-          toTensor(dW, [I, G]),
-          toTensor(dR, [U, G]),
-          toTensor(db, [G]),
-        ];
+        return [dX, dW, toTensor(dR, [U, G]), db];
       }
       // no backward pass will come: free the state now
       if (!backwardMayFollow()) gatesB.free();

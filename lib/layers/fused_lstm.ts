@@ -30,7 +30,10 @@ import { gemm } from "../kernels/gemm.ts";
 import {
   type FusedRecurrentArgs,
   FusedRecurrentLayer,
+  projectInputs,
+  projectionGrads,
   type SequenceFn,
+  sequenceOutput,
 } from "./fused_recurrent.ts";
 import { acquire, readF32, toTensor } from "../kernels/memory.ts";
 import { backwardMayFollow, simd, simdAlloc } from "../kernels/simd/simd.ts";
@@ -127,25 +130,9 @@ export function lstmSequenceFused(
             G,
           );
         }
-        const dX = acquire(B * T * I);
-        gemm(false, true, B * T, I, G, 1, dZ, G, W, G, 0, dX, I);
-        const dW = acquire(I * G);
-        gemm(true, false, I, G, B * T, 1, X, I, dZ, G, 0, dW, G);
-        // db = 1ᵀ · dZ (the ones come from the dh block, no longer needed)
-        const ones = dh.subarray(0, Math.min(B * U, B * T));
-        const db = acquire(G, true);
-        for (let r = 0; r < B * T; r += ones.length) {
-          const n = Math.min(ones.length, B * T - r);
-          ones.fill(1);
-          gemm(false, false, 1, G, n, 1, ones, n, dZ.subarray(r * G), G, 1, db, G);
-        }
+        const [dX, dW, db] = projectionGrads(dZ, X, W, B, T, I, G);
         for (const s of [...state, dZb, dhb, dcb, dyb]) s.free();
-        return [
-          toTensor(dX, [B, T, I]),
-          toTensor(dW, [I, G]),
-          toTensor(dR, [U, G]),
-          toTensor(db, [G]),
-        ];
+        return [dX, dW, toTensor(dR, [U, G]), db];
       };
       // gates [B, T, 4U]: pre-activations, then (in place) i, f, g, o after activation;
       // h_t, c_t and tanh(c_t) at [b, t]
@@ -156,9 +143,7 @@ export function lstmSequenceFused(
       const X = readF32(xt);
       const W = readF32(wt);
       const R = readF32(ut);
-      gates.set(readF32(bt), 0);
-      for (let n = G; n < B * T * G; n *= 2) gates.copyWithin(n, 0, Math.min(n, B * T * G - n));
-      gemm(false, false, B * T, G, I, 1, X, I, W, G, 1, gates, G); // X·W + b for all steps
+      projectInputs(gates, X, W, readF32(bt), B * T, I, G); // X·W + b for all steps
       for (let t = 0; t < T; t++) {
         if (t > 0) {
           const z = gates.subarray(t * G);
@@ -177,15 +162,7 @@ export function lstmSequenceFused(
           t === 0 ? 1 : 0,
         );
       }
-      let value: tf.Tensor;
-      if (returnSequences) value = tf.tensor3d(hs.slice(), [B, T, U]);
-      else {
-        const last = acquire(B * U);
-        for (let b = 0; b < B; b++) {
-          last.set(hs.subarray((b * T + T - 1) * U, (b * T + T) * U), b * U);
-        }
-        value = toTensor(last, [B, U]);
-      }
+      const value = sequenceOutput(hs, B, T, U, returnSequences);
       // no backward pass will come: free the state now
       if (!backwardMayFollow()) { for (const s of state) s.free(); }
       return { value, gradFunc };

@@ -18,7 +18,8 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
-import { hasBlas } from "../kernels/gemm.ts";
+import { fillRows, gemm, hasBlas, sumRows } from "../kernels/gemm.ts";
+import { acquire, toTensor } from "../kernels/memory.ts";
 
 /** Config of a fused recurrent layer. */
 export interface FusedRecurrentArgs {
@@ -144,4 +145,57 @@ export abstract class FusedRecurrentLayer extends tf.layers.Layer {
       seed: this.seed,
     };
   }
+}
+
+/**
+ * The fused ops' input projection of every step at once: `z = X·W + b` for the
+ * `B·T` rows of `X [B·T, I]`, into `z [B·T, G]` (the bias written first, the GEMM adds).
+ */
+export function projectInputs(
+  z: Float32Array,
+  X: Float32Array,
+  W: Float32Array,
+  bias: Float32Array,
+  rows: number,
+  I: number,
+  G: number,
+): void {
+  fillRows(z, bias);
+  gemm(false, false, rows, G, I, 1, X, I, W, G, 1, z, G);
+}
+
+/** A fused op's output from its states `hs [B, T, U]`: all of them, or the last step's `[B, U]`. */
+export function sequenceOutput(
+  hs: Float32Array,
+  B: number,
+  T: number,
+  U: number,
+  returnSequences: boolean,
+): tf.Tensor {
+  if (returnSequences) return tf.tensor3d(hs.slice(), [B, T, U]);
+  const last = acquire(B * U);
+  for (let b = 0; b < B; b++) last.set(hs.subarray((b * T + T - 1) * U, (b * T + T) * U), b * U);
+  return toTensor(last, [B, U]);
+}
+
+/**
+ * Gradients of the input projection `z = X·W + b` from `dZ [B·T, G]`: `[dX [B, T, I],
+ * dW [I, G], db [G]]`.
+ */
+export function projectionGrads(
+  dZ: Float32Array,
+  X: Float32Array,
+  W: Float32Array,
+  B: number,
+  T: number,
+  I: number,
+  G: number,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  const dX = acquire(B * T * I);
+  gemm(false, true, B * T, I, G, 1, dZ, G, W, G, 0, dX, I);
+  const dW = acquire(I * G);
+  gemm(true, false, I, G, B * T, 1, X, I, dZ, G, 0, dW, G);
+  const db = acquire(G);
+  sumRows(dZ, B * T, G, db);
+  return [toTensor(dX, [B, T, I]), toTensor(dW, [I, G]), toTensor(db, [G])];
 }

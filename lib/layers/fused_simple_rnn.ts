@@ -31,7 +31,10 @@ import { gemm } from "../kernels/gemm.ts";
 import {
   type FusedRecurrentArgs,
   FusedRecurrentLayer,
+  projectInputs,
+  projectionGrads,
   type SequenceFn,
+  sequenceOutput,
 } from "./fused_recurrent.ts";
 import { acquire, readF32, release, toTensor } from "../kernels/memory.ts";
 import { backwardMayFollow, simd, simdAlloc } from "../kernels/simd/simd.ts";
@@ -78,9 +81,7 @@ export function simpleRnnSequenceFused(
       // h_t = tanh(…); kept for the backward pass
       const [hsB] = simdAlloc([B * T * U], gradFunc);
       const hs = hsB.view();
-      hs.set(bv, 0);
-      for (let n = U; n < B * T * U; n *= 2) hs.copyWithin(n, 0, Math.min(n, B * T * U - n));
-      gemm(false, false, B * T, U, I, 1, X, I, W, U, 1, hs, U); // X·W + b for all steps
+      projectInputs(hs, X, W, bv, B * T, I, U); // X·W + b for all steps
       const k = simd();
       for (let t = 0; t < T; t++) {
         if (t > 0) {
@@ -90,15 +91,7 @@ export function simpleRnnSequenceFused(
         }
         k.activate_rows(hsB.at(t * U), B, U, 4 * T * U, 1); // h_t = tanh(a_t)
       }
-      let value: tf.Tensor;
-      if (returnSequences) value = tf.tensor3d(hs.slice(), [B, T, U]);
-      else {
-        const last = acquire(B * U);
-        for (let b = 0; b < B; b++) {
-          last.set(hs.subarray((b * T + T - 1) * U, (b * T + T) * U), b * U);
-        }
-        value = toTensor(last, [B, U]);
-      }
+      const value = sequenceOutput(hs, B, T, U, returnSequences);
       function gradFunc(dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] {
         if (hsB.freed) throw new Error("FusedSimpleRNN: the backward pass ran twice.");
         const hs = hsB.view(); // a fresh view: the memory may have grown since
@@ -131,23 +124,10 @@ export function simpleRnnSequenceFused(
         }
         const dR = acquire(U * U);
         gemm(true, false, U, U, B * T, 1, prev, U, dA, U, 0, dR, U);
-        const dX = acquire(B * T * I);
-        gemm(false, true, B * T, I, U, 1, dA, U, W, U, 0, dX, I);
-        const dW = acquire(I * U);
-        gemm(true, false, I, U, B * T, 1, X, I, dA, U, 0, dW, U);
-        const db = acquire(U, true);
-        for (let r = 0; r < B * T; r++) {
-          const ro = r * U;
-          for (let j = 0; j < U; j++) db[j] += dA[ro + j];
-        }
+        const [dX, dW, db] = projectionGrads(dA, X, W, B, T, I, U);
         release(dA, dh, prev);
         hsB.free();
-        return [
-          toTensor(dX, [B, T, I]),
-          toTensor(dW, [I, U]),
-          toTensor(dR, [U, U]),
-          toTensor(db, [U]),
-        ];
+        return [dX, dW, toTensor(dR, [U, U]), db];
       }
       // no backward pass will come: free the state now
       if (!backwardMayFollow()) hsB.free();

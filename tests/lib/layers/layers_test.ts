@@ -64,30 +64,21 @@ for (const backend of ["cpu", "wasm"]) {
       const u = data([units, 4 * units], 3, 0.5);
       const b = data([4 * units], 4, 0.2);
       for (const seqs of [false, true]) {
-        const fused = valueAndGrads(
-          (...a) =>
-            lstmSequenceFused(
-              a[0] as tf.Tensor3D,
-              a[1] as tf.Tensor2D,
-              a[2] as tf.Tensor2D,
-              a[3] as tf.Tensor1D,
-              seqs,
-            ),
-          [x, w, u, b],
-          5,
-        );
-        const ops = valueAndGrads(
-          (...a) =>
-            lstmSequenceOps(
-              a[0] as tf.Tensor3D,
-              a[1] as tf.Tensor2D,
-              a[2] as tf.Tensor2D,
-              a[3] as tf.Tensor1D,
-              seqs,
-            ),
-          [x, w, u, b],
-          5,
-        );
+        const run = (f: typeof lstmSequenceOps) =>
+          valueAndGrads(
+            (...a) =>
+              f(
+                a[0] as tf.Tensor3D,
+                a[1] as tf.Tensor2D,
+                a[2] as tf.Tensor2D,
+                a[3] as tf.Tensor1D,
+                seqs,
+              ),
+            [x, w, u, b],
+            5,
+          );
+        const fused = run(lstmSequenceFused);
+        const ops = run(lstmSequenceOps);
         ["y", "dx", "dW", "dU", "db"].forEach((name, i) =>
           assertClose(fused[i], ops[i], `${name} seq=${seqs} units=${units}`)
         );
