@@ -203,10 +203,15 @@ export function gruSequenceFused(
         // [dU_z dU_r] = Σ_t h_{t−1}ᵀ · [dz_pre dr_pre];  dU_h = Σ_t (r ⊙ h_{t−1})ᵀ · dĥ_pre
         gemm(true, false, U, 2 * U, B * T, 1, prev, U, dZ, G, 0, dR, G);
         gemm(true, false, U, U, B * T, 1, rhs, U, dZ.subarray(2 * U), G, 0, dR.subarray(2 * U), G);
-        const [dX, dW, db] = projectionGrads(dZ, X, W, B, T, I, G);
+        const [dX, dW] = projectionGrads(dZ, X, W, B, T, I, G);
+        const db = acquire(G, true);
+        for (let r = 0; r < B * T; r++) {
+          const ro = r * G;
+          for (let j = 0; j < G; j++) db[j] += dZ[ro + j];
+        }
         release(dZ, dh, drh, prev, hs, rhs);
         gatesB.free();
-        return [dX, dW, toTensor(dR, [U, G]), db];
+        return [dX, dW, toTensor(dR, [U, G]), toTensor(db, [G])];
       }
       // no backward pass will come: free the state now
       if (!backwardMayFollow()) gatesB.free();

@@ -130,9 +130,17 @@ export function lstmSequenceFused(
             G,
           );
         }
-        const [dX, dW, db] = projectionGrads(dZ, X, W, B, T, I, G);
+        const [dX, dW] = projectionGrads(dZ, X, W, B, T, I, G);
+        // db = 1ᵀ · dZ (the ones come from the dh block, no longer needed)
+        const ones = dh.subarray(0, Math.min(B * U, B * T));
+        const db = acquire(G, true);
+        for (let r = 0; r < B * T; r += ones.length) {
+          const n = Math.min(ones.length, B * T - r);
+          ones.fill(1);
+          gemm(false, false, 1, G, n, 1, ones, n, dZ.subarray(r * G), G, 1, db, G);
+        }
         for (const s of [...state, dZb, dhb, dcb, dyb]) s.free();
-        return [dX, dW, toTensor(dR, [U, G]), db];
+        return [dX, dW, toTensor(dR, [U, G]), toTensor(db, [G])];
       };
       // gates [B, T, 4U]: pre-activations, then (in place) i, f, g, o after activation;
       // h_t, c_t and tanh(c_t) at [b, t]

@@ -18,7 +18,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
-import { fillRows, gemm, hasBlas, sumRows } from "../kernels/gemm.ts";
+import { fillRows, gemm, hasBlas } from "../kernels/gemm.ts";
 import { acquire, toTensor } from "../kernels/memory.ts";
 
 /** Config of a fused recurrent layer. */
@@ -179,8 +179,8 @@ export function sequenceOutput(
 }
 
 /**
- * Gradients of the input projection `z = X·W + b` from `dZ [B·T, G]`: `[dX [B, T, I],
- * dW [I, G], db [G]]`.
+ * Gradients of the input projection `z = X·W + b` with respect to `X` and `W`, from
+ * `dZ [B·T, G]`: `[dX [B, T, I], dW [I, G]]` (each cell sums `db` itself).
  */
 export function projectionGrads(
   dZ: Float32Array,
@@ -190,12 +190,10 @@ export function projectionGrads(
   T: number,
   I: number,
   G: number,
-): [tf.Tensor, tf.Tensor, tf.Tensor] {
+): [tf.Tensor, tf.Tensor] {
   const dX = acquire(B * T * I);
   gemm(false, true, B * T, I, G, 1, dZ, G, W, G, 0, dX, I);
   const dW = acquire(I * G);
   gemm(true, false, I, G, B * T, 1, X, I, dZ, G, 0, dW, G);
-  const db = acquire(G);
-  sumRows(dZ, B * T, G, db);
-  return [toTensor(dX, [B, T, I]), toTensor(dW, [I, G]), toTensor(db, [G])];
+  return [toTensor(dX, [B, T, I]), toTensor(dW, [I, G])];
 }

@@ -124,10 +124,15 @@ export function simpleRnnSequenceFused(
         }
         const dR = acquire(U * U);
         gemm(true, false, U, U, B * T, 1, prev, U, dA, U, 0, dR, U);
-        const [dX, dW, db] = projectionGrads(dA, X, W, B, T, I, U);
+        const [dX, dW] = projectionGrads(dA, X, W, B, T, I, U);
+        const db = acquire(U, true);
+        for (let r = 0; r < B * T; r++) {
+          const ro = r * U;
+          for (let j = 0; j < U; j++) db[j] += dA[ro + j];
+        }
         release(dA, dh, prev);
         hsB.free();
-        return [dX, dW, toTensor(dR, [U, U]), db];
+        return [dX, dW, toTensor(dR, [U, U]), toTensor(db, [U])];
       }
       // no backward pass will come: free the state now
       if (!backwardMayFollow()) hsB.free();
