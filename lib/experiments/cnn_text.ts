@@ -304,7 +304,7 @@ export async function handConvolution(
   try {
     const hand = tf.tidy(() => {
       const L = T - k + 1;
-      let z: tf.Tensor = tf.fill([L, 1], b.arraySync()[0]);
+      let z: tf.Tensor = tf.add(tf.zeros([L, 1]), b); // the bias, broadcast over positions
       for (let j = 0; j < k; j++) {
         // rows t+j of the sentence times tap j of the filter
         const rows = tf.slice(x.squeeze([0]), [j, 0], [L, E]);

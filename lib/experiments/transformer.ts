@@ -13,7 +13,7 @@
  * import { setupBackend } from "nn";
  * import { attentionByHand } from "nn/experiments/transformer.ts";
  * await setupBackend({ backend: "cpu" });
- * console.log(attentionByHand({ seed: 0 }).maxDifference < 1e-5); // true
+ * console.log((await attentionByHand({ seed: 0 })).maxDifference < 1e-5); // true
  * ```
  * @module
  */
@@ -221,12 +221,12 @@ export interface AttentionByHand {
  * @example
  * ```ts
  * import { attentionByHand } from "nn/experiments/transformer.ts";
- * console.log(attentionByHand({ seed: 1, causal: true }).weights[0]); // [1, 0, 0, 0]
+ * console.log((await attentionByHand({ seed: 1, causal: true })).weights[0]); // [1, 0, 0, 0]
  * ```
  */
-export function attentionByHand(
+export async function attentionByHand(
   options: { seed: number; d?: number; causal?: boolean; tokens?: string[] },
-): AttentionByHand {
+): Promise<AttentionByHand> {
   const d = options.d ?? 4;
   const tokens = options.tokens ?? ["the", "whale", "sank", "ships"];
   const r = rng(options.seed);
@@ -246,8 +246,8 @@ export function attentionByHand(
     const res = scaledDotProductAttention(q, k, v, { causal: options.causal });
     return [res.weights, res.output];
   });
-  const weights = w.arraySync() as number[][];
-  const output = o.arraySync() as number[][];
+  const weights = await w.array() as number[][];
+  const output = await o.array() as number[][];
   tf.dispose([w, o]);
   // mathjs
   const Q = math.multiply(X, Wq) as number[][];

@@ -13,7 +13,7 @@
  * import { LayerNorm } from "nn/layers/layer_norm.ts";
  * const ln = new LayerNorm({ epsilon: 1e-5 });
  * const y = ln.apply(tf.tensor3d([[[1, 2, 3]]])) as tf.Tensor; // [1, 1, 3]
- * console.log(y.mean().arraySync()); // ≈ 0
+ * console.log(await y.mean().array()); // ≈ 0
  * ```
  * @module
  */

@@ -45,7 +45,7 @@ export interface AttentionResult {
  * @example
  * ```ts
  * import { causalMask } from "nn/layers/scaled_dot_product_attention.ts";
- * console.log(causalMask(2).arraySync()); // [[0, -1e9], [0, 0]]
+ * console.log(await causalMask(2).array()); // [[0, -1e9], [0, 0]]
  * ```
  */
 export function causalMask(length: number): tf.Tensor2D {
@@ -62,7 +62,7 @@ export function causalMask(length: number): tf.Tensor2D {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { paddingMask } from "nn/layers/scaled_dot_product_attention.ts";
- * console.log(paddingMask(tf.tensor2d([[5, 3, 0]], [1, 3], "int32")).arraySync()); // [[1, 1, 0]]
+ * console.log(await paddingMask(tf.tensor2d([[5, 3, 0]], [1, 3], "int32")).array()); // [[1, 1, 0]]
  * ```
  */
 export function paddingMask(ids: tf.Tensor, padId = 0): tf.Tensor {
@@ -80,7 +80,7 @@ export function paddingMask(ids: tf.Tensor, padId = 0): tf.Tensor {
  * import { scaledDotProductAttention } from "nn/layers/scaled_dot_product_attention.ts";
  * const q = tf.tensor3d([[[1, 0], [0, 1]]]);
  * const { weights } = scaledDotProductAttention(q, q, q);
- * console.log(weights.sum(-1).arraySync()); // [[1, 1]]
+ * console.log(await weights.sum(-1).array()); // [[1, 1]]
  * ```
  */
 export function scaledDotProductAttention(

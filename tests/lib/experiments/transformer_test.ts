@@ -18,12 +18,12 @@ Deno.test("transformerProfile merges overrides and rejects unknown profiles", ()
   assert.throws(() => ex.transformerProfile("huge"), /Unknown profile/);
 });
 
-Deno.test("attentionByHand: tfjs equals mathjs; causal rows see only the past", () => {
-  const plain = ex.attentionByHand({ seed: 3 });
+Deno.test("attentionByHand: tfjs equals mathjs; causal rows see only the past", async () => {
+  const plain = await ex.attentionByHand({ seed: 3 });
   assert.ok(plain.maxDifference < 1e-5, `${plain.maxDifference}`);
   assert.ok(plain.weights.every((row) => Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-6));
   assert.ok(plain.weights.every((row) => row.every((w) => w > 0)), "no mask: every weight > 0");
-  const causal = ex.attentionByHand({ seed: 3, causal: true });
+  const causal = await ex.attentionByHand({ seed: 3, causal: true });
   assert.ok(causal.maxDifference < 1e-5);
   causal.weights.forEach((row, i) => row.forEach((w, j) => j > i && assert.equal(w, 0)));
   assert.deepEqual(causal.weights[0], [1, 0, 0, 0]);
