@@ -16,6 +16,7 @@
 export * from "./display.ts";
 export * from "./random.ts";
 export * from "./backend.ts";
+export * from "./sync_reads.ts";
 export * from "./charts.ts";
 export * from "./claims.ts";
 export * from "./train.ts";
