@@ -4,6 +4,11 @@
  * check that no cell raised, exactly the expected claims were stated and all hold, they
  * carry the notebook's backend, enough charts were drawn, and the source is untouched.
  * The backend is the automatic choice unless NN_BACKEND says otherwise.
+ *
+ * `NN_TEST_BACKEND=webgpu` (the `deno task test:webgpu` pass) runs the same notebooks with
+ * `-p backend=webgpu` — on a machine without a GPU, Mesa's software adapter — asserts that
+ * every claim was checked on that backend, and passes the notebook's `webgpuSizes` (smaller
+ * sizes for the same cells and code paths, since a software adapter is slow) as `sizes`.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -23,6 +28,17 @@ export interface SmokeExpectations {
    * displays) or "all" (results and displays). Default "all".
    */
   chartsFrom?: "results" | "all";
+  /**
+   * Size overrides (the notebook's `sizes` parameter) for the webgpu pass on a software
+   * adapter: the same cells and code paths, smaller.
+   */
+  webgpuSizes?: Record<string, unknown>;
+}
+
+/** The backend the smoke tests force (`NN_TEST_BACKEND`), or undefined for the default. */
+export function testBackend(): string | undefined {
+  const name = Deno.env.get("NN_TEST_BACKEND")?.trim();
+  return name ? name : undefined;
 }
 
 /** Runs `notebooks/<file>` in the smoke profile, asserts the expectations, returns it executed. */
@@ -30,9 +46,27 @@ export async function runSmoke(file: string, expect: SmokeExpectations): Promise
   const source = join(root, "notebooks", file);
   const before = await Deno.readTextFile(source);
   const out = await Deno.makeTempDir({ prefix: "nn-smoke-" });
+  const backendName = testBackend();
+  const parameters = backendName ? ["-p", `backend=${backendName}`] : [];
+  if (backendName === "webgpu" && expect.webgpuSizes) {
+    parameters.push("-p", `sizes=${JSON.stringify(expect.webgpuSizes)}`);
+  }
   try {
     const run = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "kernel/run.ts", "--profile", "smoke", "--quiet", "--out", out, source],
+      args: [
+        "run",
+        "-A",
+        "kernel/run.ts",
+        "--profile",
+        "smoke",
+        "--quiet",
+        // llvmpipe compiles each WebGPU shader on first use: a cell may take minutes
+        ...(backendName === "webgpu" ? ["--timeout", "1800"] : []),
+        ...parameters,
+        "--out",
+        out,
+        source,
+      ],
       cwd: root,
       stdout: "piped",
       stderr: "piped",
@@ -50,6 +84,7 @@ export async function runSmoke(file: string, expect: SmokeExpectations): Promise
     }
     const backend = extractBackend(nb) as { backend?: string } | null;
     assert.ok(backend?.backend, "the notebook reports its backend");
+    if (backendName) assert.equal(backend.backend, backendName, "the forced backend ran");
     assert.ok(claims.every((c) => c.backend === backend.backend), "claims carry the backend");
     const kinds = (expect.chartsFrom ?? "all") === "all"
       ? ["execute_result", "display_data"]
