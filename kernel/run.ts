@@ -684,6 +684,49 @@ async function readReport(path: string): Promise<RunReport> {
 }
 
 /**
+ * Checks that shard reports fit together before a merge: no run in two of them (the same
+ * shard given twice, or overlapping shardings) — a usage error; shards of an I/N split that
+ * are absent are only reported, since a merge of the shards that finished is still useful.
+ */
+function checkShards(reports: RunReport[], paths: string[]): void {
+  const seen = new Map<string, number>();
+  const overlaps = new Map<string, string[]>();
+  reports.forEach((r, i) => {
+    for (const n of r.notebooks) {
+      const key = JSON.stringify([n.notebook, n.sweep ?? null]);
+      const other = seen.get(key);
+      if (other !== undefined && other !== i) {
+        const pair = `${paths[other]} and ${paths[i]}`;
+        overlaps.set(pair, [
+          ...overlaps.get(pair) ?? [],
+          n.sweep ? `${n.notebook} (${pointText(n.sweep)})` : n.notebook,
+        ]);
+      }
+      seen.set(key, i);
+    }
+  });
+  if (overlaps.size > 0) {
+    throw new UsageError(
+      [...overlaps].map(([pair, runs]) =>
+        `${pair} both hold ${runs.length} run(s), e.g. ${runs[0]}: give each shard's report once`
+      ).join("\n"),
+    );
+  }
+  const counts = new Set(reports.flatMap((r) => r.shards.map((s) => s.count)));
+  if (counts.size === 1) {
+    const [count] = counts;
+    const have = new Set(reports.flatMap((r) => r.shards.map((s) => s.index)));
+    const absent = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !have.has(i));
+    if (absent.length > 0) {
+      console.error(
+        `warning: merging ${have.size} of ${count} shards; absent: ` +
+          absent.map((i) => `${i}/${count}`).join(", "),
+      );
+    }
+  }
+}
+
+/**
  * Runs the CLI with `args` and returns the exit code (0 ok, 1 a notebook failed, 2 usage).
  *
  * @example
@@ -707,6 +750,7 @@ export async function main(args: string[]): Promise<number> {
       if (options.paths.length === 0) throw new UsageError("--merge needs report.json files");
       const reports = [];
       for (const path of options.paths) reports.push(await readReport(path));
+      checkShards(reports, options.paths);
       const merged = mergeReports(reports);
       await writeReport(merged, options.outDir);
       console.log(renderTable(merged));

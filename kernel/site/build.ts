@@ -464,6 +464,14 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   for (const source of result.missing) console.log(`missing: ${source} has no executed copy`);
+  const foreignErrors = result.notebooks.filter((n) => !n.trusted && n.summary.status !== "ok");
+  if (foreignErrors.length) {
+    console.log(
+      `${foreignErrors.length} third-party notebook(s) hold errors or failed claims ` +
+        `(${foreignErrors.map((n) => n.page).join(", ")}): shown as such, not counted in the ` +
+        "exit code.",
+    );
+  }
   console.log(
     `site: ${relative(Deno.cwd(), result.siteDir) || "."}/index.html ` +
       `(${result.notebooks.length} page${result.notebooks.length === 1 ? "" : "s"}, ` +

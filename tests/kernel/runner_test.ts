@@ -392,6 +392,14 @@ Deno.test("--shard auto: Kubernetes and Slurm task variables, merged shards equa
       for (const n of got.notebooks) n.output = n.output.replace(/^.*?[\\/](?=seed-)/, "/");
       assert.deepEqual(got, expected, `${name}: merged shards equal the unsharded run`);
     }
+    // The same shard twice is a mistake; a missing shard only a warning.
+    const first = join(dir, "k8s-0", "report.json");
+    const twice = await runCli(["--merge", "--out", join(dir, "twice"), first, first]);
+    assert.equal(twice.code, 2);
+    assert.equal(twice.stderr.trim().split("\n").length, 1, twice.stderr);
+    assert.match(twice.stderr, /both hold 1 run\(s\).*give each shard's report once/);
+    const partial = await runCli(["--merge", "--out", join(dir, "partial"), first]);
+    assert.match(partial.stderr, /warning: merging 1 of 3 shards; absent: 2\/3, 3\/3/);
   });
 });
 
