@@ -33,6 +33,7 @@ import {
   parseParameterArg,
 } from "./parameters.ts";
 import {
+  aggregateClaims,
   extractBackend,
   extractClaims,
   isFailure,
@@ -44,13 +45,25 @@ import {
   RUNNER_VERSION,
   type RunReport,
   slowestCells,
+  sortRuns,
   summarize,
 } from "./report.ts";
+import { parseShard, type Shard, ShardError } from "./shard.ts";
+import {
+  expandSweep,
+  type GridAxis,
+  parseGrid,
+  parseSeeds,
+  pointLabel,
+  pointText,
+  type SweepPoint,
+} from "./sweep.ts";
 
 const HELP = `Run Deno notebooks headless and report on them.
 
 Usage:
   deno task run [options] [NOTEBOOK_OR_FOLDER ...]
+  deno task run --seeds 0-9 [--grid NAME=V1,V2 ...] [options] [NOTEBOOK_OR_FOLDER ...]
   deno task run --merge [--out DIR] REPORT_JSON ...
 
 With no notebook, runs every notebook in notebooks/. A folder means the .ipynb files in it.
@@ -59,7 +72,14 @@ notebooks are never modified.
 
 Options:
   -p, --parameter NAME=VALUE  set a parameter (repeatable); VALUE is JSON when it parses as
-                              JSON (20, 1e-3, true, "20", [1,2]), else a string
+                              JSON (20, 1e-3, true, "20", [1,2]), else a string; a list is
+                              one list-valued parameter, never a sweep
+      --seeds LIST            run each notebook once per seed (parameter seed): 0-9, 0,3,5,
+                              0-2,7; executed copies go to DIR/seed-S/
+      --grid NAME=V1,V2,...   also sweep NAME over these values (repeatable; each value read
+                              like a -p value; NAME=[JSON list] for values holding commas);
+                              the runs are the cartesian product with --seeds, copies in
+                              DIR/NAME-V_seed-S/
       --profile smoke|full    shorthand for -p profile=smoke|full
       --out DIR               where to write executed notebooks and the report (default out)
       --timeout SECONDS       per-cell timeout (default 600; 0 = none): the cell gets an error
@@ -67,14 +87,30 @@ Options:
                               with --allow-errors
       --allow-errors          keep running a notebook after a failing cell (it still fails);
                               cells tagged raises-exception may fail without stopping the run
-      --jobs N                notebooks run in parallel, one kernel each (default 1)
-      --shard I/N             run only shard I of N (1-based, round robin over sorted paths)
-      --merge                 merge shard reports (the arguments are report.json files)
+      --jobs N                runs in parallel, one kernel each (default 1); each
+                              (notebook, sweep point) pair is one run
+      --shard I/N             run only shard I of N (1-based, round robin over the runs in
+                              sorted path order)
+      --shard auto            take I and N from the job engine: NN_SHARD_INDEX (1-based) and
+                              NN_SHARD_COUNT, a Kubernetes Indexed Job (JOB_COMPLETION_INDEX,
+                              JOB_COMPLETIONS set in the manifest), a Slurm array
+                              (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or GitLab CI
+                              (CI_NODE_INDEX, CI_NODE_TOTAL); --out defaults to out/shard-I
+      --merge                 merge shard reports (the arguments are report.json files) into
+                              the report one unsharded run gives, aggregates included
       --settle MS             quiet time on iopub before a cell counts as done (default ${DEFAULT_SETTLE_MS})
       --startup-timeout SECONDS  give up starting a kernel after this long (default 60)
   -q, --quiet                 no per-cell progress lines
   -h, --help                  show this help
       --version               print the runner version
+
+With more than one run of a notebook, the report adds "Claims across runs": for each claim
+k of n runs hold, median, min, max, mean with its 95 % t-interval, and a verdict (robust:
+every run, fragile: some, fails: none).
+
+Ctrl-C or SIGTERM stops the run and writes the partial notebooks and the report (exit 130);
+signals that arrive together (within 1 s, e.g. timeout and deno task both passing one on)
+count as one; a second Ctrl-C after that exits at once without writing.
 
 Exit codes: 0 all notebooks ran and their claims hold, 1 a notebook failed, 2 bad usage or
 input (nothing written).
@@ -97,14 +133,18 @@ export interface RunOptions {
   outDir: string;
   /** Parameters to inject. */
   parameters: Record<string, ParameterValue>;
+  /** Seeds to sweep (`--seeds`), or empty. */
+  seeds: number[];
+  /** Other parameters to sweep (`--grid`), or empty. */
+  grid: GridAxis[];
   /** Per-cell timeout in ms (0: none). */
   timeoutMs: number;
   /** Continue after failing cells. */
   allowErrors: boolean;
   /** Parallel kernels. */
   jobs: number;
-  /** Shard to run, 1-based. */
-  shard?: { index: number; count: number };
+  /** Shard to run, 1-based (`source` says where `--shard auto` found it). */
+  shard?: Shard;
   /** Merge mode. */
   merge: boolean;
   /** Settle window in ms. */
@@ -129,16 +169,20 @@ function positiveNumber(flag: string, text: string | undefined, fallback: number
 }
 
 /**
- * Parses the command line; throws {@linkcode UsageError}.
+ * Parses the command line; throws {@linkcode UsageError}. `env` is where `--shard auto`
+ * looks (default: this process's environment).
  *
  * @example
  * ```ts
  * import { parseRunArgs } from "./run.ts";
- * const options = parseRunArgs(["-p", "epochs=2", "--shard", "1/3", "a.ipynb"]);
- * console.log(options.parameters.epochs, options.shard); // 2 { index: 1, count: 3 }
+ * const options = parseRunArgs(["-p", "epochs=2", "--shard", "1/3", "--seeds", "0-2", "a.ipynb"]);
+ * console.log(options.parameters.epochs, options.shard, options.seeds); // 2 { index: 1, count: 3 } [0, 1, 2]
  * ```
  */
-export function parseRunArgs(args: string[]): RunOptions {
+export function parseRunArgs(
+  args: string[],
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): RunOptions {
   let parsed;
   try {
     parsed = parseArgs({
@@ -147,6 +191,8 @@ export function parseRunArgs(args: string[]): RunOptions {
       strict: true,
       options: {
         parameter: { type: "string", short: "p", multiple: true },
+        seeds: { type: "string" },
+        grid: { type: "string", multiple: true },
         profile: { type: "string" },
         out: { type: "string" },
         timeout: { type: "string" },
@@ -184,20 +230,48 @@ export function parseRunArgs(args: string[]): RunOptions {
       throw error;
     }
   }
+  let seeds: number[] = [];
+  const grid: GridAxis[] = [];
+  try {
+    if (v.seeds !== undefined) seeds = parseSeeds(v.seeds);
+    for (const arg of v.grid ?? []) grid.push(parseGrid(arg));
+  } catch (error) {
+    if (error instanceof ParameterError) throw new UsageError(error.message);
+    throw error;
+  }
+  if (seeds.length > 0 && "seed" in parameters) {
+    throw new UsageError(`--seeds ${v.seeds} contradicts -p seed=${parameters.seed}: give one`);
+  }
+  for (const [i, axis] of grid.entries()) {
+    if (axis.name in parameters) {
+      throw new UsageError(
+        `--grid ${axis.name}=… contradicts -p ${axis.name}=${
+          JSON.stringify(parameters[axis.name])
+        }: give one`,
+      );
+    }
+    if (grid.findIndex((a) => a.name === axis.name) !== i) {
+      throw new UsageError(`--grid ${axis.name} is given twice: list all its values in one --grid`);
+    }
+  }
   let shard: RunOptions["shard"];
   if (v.shard !== undefined) {
-    const m = /^(\d+)\/(\d+)$/.exec(v.shard);
-    const index = m ? Number(m[1]) : NaN;
-    const count = m ? Number(m[2]) : NaN;
-    if (!m || count < 1 || index < 1 || index > count) {
-      throw new UsageError(`--shard ${v.shard}: expected I/N with 1 ≤ I ≤ N, e.g. --shard 2/4`);
+    try {
+      shard = parseShard(v.shard, env);
+    } catch (error) {
+      if (error instanceof ShardError) throw new UsageError(error.message);
+      throw error;
     }
-    shard = { index, count };
+  }
+  if (v.merge && (seeds.length > 0 || grid.length > 0 || shard)) {
+    throw new UsageError("--merge takes report.json files only: drop --seeds, --grid and --shard");
   }
   return {
     paths: parsed.positionals,
-    outDir: v.out ?? "out",
+    outDir: v.out ?? (shard?.source ? join("out", `shard-${shard.index}`) : "out"),
     parameters,
+    seeds,
+    grid,
     timeoutMs: positiveNumber("--timeout", v.timeout, 600) * 1000,
     allowErrors: v["allow-errors"] ?? false,
     jobs: Math.floor(positiveNumber("--jobs", v.jobs, 1, 1)),
@@ -248,8 +322,9 @@ export async function collectNotebooks(paths: string[]): Promise<string[]> {
 }
 
 /**
- * The notebooks of shard `index` of `count` (1-based): round robin over the sorted list,
- * so every notebook is in exactly one shard and the split never depends on the machine.
+ * The runs of shard `index` of `count` (1-based): round robin over the sorted list (of
+ * notebooks, or of (notebook, sweep point) runs), so every run is in exactly one shard
+ * and the split never depends on the machine.
  *
  * @example
  * ```ts
@@ -267,9 +342,42 @@ async function sha256File(path: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** A notebook checked and ready to run. */
+/** One run: a notebook at one sweep point (none without a sweep). */
+export interface Job {
+  /** The notebook. */
+  path: string;
+  /** The sweep point, absent without a sweep. */
+  point?: SweepPoint;
+  /** 0-based index in the whole job list. */
+  job: number;
+}
+
+/**
+ * Every run of a sweep: each notebook (in the given order) at each point, or once each
+ * when there are no points.
+ *
+ * @example
+ * ```ts
+ * import { listJobs } from "./run.ts";
+ * console.log(listJobs(["a.ipynb"], [{ seed: 0 }, { seed: 1 }]).length); // 2
+ * ```
+ */
+export function listJobs(paths: string[], points: SweepPoint[]): Job[] {
+  if (points.length === 0) return paths.map((path, job) => ({ path, job }));
+  return paths.flatMap((path, i) =>
+    points.map((point, j) => ({ path, point, job: i * points.length + j }))
+  );
+}
+
+/** A run checked and ready to go. */
 interface Plan {
   path: string;
+  /** The sweep point, when sweeping. */
+  point?: SweepPoint;
+  /** Index in the whole job list. */
+  job: number;
+  /** Every parameter injected: -p values and the point. */
+  parameters: Record<string, ParameterValue>;
   /** sha256 (hex) of the source file's bytes, recorded so that builds can reuse the copy. */
   sourceSha256: string;
   nb: Notebook;
@@ -278,29 +386,44 @@ interface Plan {
   warnings: string[];
 }
 
-/** Reads, checks and prepares every notebook; throws {@linkcode UsageError} listing all problems. */
-async function plan(paths: string[], options: RunOptions): Promise<Plan[]> {
+/** Reads, checks and prepares every run; throws {@linkcode UsageError} listing all problems. */
+async function plan(jobs: Job[], options: RunOptions): Promise<Plan[]> {
   const problems: string[] = [];
   const plans: Plan[] = [];
   const outputs = new Map<string, string>();
-  for (const path of paths) {
+  const read = new Map<string, { nb: Notebook; sourceSha256: string; kernel: ResolvedKernel }>();
+  const failed = new Set<string>();
+  for (const { path, point, job } of jobs) {
+    if (failed.has(path)) continue;
     try {
-      const nb = await readNotebook(path);
-      const sourceSha256 = await sha256File(path);
-      let kernel: ResolvedKernel;
-      try {
-        kernel = await resolveKernel(nb.metadata);
-      } catch (error) {
-        if (error instanceof KernelLookupError) throw new NotebookError(path, error.message);
-        throw error;
+      let source = read.get(path);
+      if (!source) {
+        const nb = await readNotebook(path);
+        const sourceSha256 = await sha256File(path);
+        let kernel: ResolvedKernel;
+        try {
+          kernel = await resolveKernel(nb.metadata);
+        } catch (error) {
+          if (error instanceof KernelLookupError) throw new NotebookError(path, error.message);
+          throw error;
+        }
+        source = { nb, sourceSha256, kernel };
+        read.set(path, source);
       }
-      const output = join(options.outDir, basename(path));
+      const { sourceSha256, kernel } = source;
+      const nb = structuredClone(source.nb);
+      const output = point
+        ? join(options.outDir, pointLabel(point), basename(path))
+        : join(options.outDir, basename(path));
       const other = outputs.get(output);
       if (other !== undefined) {
         throw new NotebookError(
           path,
-          `has the same file name as ${other}; both would be written to ${output} ` +
-            "(run them separately with different --out folders)",
+          other === path
+            ? `two sweep points (${pointText(point ?? {})} and another) would both be written ` +
+              `to ${output}; give --grid values that differ in letters and digits`
+            : `has the same file name as ${other}; both would be written to ${output} ` +
+              "(run them separately with different --out folders)",
         );
       }
       if (resolve(output) === resolve(path)) {
@@ -311,12 +434,25 @@ async function plan(paths: string[], options: RunOptions): Promise<Plan[]> {
       }
       outputs.set(output, path);
       const warnings = kernel.warning ? [kernel.warning] : [];
-      const injection = injectParameters(nb, options.parameters);
+      const parameters = { ...options.parameters, ...point };
+      const injection = injectParameters(nb, parameters);
       if (injection) warnings.push(...injection.warnings);
-      plans.push({ path, sourceSha256, nb, kernel, output, warnings });
+      plans.push({
+        path,
+        ...(point ? { point } : {}),
+        job,
+        parameters,
+        sourceSha256,
+        nb,
+        kernel,
+        output,
+        warnings,
+      });
     } catch (error) {
-      if (error instanceof NotebookError) problems.push(error.message);
-      else throw error;
+      if (error instanceof NotebookError) {
+        problems.push(error.message);
+        failed.add(path);
+      } else throw error;
     }
   }
   if (problems.length > 0) throw new UsageError(problems.join("\n"));
@@ -337,7 +473,9 @@ async function runNotebook(
 ): Promise<NotebookReport> {
   const started = Date.now();
   const log = (line: string) => console.error(line);
-  log(`▶ ${label} ${p.path} (kernel ${p.kernel.spec.name})`);
+  const name = p.point ? `${p.path} (${pointText(p.point)})` : p.path;
+  const short = p.point ? `${basename(p.path)} (${pointText(p.point)})` : basename(p.path);
+  log(`▶ ${label} ${name} (kernel ${p.kernel.spec.name})`);
   for (const w of p.warnings) log(`  warning: ${w}`);
   const codeCells = p.nb.cells.filter((c) => c.cell_type === "code").length;
   const report: NotebookReport = {
@@ -350,9 +488,11 @@ async function runNotebook(
     slowestCells: [],
     claims: [],
     backend: null,
-    parameters: options.parameters,
+    parameters: p.parameters,
     warnings: p.warnings,
     restarts: 0,
+    ...(p.point ? { sweep: p.point } : {}),
+    job: p.job,
   };
   let kernel: KernelManager | undefined;
   let status: NotebookStatus = "ok";
@@ -376,7 +516,7 @@ async function runNotebook(
       if (options.quiet || event.type !== "cell-end") return;
       const r = event.record;
       log(
-        `  ${basename(p.path)} cell ${event.ordinal + 1}/${event.total} ${r.status} ` +
+        `  ${short} cell ${event.ordinal + 1}/${event.total} ${r.status} ` +
           `${formatSeconds(r.durationMs)} (elapsed ${formatSeconds(Date.now() - started)})`,
       );
     };
@@ -414,7 +554,7 @@ async function runNotebook(
     run: {
       runner: RUNNER_VERSION,
       status,
-      parameters: options.parameters,
+      parameters: p.parameters,
       started: new Date(started).toISOString(),
       duration_s: Math.round(report.durationMs) / 1000,
       source_sha256: p.sourceSha256,
@@ -433,25 +573,40 @@ async function runNotebook(
     : report.failure
     ? `: ${report.failure.evalue}`
     : "";
-  log(`${mark} ${p.path} ${report.status} in ${formatSeconds(report.durationMs)}${where}`);
+  log(`${mark} ${name} ${report.status} in ${formatSeconds(report.durationMs)}${where}`);
   return report;
 }
+
+/** Signals this close to the first one are the same request (see {@linkcode onInterrupt}). */
+export const SIGNAL_BURST_MS = 1_000;
 
 /**
  * Ctrl-C (SIGINT) and SIGTERM abort the run instead of killing it: the running cells get a
  * `RunInterrupted` error, their partial notebooks and the report are written, and the
- * runner exits with 130. A second signal exits at once.
+ * runner exits with 130.
+ *
+ * One request often arrives as several signals: GNU `timeout` and CI job timeouts signal
+ * the whole process group and `deno task` passes its signal on too, so the runner gets the
+ * same SIGTERM twice within milliseconds; a terminal's Ctrl-C reaches `deno task` and the
+ * runner alike. Signals within {@linkcode SIGNAL_BURST_MS} of the first count as that
+ * request. A signal after that (a deliberate second Ctrl-C) exits at once without writing.
  */
 function onInterrupt(): { signal: AbortSignal; remove: () => void } {
   const controller = new AbortController();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  let first = 0;
   const handler = (name: Deno.Signal) => () => {
     if (controller.signal.aborted) {
+      if (Date.now() - first < SIGNAL_BURST_MS) return; // the same request, delivered twice
       console.error(`${name} again: exiting without writing the notebooks`);
       killAll();
       Deno.exit(130);
     }
-    console.error(`${name}: stopping; writing the partial notebooks and the report`);
+    first = Date.now();
+    console.error(
+      `${name}: stopping; writing the partial notebooks and the report ` +
+        `(a second ${name === "SIGINT" ? "Ctrl-C" : name} exits at once without writing)`,
+    );
     controller.abort(name);
   };
   const installed = signals.map((name) => {
@@ -481,7 +636,9 @@ function onInterrupt(): { signal: AbortSignal; remove: () => void } {
  */
 export function renderTable(report: RunReport): string {
   const rows = report.notebooks.map((n) => [
-    n.notebook,
+    n.sweep && Object.keys(n.sweep).length > 0
+      ? `${n.notebook} (${pointText(n.sweep)})`
+      : n.notebook,
     n.status,
     formatSeconds(n.durationMs),
     `${n.cells.executed}/${n.cells.total}`,
@@ -491,12 +648,19 @@ export function renderTable(report: RunReport): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
   const s = report.summary;
+  const verdicts = report.aggregate
+    ? (["robust", "fragile", "fails"] as const).map((v) =>
+      `${report.aggregate!.filter((a) => a.verdict === v).length} ${v}`
+    ).join(", ")
+    : "";
   return [
     line(header),
     line(widths.map((w) => "-".repeat(w))),
     ...rows.map(line),
     "",
-    `${s.ok}/${s.notebooks} notebooks ok; claims ${s.claims.passed}/${s.claims.total} hold.`,
+    `${s.ok}/${s.notebooks} ${report.aggregate ? "runs" : "notebooks"} ok; ` +
+    `claims ${s.claims.passed}/${s.claims.total} hold.`,
+    ...(verdicts ? [`Claims across runs: ${verdicts}.`] : []),
   ].join("\n");
 }
 
@@ -517,6 +681,49 @@ async function readReport(path: string): Promise<RunReport> {
     throw new UsageError(`${path}: not a report.json written by deno task run`);
   }
   return r as RunReport;
+}
+
+/**
+ * Checks that shard reports fit together before a merge: no run in two of them (the same
+ * shard given twice, or overlapping shardings) — a usage error; shards of an I/N split that
+ * are absent are only reported, since a merge of the shards that finished is still useful.
+ */
+function checkShards(reports: RunReport[], paths: string[]): void {
+  const seen = new Map<string, number>();
+  const overlaps = new Map<string, string[]>();
+  reports.forEach((r, i) => {
+    for (const n of r.notebooks) {
+      const key = JSON.stringify([n.notebook, n.sweep ?? null]);
+      const other = seen.get(key);
+      if (other !== undefined && other !== i) {
+        const pair = `${paths[other]} and ${paths[i]}`;
+        overlaps.set(pair, [
+          ...overlaps.get(pair) ?? [],
+          n.sweep ? `${n.notebook} (${pointText(n.sweep)})` : n.notebook,
+        ]);
+      }
+      seen.set(key, i);
+    }
+  });
+  if (overlaps.size > 0) {
+    throw new UsageError(
+      [...overlaps].map(([pair, runs]) =>
+        `${pair} both hold ${runs.length} run(s), e.g. ${runs[0]}: give each shard's report once`
+      ).join("\n"),
+    );
+  }
+  const counts = new Set(reports.flatMap((r) => r.shards.map((s) => s.count)));
+  if (counts.size === 1) {
+    const [count] = counts;
+    const have = new Set(reports.flatMap((r) => r.shards.map((s) => s.index)));
+    const absent = Array.from({ length: count }, (_, i) => i + 1).filter((i) => !have.has(i));
+    if (absent.length > 0) {
+      console.error(
+        `warning: merging ${have.size} of ${count} shards; absent: ` +
+          absent.map((i) => `${i}/${count}`).join(", "),
+      );
+    }
+  }
 }
 
 /**
@@ -543,6 +750,7 @@ export async function main(args: string[]): Promise<number> {
       if (options.paths.length === 0) throw new UsageError("--merge needs report.json files");
       const reports = [];
       for (const path of options.paths) reports.push(await readReport(path));
+      checkShards(reports, options.paths);
       const merged = mergeReports(reports);
       await writeReport(merged, options.outDir);
       console.log(renderTable(merged));
@@ -562,13 +770,32 @@ export async function main(args: string[]): Promise<number> {
     }
     const all = await collectNotebooks(paths);
     if (all.length === 0) throw new UsageError(`no .ipynb files in ${paths.join(", ")}`);
-    const selected = selectShard(all, options.shard);
+    const points = expandSweep({ seeds: options.seeds, grid: options.grid });
+    const labels = new Map<string, SweepPoint>();
+    for (const point of points) {
+      const label = pointLabel(point);
+      const other = labels.get(label);
+      if (other) {
+        throw new UsageError(
+          `the sweep points ${pointText(other)} and ${pointText(point)} would share the ` +
+            `folder ${label}: give --grid values that differ in letters and digits`,
+        );
+      }
+      labels.set(label, point);
+    }
+    const jobs = listJobs(all, points);
+    const selected = selectShard(jobs, options.shard);
     const plans = await plan(selected, options);
     const started = Date.now();
     const shardText = options.shard
-      ? ` (shard ${options.shard.index}/${options.shard.count} of ${all.length})`
+      ? ` (shard ${options.shard.index}/${options.shard.count} of ${jobs.length}` +
+        `${options.shard.source ? `, from ${options.shard.source}` : ""})`
       : "";
-    console.error(`running ${plans.length} notebook(s)${shardText}, ${options.jobs} at a time`);
+    const what = points.length > 0
+      ? `${plans.length} run(s) of ${new Set(plans.map((p) => p.path)).size} notebook(s) ` +
+        `at ${points.length} sweep point(s)`
+      : `${plans.length} notebook(s)`;
+    console.error(`running ${what}${shardText}, ${options.jobs} at a time`);
     const kernels = new Map<
       string,
       { implementation: string; version: string; language: string }
@@ -593,18 +820,22 @@ export async function main(args: string[]): Promise<number> {
     } finally {
       interrupt.remove();
     }
-    const skipped = plans.filter((_, i) => reports[i] === undefined).map((p) => p.path);
+    const skipped = plans.filter((_, i) => reports[i] === undefined)
+      .map((p) => p.point ? `${p.path} (${pointText(p.point)})` : p.path);
     if (skipped.length > 0) console.error(`not run (interrupted): ${skipped.join(", ")}`);
-    const notebooks = reports.filter((r) => r !== undefined)
-      .sort((a, b) => a.notebook.localeCompare(b.notebook));
+    const notebooks = sortRuns(reports.filter((r) => r !== undefined));
+    const aggregate = aggregateClaims(notebooks);
     const report: RunReport = {
       format: 1,
       startedAt: new Date(started).toISOString(),
       finishedAt: new Date().toISOString(),
       durationMs: Date.now() - started,
-      shards: options.shard ? [options.shard] : [],
+      shards: options.shard ? [{ index: options.shard.index, count: options.shard.count }] : [],
       options: {
         parameters: options.parameters,
+        ...(points.length > 0
+          ? { sweep: { seeds: options.seeds, grid: options.grid, runs: jobs.length } }
+          : {}),
         timeoutS: options.timeoutMs / 1000,
         allowErrors: options.allowErrors,
         jobs: options.jobs,
@@ -614,6 +845,7 @@ export async function main(args: string[]): Promise<number> {
       versions: { ...localVersions(), kernels: [...kernels.values()] },
       notebooks,
       summary: summarize(notebooks),
+      ...(aggregate.length > 0 ? { aggregate } : {}),
     };
     if (interrupt.signal.aborted) {
       report.interrupted = { signal: String(interrupt.signal.reason), notRun: skipped };

@@ -8,7 +8,13 @@
  * deno task build notebooks/01_dense.ipynb --profile smoke
  * deno task build --no-execute          # only what is already in out/
  * deno task build --untrusted elsewhere/executed.ipynb   # add a third-party notebook
+ * deno task build --no-execute --out out/sweep/seed-0 --report out/sweep/report.json
+ *                                       # pages of seed 0, claims across every seed
  * ```
+ *
+ * When the runner's report (`--report`, default `<out>/report.json`) holds claims aggregated
+ * over a sweep's runs (`deno task run --seeds 0-9`), the index shows them: per claim the
+ * verdict and a strip chart of its values across runs, next to the single-run claims table.
  *
  * Exit code 0 when every notebook ran without error, 1 when one failed or could not be
  * executed (the site is still written, with its status), 2 on bad arguments.
@@ -36,6 +42,7 @@ import {
   writeManifest,
 } from "./manifest.ts";
 import type { SiteNotebook } from "./pages.ts";
+import type { ClaimAggregate } from "../report.ts";
 import { runnerRecord, summarize } from "./summary.ts";
 
 /** What the runner is asked to do: execute `sources` into `outDir`. */
@@ -79,6 +86,8 @@ export interface BuildOptions {
   untrusted?: string[];
   /** Site title. */
   siteTitle?: string;
+  /** A runner report whose `aggregate` the index shows (default `<outDir>/report.json`, if any). */
+  report?: string;
   /** The runner (default: `kernel/run.ts` in a subprocess). */
   runner?: Runner;
   /** Progress lines (default: stderr). */
@@ -164,6 +173,29 @@ export const subprocessRunner: Runner = async (request) => {
   }
   return { code, report };
 };
+
+/** The claims aggregated over a sweep in a runner report; [] when it has none. */
+async function readAggregate(
+  path: string,
+  { required }: { required: boolean },
+): Promise<ClaimAggregate[]> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await Deno.readTextFile(path));
+  } catch (error) {
+    if (!required) return [];
+    throw new Error(`--report ${path}: cannot read a runner report (${(error as Error).message})`);
+  }
+  const aggregate = (json as { aggregate?: unknown })?.aggregate;
+  if (Array.isArray(aggregate)) return aggregate as ClaimAggregate[];
+  if (required) {
+    throw new Error(
+      `--report ${path} has no claims across runs: it is not the report of a sweep ` +
+        "(deno task run --seeds 0-9 writes one)",
+    );
+  }
+  return [];
+}
 
 function pageNames(stems: string[]): string[] {
   const taken = new Set(["index"]);
@@ -321,6 +353,9 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       sourceSha256: await sha256Hex(await Deno.readFile(path)),
     });
   }
+  const aggregate = await readAggregate(options.report ?? join(outDir, "report.json"), {
+    required: options.report !== undefined,
+  });
   const pages = pageNames(found.map((f) => f.stem));
   const notebooks: BuiltNotebook[] = found.map(({ stem: _, ...rest }, i) => ({
     ...rest,
@@ -328,6 +363,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
   }));
   const written = await exportSite(notebooks, {
     siteDir,
+    ...(aggregate.length > 0 ? { aggregate } : {}),
     ...(options.siteTitle ? { siteTitle: options.siteTitle } : {}),
   });
   const renderMs = performance.now() - t0;
@@ -347,6 +383,8 @@ copy is missing or stale (decided by content hash), then writes the static site.
   --jobs N           parallel kernels for the runner
   --untrusted FILE   add an executed notebook from elsewhere, shown sanitised (repeatable)
   --title TEXT       site title (default: Neural Notebooks)
+  --report FILE      a sweep's report.json (deno task run --seeds ...): the index shows its
+                     claims across runs (default: <out>/report.json when it has them)
   --help             show this help`;
 
 /**
@@ -373,6 +411,7 @@ export async function main(args: string[]): Promise<number> {
         jobs: { type: "string" },
         untrusted: { type: "string", multiple: true },
         title: { type: "string" },
+        report: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -407,6 +446,7 @@ export async function main(args: string[]): Promise<number> {
       jobs,
       untrusted: v.untrusted,
       siteTitle: v.title,
+      report: v.report,
     });
   } catch (error) {
     console.error(`build failed: ${(error as Error).message}`);
@@ -424,6 +464,14 @@ export async function main(args: string[]): Promise<number> {
     );
   }
   for (const source of result.missing) console.log(`missing: ${source} has no executed copy`);
+  const foreignErrors = result.notebooks.filter((n) => !n.trusted && n.summary.status !== "ok");
+  if (foreignErrors.length) {
+    console.log(
+      `${foreignErrors.length} third-party notebook(s) hold errors or failed claims ` +
+        `(${foreignErrors.map((n) => n.page).join(", ")}): shown as such, not counted in the ` +
+        "exit code.",
+    );
+  }
   console.log(
     `site: ${relative(Deno.cwd(), result.siteDir) || "."}/index.html ` +
       `(${result.notebooks.length} page${result.notebooks.length === 1 ? "" : "s"}, ` +

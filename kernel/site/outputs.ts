@@ -35,6 +35,7 @@ import { renderMarkdown } from "./markdown.ts";
 import { renderTex, splitDelimiters } from "./math.ts";
 import { sanitize } from "./sanitize.ts";
 import { BACKEND_MIME, CLAIM_MIME, formatValue, PLOTLY_MIME } from "./summary.ts";
+import { readableRule } from "../report.ts";
 
 /** How outputs of one notebook are rendered. */
 export interface OutputContext {
@@ -126,7 +127,7 @@ function claim(record: Record<string, unknown>, ctx: OutputContext): string {
   return `<div class="nn-claim ${pass ? "pass" : "fail"}" id="${anchor}">` +
     `<span class="nn-badge ${pass ? "ok" : "fail"}">${pass ? "PASS" : "FAIL"}</span> ` +
     `<code>${escapeHtml(id)}</code>: ${escapeHtml(formatValue(record.value))} ` +
-    `<span class="nn-rule">${escapeHtml(ruleText)}</span>` +
+    `<span class="nn-rule">${escapeHtml(readableRule(ruleText))}</span>` +
     (typeof record.statement === "string" ? ` — ${escapeHtml(record.statement)}` : "") +
     (typeof rule.because === "string" ? ` <em>(${escapeHtml(rule.because)})</em>` : "") +
     ` <small>[${escapeHtml(String(record.backend ?? "unknown"))}]</small></div>`;

@@ -25,7 +25,9 @@
 
 import { cellTags, joinText, type Notebook } from "../notebook.ts";
 import { highlight } from "./highlight.ts";
-import { anchorId, escapeHtml } from "./html.ts";
+import { anchorId, escapeHtml, scriptJson } from "./html.ts";
+import { type ClaimAggregate, readableNumber, readableRule } from "../report.ts";
+import { pointText } from "../sweep.ts";
 import { renderMarkdown } from "./markdown.ts";
 import { renderOutput } from "./outputs.ts";
 import { formatDuration, formatValue, type NotebookSummary, outputsOf } from "./summary.ts";
@@ -54,6 +56,8 @@ export interface SiteNotebook {
 export interface PageOptions {
   /** Site title (header and index). Default "Neural Notebooks". */
   siteTitle?: string;
+  /** Claims over the runs of a sweep (`report.json`'s `aggregate`), shown on the index. */
+  aggregate?: ClaimAggregate[];
 }
 
 /** The Content-Security-Policy of pages of notebooks this project did not execute. */
@@ -237,7 +241,7 @@ export function indexPage(entries: SiteNotebook[], options: PageOptions = {}): s
         `<td><a href="${escapeHtml(e.page)}#${anchor}"><code>${escapeHtml(c.id)}</code></a>` +
         (c.statement ? `<div class="nn-statement">${escapeHtml(c.statement)}</div>` : "") +
         `</td><td class="num">${escapeHtml(formatValue(c.value))}</td>` +
-        `<td>${escapeHtml(c.ruleText)}</td>` +
+        `<td>${escapeHtml(readableRule(c.ruleText))}</td>` +
         `<td><span class="nn-badge ${c.pass ? "ok" : "fail"}">${c.pass ? "pass" : "fail"}</span>` +
         `</td><td>${escapeHtml(c.backend)}${e.trusted ? "" : " (third-party)"}</td></tr>`;
     });
@@ -261,6 +265,134 @@ export function indexPage(entries: SiteNotebook[], options: PageOptions = {}): s
           ? `<table class="nn-table nn-claims"><thead><tr><th>Notebook</th><th>Claim</th>` +
             `<th>Value</th><th>Rule</th><th>Result</th><th>Backend</th></tr></thead>` +
             `<tbody>\n${claims.join("\n")}\n</tbody></table>`
-          : "<p>No claims.</p>"));
+          : "<p>No claims.</p>")) +
+    (options.aggregate && options.aggregate.length > 0
+      ? `\n${aggregateSection(options.aggregate, entries)}`
+      : "");
   return layout(site, body, options);
+}
+
+/** The threshold(s) of a claim rule, for the chart's reference lines. */
+function ruleLines(rule: unknown): number[] {
+  if (!rule || typeof rule !== "object") return [];
+  const out: number[] = [];
+  for (const v of Object.values(rule as Record<string, unknown>)) {
+    if (typeof v === "number" && Number.isFinite(v)) out.push(v);
+    if (Array.isArray(v)) out.push(...v.filter((x): x is number => Number.isFinite(x)));
+  }
+  return out;
+}
+
+/**
+ * A strip chart (box plot with every run's point) of one claim's values across runs, with
+ * the rule's threshold as a dashed line: a Plotly figure drawn by `site.js`.
+ *
+ * @example
+ * ```ts
+ * import { claimRunsFigure } from "./pages.ts";
+ * const fig = claimRunsFigure({ notebook: "a.ipynb", group: {}, id: "acc", rule: { atLeast: 0.9 },
+ *   runs: 2, passes: 2, missing: 0, stats: null, verdict: "robust",
+ *   values: [{ seed: 0, value: 0.95, pass: true }, { seed: 1, value: 0.97, pass: true }] });
+ * console.log((fig.data as unknown[]).length); // 2
+ * ```
+ */
+export function claimRunsFigure(a: ClaimAggregate): Record<string, unknown> {
+  const points = a.values.filter((v) =>
+    typeof v.value === "number" || typeof v.value === "boolean"
+  );
+  const y = points.map((v) => typeof v.value === "boolean" ? (v.value ? 1 : 0) : v.value);
+  // A box of the values and, over it, every run as a point (a strip), spread sideways by a
+  // fixed pattern so that equal values stay visible; green holds, red fails.
+  return {
+    data: [{
+      type: "box",
+      name: a.id,
+      y,
+      x0: 0,
+      boxpoints: false,
+      hoverinfo: "skip",
+      line: { color: "#57606a", width: 1 },
+      fillcolor: "rgba(87,96,106,0.08)",
+    }, {
+      type: "scatter",
+      mode: "markers",
+      x: points.map((_, i) => ((i % 5) - 2) * 0.07),
+      y,
+      text: points.map((v) =>
+        (v.seed === null ? "run" : `seed ${v.seed}`) + (v.pass ? "" : " (fails)")
+      ),
+      hoverinfo: "y+text",
+      marker: { size: 7, color: points.map((v) => v.pass ? "#1a7f37" : "#cf222e") },
+    }],
+    layout: {
+      height: 160,
+      width: 300,
+      margin: { l: 50, r: 10, t: 10, b: 20 },
+      showlegend: false,
+      xaxis: { visible: false, range: [-0.5, 0.5] },
+      yaxis: { zeroline: false },
+      shapes: ruleLines(a.rule).map((y0) => ({
+        type: "line",
+        xref: "paper",
+        x0: 0,
+        x1: 1,
+        y0,
+        y1: y0,
+        line: { dash: "dash", width: 1, color: "#9a6700" },
+      })),
+    },
+  };
+}
+
+/**
+ * The index's "Claims across runs" section: per claim, k of n runs hold, median, range,
+ * mean with its 95 % interval, the verdict, and a strip chart of the values.
+ */
+function aggregateSection(aggregate: ClaimAggregate[], entries: SiteNotebook[]): string {
+  const pageOf = new Map<string, SiteNotebook>();
+  for (const e of entries) {
+    const name = (e.source ?? e.page).split(/[\\/]/).at(-1)!;
+    pageOf.set(name, e);
+  }
+  const counts = { robust: 0, fragile: 0, fails: 0 };
+  for (const a of aggregate) counts[a.verdict]++;
+  const num = (v: number | undefined) => v === undefined ? "–" : readableNumber(v);
+  const rows = aggregate.map((a) => {
+    const name = a.notebook.split(/[\\/]/).at(-1)!;
+    const entry = pageOf.get(name);
+    const title = entry?.summary.title ?? name;
+    const group = Object.keys(a.group).length > 0
+      ? `<div class="nn-path">${escapeHtml(pointText(a.group))}</div>`
+      : "";
+    const s = a.stats;
+    const mean = !s
+      ? "–"
+      : s.ci95
+      ? `${num(s.mean)} <span class="nn-ci">[${num(s.ci95[0])}, ${num(s.ci95[1])}]</span>`
+      : num(s.mean);
+    const kind = a.verdict === "robust" ? "ok" : a.verdict === "fragile" ? "warn" : "fail";
+    return `<tr class="nn-verdict-${a.verdict}">` +
+      `<td>${
+        entry ? `<a href="${escapeHtml(entry.page)}">${escapeHtml(title)}</a>` : escapeHtml(title)
+      }${group}</td>` +
+      `<td><code>${escapeHtml(a.id)}</code></td>` +
+      `<td class="num">${a.passes}/${a.runs}</td>` +
+      `<td class="num">${num(s?.median)}</td>` +
+      `<td class="num">${num(s?.min)} – ${num(s?.max)}</td>` +
+      `<td class="num">${mean}</td>` +
+      `<td>${escapeHtml(readableRule(a.ruleText ?? JSON.stringify(a.rule) ?? ""))}</td>` +
+      `<td><span class="nn-badge ${kind}">${a.verdict}</span></td>` +
+      `<td class="nn-strip"><figure class="nn-chart"><script type="application/json" ` +
+      `class="nn-figure">${scriptJson(claimRunsFigure(a))}</script><div class="nn-plot"></div>` +
+      `</figure></td></tr>`;
+  }).join("\n");
+  return `<h2 id="claims-across-runs">Claims across runs</h2>\n` +
+    `<p class="nn-summary">${aggregate.length} claim${aggregate.length === 1 ? "" : "s"} over ` +
+    `the runs of a sweep: ${counts.robust} robust (hold in every run), ${counts.fragile} ` +
+    `fragile (hold in some), ${counts.fails} fail (hold in none). Mean with its 95 % ` +
+    `t-interval; each point of a chart is one run (green holds, red fails), the dashed line ` +
+    `the rule's threshold.</p>\n` +
+    `<table class="nn-table nn-aggregate"><thead><tr><th>Notebook</th><th>Claim</th>` +
+    `<th>Holds</th><th>Median</th><th>Range</th><th>Mean (95 % CI)</th><th>Rule</th>` +
+    `<th>Verdict</th><th>Values across runs</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>`;
 }

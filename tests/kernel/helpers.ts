@@ -20,14 +20,18 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `deno run -A kernel/run.ts ARGS` from the project root. */
-export async function runCli(args: string[], cwd = ROOT): Promise<CliResult> {
+/** Runs `deno run -A kernel/run.ts ARGS` from the project root (`env` added to NO_COLOR=1). */
+export async function runCli(
+  args: string[],
+  cwd = ROOT,
+  env: Record<string, string> = {},
+): Promise<CliResult> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${ROOT}kernel/run.ts`, ...args],
     cwd,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).output();
   const decoder = new TextDecoder();
   return {

@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
 import {
+  aggregateClaims,
   BACKEND_MIME,
   CLAIM_MIME,
   extractBackend,
   extractClaims,
   mergeReports,
   type NotebookReport,
+  readableRule,
   renderMarkdown,
   type RunReport,
   summarize,
+  tQuantile975,
 } from "../../kernel/report.ts";
 import type { Notebook } from "../../kernel/notebook.ts";
 import { parseRunArgs, selectShard, UsageError } from "../../kernel/run.ts";
@@ -76,14 +79,14 @@ function notebookReport(
 
 function runReport(
   notebooks: NotebookReport[],
-  shard: { index: number; count: number },
+  shard?: { index: number; count: number },
 ): RunReport {
   return {
     format: 1,
     startedAt: "2026-01-01T00:00:00.000Z",
     finishedAt: "2026-01-01T00:01:00.000Z",
     durationMs: 60_000,
-    shards: [shard],
+    shards: shard ? [shard] : [],
     options: {},
     versions: {
       runner: "1",
@@ -145,4 +148,90 @@ Deno.test("command-line mistakes are usage errors with the fix in the message", 
   assert.deepEqual(options.parameters, { profile: "smoke", epochs: 3 });
   assert.equal(options.timeoutMs, 5000);
   assert.deepEqual(options.paths, ["x.ipynb"]);
+});
+
+Deno.test("claims over seeds: k of n, median, min, max, mean with a 95 % t-interval, verdicts", () => {
+  const run = (seed: number, values: Record<string, number>, group = {}): NotebookReport => ({
+    ...notebookReport("a.ipynb", "ok"),
+    sweep: { ...group, seed },
+    claims: Object.entries(values).map(([id, value], cell) => ({
+      id,
+      value,
+      rule: { atLeast: 1 },
+      ruleText: "≥ 1",
+      pass: value >= 1,
+      backend: "cpu",
+      cell,
+    })),
+  });
+  const runs = [
+    run(0, { a: 1, b: 0, c: 0 }),
+    run(1, { a: 2, b: 3, c: 0 }),
+    run(2, { a: 3 }), // stopped before b and c
+    run(3, { a: 6, b: 5, c: 0.5 }),
+  ];
+  const agg = aggregateClaims(runs);
+  assert.deepEqual(agg.map((a) => [a.id, a.passes, a.runs, a.missing, a.verdict]), [
+    ["a", 4, 4, 0, "robust"],
+    ["b", 2, 4, 1, "fragile"],
+    ["c", 0, 4, 1, "fails"],
+  ]);
+  const a = agg[0].stats!;
+  assert.deepEqual([a.n, a.median, a.min, a.max, a.mean], [4, 2.5, 1, 6, 3]);
+  // sd of 1,2,3,6 = sqrt(14/3); t(0.975, 3) = 3.1824; half-width = t * sd / 2.
+  const half = 3.1824 * Math.sqrt(14 / 3) / 2;
+  assert.ok(Math.abs(a.ci95![0] - (3 - half)) < 1e-9 && Math.abs(a.ci95![1] - (3 + half)) < 1e-9);
+  assert.deepEqual(agg[0].values.map((v) => v.seed), [0, 1, 2, 3]);
+  // Runs that differ in another swept parameter are separate groups.
+  const grouped = aggregateClaims([
+    run(0, { a: 1 }, { lr: 1 }),
+    run(1, { a: 0 }, { lr: 1 }),
+    run(0, { a: 2 }, { lr: 2 }),
+  ]);
+  assert.deepEqual(grouped.map((g) => [g.group, g.passes, g.runs]), [[{ lr: 1 }, 1, 2], [
+    { lr: 2 },
+    1,
+    1,
+  ]]);
+  assert.deepEqual(aggregateClaims([run(0, { a: 1 })]), [], "one run per notebook: no aggregate");
+  assert.equal(tQuantile975(1), 12.7062);
+  assert.equal(tQuantile975(9), 2.2622);
+  assert.ok(Math.abs(tQuantile975(50) - 2.0086) < 2e-3, "interpolated in 1/df");
+  assert.ok(tQuantile975(1e6) > 1.96 && tQuantile975(1e6) < 1.9601);
+  const report = mergeReports([runReport(runs.slice(0, 2)), runReport(runs.slice(2))]);
+  assert.deepEqual(report.aggregate, agg, "merged shards carry the same aggregate");
+  const md = renderMarkdown(report);
+  assert.match(md, /## Claims across runs/);
+  assert.match(
+    md,
+    /\| a\.ipynb \| a \| 4\/4 \| 2\.5 \| 1 \| 6 \| 3 \[-0\.4374, 6\.437\] \| ≥ 1 \| robust \|/,
+  );
+  assert.match(md, /\| a\.ipynb \| b \| 2\/4 \| .* \| \*\*fragile\*\* \|/);
+  assert.match(md, /a\.ipynb \(seed=3\)/);
+});
+
+Deno.test("numbers in rules are rounded for reading; the exact value stays in the JSON", () => {
+  assert.equal(readableRule("< 0.16666666666666666"), "< 0.1667");
+  assert.equal(readableRule("≥ 1.0000000000000002 × baseline"), "≥ 1 × baseline");
+  assert.equal(readableRule("in [0.33333333333333331, 2.5]"), "in [0.3333, 2.5]");
+  assert.equal(readableRule("≤ 1.2345678e-7"), "≤ 1.235e-7");
+  assert.equal(readableRule("≥ 0.9"), "≥ 0.9");
+  assert.equal(readableRule("≥ 100"), "≥ 100");
+  assert.equal(readableRule("v1.2.34567 build"), "v1.2.34567 build", "not a number on its own");
+  const entry = notebookReport("a.ipynb", "ok");
+  entry.claims = [{
+    id: "ratio",
+    value: 0.1,
+    rule: { lessThan: 1 / 6 },
+    ruleText: `< ${1 / 6}`,
+    pass: true,
+    backend: "cpu",
+    cell: 0,
+  }];
+  const report = runReport([entry]);
+  assert.match(renderMarkdown(report), /\| ratio \| 0\.1 \| < 0\.1667 \|/);
+  assert.equal(
+    JSON.parse(JSON.stringify(report)).notebooks[0].claims[0].ruleText,
+    "< 0.16666666666666666",
+  );
 });

@@ -4,7 +4,14 @@ import { join } from "node:path";
 import type { RunReport } from "../../kernel/report.ts";
 import { selectShard } from "../../kernel/run.ts";
 import { joinText, type Notebook, readNotebook } from "../../kernel/notebook.ts";
-import { FIXTURES, nbformatAvailable, nbformatErrors, runCli, streamText } from "./helpers.ts";
+import {
+  FIXTURES,
+  nbformatAvailable,
+  nbformatErrors,
+  ROOT,
+  runCli,
+  streamText,
+} from "./helpers.ts";
 
 const readReport = async (dir: string): Promise<RunReport> =>
   JSON.parse(await Deno.readTextFile(join(dir, "report.json")));
@@ -258,3 +265,212 @@ Deno.test("--shard splits deterministically, --jobs runs kernels in parallel, --
     assert.match(await Deno.readTextFile(join(merged, "report.md")), /2 shards merged/);
   });
 });
+
+const SEED_CLAIMS = join(FIXTURES, "seed_claims.ipynb");
+
+Deno.test("--seeds: one run per seed, each copy in out/seed-S/, claims aggregated with a verdict", async () => {
+  await withTempDir(async (out) => {
+    const { code, stderr, stdout } = await runCli([
+      "--seeds",
+      "0-1,3",
+      "--jobs",
+      "2",
+      "--out",
+      out,
+      SEED_CLAIMS,
+    ]);
+    assert.equal(code, 1, stderr); // "never" fails on every seed
+    const report = await readReport(out);
+    assert.deepEqual(report.notebooks.map((n) => n.sweep), [{ seed: 0 }, { seed: 1 }, { seed: 3 }]);
+    for (const seed of [0, 1, 3]) {
+      const nb = await readNotebook(join(out, `seed-${seed}`, "seed_claims.ipynb"));
+      const injected = nb.cells.find((c) =>
+        (c.metadata.tags as string[] | undefined)?.includes("injected-parameters")
+      );
+      assert.equal(joinText(injected!.source), `// Parameters\nlet seed = ${seed};\n`);
+    }
+    const byId = new Map(report.aggregate!.map((a) => [a.id, a]));
+    assert.deepEqual(
+      [...byId.values()].map((a) => [a.id, a.passes, a.runs, a.verdict]),
+      [["always", 3, 3, "robust"], ["not-multiple-of-3", 1, 3, "fragile"], [
+        "never",
+        0,
+        3,
+        "fails",
+      ]],
+    );
+    const always = byId.get("always")!;
+    assert.deepEqual(always.values.map((v) => [v.seed, v.value]), [[0, 1], [1, 2], [3, 4]]);
+    assert.equal(always.stats!.median, 2);
+    assert.equal(always.stats!.min, 1);
+    assert.equal(always.stats!.max, 4);
+    assert.ok(Math.abs(always.stats!.mean - 7 / 3) < 1e-12);
+    const md = await Deno.readTextFile(join(out, "report.md"));
+    assert.match(md, /## Claims across runs/);
+    assert.match(md, /\| not-multiple-of-3 \| 1\/3 \| .* \| \*\*fragile\*\* \|/);
+    assert.match(md, /seed_claims\.ipynb \(seed=3\) \| claims failed/);
+    assert.match(stdout, /Claims across runs: 1 robust, 1 fragile, 1 fails\./);
+  });
+});
+
+Deno.test("sweep mistakes: one clear message, exit code 2, nothing written", async () => {
+  await withTempDir(async (out) => {
+    for (
+      const [args, message] of [
+        [["--seeds", "3-1"], /--seeds 3-1: the range 3-1 runs backwards/],
+        [["--seeds", "0,x"], /"x" is not a seed or a range/],
+        [["--seeds", "1,1"], /seed 1 is listed twice/],
+        [["--seeds", "0-2", "-p", "seed=4"], /contradicts -p seed=4/],
+        [["--grid", "seed=1,2"], /sweep seeds with --seeds/],
+        [["--grid", "lr"], /write --grid name=v1,v2/],
+        [["--grid", "lr=0.1", "-p", "lr=0.2"], /contradicts -p lr=0\.2/],
+        [["--grid", "act=a/b,a_b"], /would share the folder act-a_b/],
+      ] as [string[], RegExp][]
+    ) {
+      const { code, stderr } = await runCli([...args, "--out", out, SEED_CLAIMS]);
+      assert.equal(code, 2, stderr);
+      const errors = stderr.split("\n").filter((l) => l.startsWith("error: "));
+      assert.equal(errors.length, 1, stderr);
+      assert.match(errors[0], message);
+    }
+    assert.deepEqual([...Deno.readDirSync(out)], [], "nothing written");
+  });
+});
+
+/** A report with what differs between two equal runs (times, output folders) taken out. */
+function comparable(report: RunReport, outDir: string): unknown {
+  return {
+    notebooks: report.notebooks.map((n) => ({
+      ...n,
+      durationMs: 0,
+      // Which cells are slowest depends on timing: keep only which cells ran.
+      slowestCells: n.slowestCells.map((c) => c.index).sort(),
+      output: n.output && n.output.slice(outDir.length),
+    })),
+    summary: report.summary,
+    aggregate: report.aggregate,
+    interrupted: report.interrupted,
+  };
+}
+
+Deno.test("--shard auto: Kubernetes and Slurm task variables, merged shards equal the unsharded run", async () => {
+  await withTempDir(async (dir) => {
+    const args = ["--seeds", "0-2", "--quiet", SEED_CLAIMS];
+    const whole = join(dir, "whole");
+    const runs = [runCli(["--jobs", "2", "--out", whole, ...args])];
+    // Kubernetes Indexed Job with completions 3: JOB_COMPLETION_INDEX 0..2, JOB_COMPLETIONS set
+    // by the manifest. Slurm array --array=1-2: ids 1 and 2, SLURM_ARRAY_TASK_MIN=1.
+    const k8s = [0, 1, 2].map((i) => ({ JOB_COMPLETION_INDEX: String(i), JOB_COMPLETIONS: "3" }));
+    const slurm = [1, 2].map((id) => ({
+      SLURM_ARRAY_TASK_ID: String(id),
+      SLURM_ARRAY_TASK_MIN: "1",
+      SLURM_ARRAY_TASK_COUNT: "2",
+    }));
+    const shards: { env: Record<string, string>; out: string }[] = [
+      ...k8s.map((env, i) => ({ env, out: join(dir, `k8s-${i}`) })),
+      ...slurm.map((env, i) => ({ env, out: join(dir, `slurm-${i}`) })),
+    ];
+    runs.push(
+      ...shards.map((s) => runCli(["--shard", "auto", "--out", s.out, ...args], ROOT, s.env)),
+    );
+    const results = await Promise.all(runs);
+    for (const r of results) assert.equal(r.code, 1, r.stderr); // "never" fails
+    assert.match(results[1].stderr, /shard 1\/3 of 3, from Kubernetes Indexed Job/);
+    assert.match(results[5].stderr, /shard 2\/2 of 3, from Slurm array/);
+    const expected = comparable(await readReport(whole), whole);
+    for (const [name, count] of [["k8s", 3], ["slurm", 2]] as const) {
+      const merged = join(dir, `${name}-merged`);
+      const reports = Array.from(
+        { length: count },
+        (_, i) => join(dir, `${name}-${i}`, "report.json"),
+      );
+      const m = await runCli(["--merge", "--out", merged, ...reports]);
+      assert.equal(m.code, 1, m.stderr);
+      const report = await readReport(merged);
+      assert.equal(report.shards.length, count);
+      const got = comparable(report, "") as { notebooks: { output: string }[] };
+      for (const n of got.notebooks) n.output = n.output.replace(/^.*?[\\/](?=seed-)/, "/");
+      assert.deepEqual(got, expected, `${name}: merged shards equal the unsharded run`);
+    }
+    // The same shard twice is a mistake; a missing shard only a warning.
+    const first = join(dir, "k8s-0", "report.json");
+    const twice = await runCli(["--merge", "--out", join(dir, "twice"), first, first]);
+    assert.equal(twice.code, 2);
+    assert.equal(twice.stderr.trim().split("\n").length, 1, twice.stderr);
+    assert.match(twice.stderr, /both hold 1 run\(s\).*give each shard's report once/);
+    const partial = await runCli(["--merge", "--out", join(dir, "partial"), first]);
+    assert.match(partial.stderr, /warning: merging 1 of 3 shards; absent: 2\/3, 3\/3/);
+  });
+});
+
+Deno.test("--shard auto with no engine variables: a usage error naming them, nothing written", async () => {
+  await withTempDir(async (out) => {
+    const { code, stderr } = await runCli(["--shard", "auto", "--out", out, SEED_CLAIMS]);
+    assert.equal(code, 2);
+    assert.match(stderr, /no shard variables are set.*JOB_COMPLETION_INDEX.*SLURM_ARRAY_TASK_ID/);
+    assert.deepEqual([...Deno.readDirSync(out)], []);
+  });
+});
+
+/**
+ * Runs the endless-loop fixture under GNU timeout (through `deno task run` or straight),
+ * and once its loop runs, sends SIGTERM to timeout: timeout then does exactly what it does
+ * when its time is up, signalling the command and the whole process group.
+ */
+async function underTimeout(
+  viaTask: boolean,
+  out: string,
+): Promise<{ code: number; stderr: string }> {
+  const runner = viaTask
+    ? ["deno", "task", "run"]
+    : [Deno.execPath(), "run", "-A", "kernel/run.ts"];
+  const child = new Deno.Command("timeout", {
+    args: ["300", ...runner, "--out", out, join(FIXTURES, "endless_loop.ipynb")],
+    cwd: ROOT,
+    stdout: "null",
+    stderr: "piped",
+    env: { NO_COLOR: "1", PATH: `${join(Deno.execPath(), "..")}:${Deno.env.get("PATH")}` },
+  }).spawn();
+  let stderr = "";
+  const decoder = new TextDecoder();
+  const reader = child.stderr.getReader();
+  while (!/cell 1\/3 ok/.test(stderr)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stderr += decoder.decode(value);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  child.kill("SIGTERM");
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    stderr += decoder.decode(value);
+  }
+  const { code } = await child.status;
+  return { code, stderr };
+}
+
+for (const viaTask of [false, true]) {
+  Deno.test(`under timeout${viaTask ? " and deno task" : ""}: one SIGTERM burst is one request, partial notebook and report written`, async () => {
+    await withTempDir(async (out) => {
+      const { stderr } = await underTimeout(viaTask, out);
+      assert.match(stderr, /SIGTERM: stopping; writing the partial notebooks/);
+      assert.doesNotMatch(stderr, /again/);
+      // deno task may return before the runner finishes writing: wait for the report.
+      for (let i = 0; i < 100; i++) {
+        try {
+          await Deno.stat(join(out, "report.md"));
+          break;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      const report = await readReport(out);
+      assert.equal(report.interrupted?.signal, "SIGTERM");
+      assert.equal(report.notebooks[0].status, "interrupted");
+      const nb = await readNotebook(join(out, "endless_loop.ipynb"));
+      assert.equal(nb.cells[2].outputs![0].ename, "RunInterrupted");
+      await assertValid(join(out, "endless_loop.ipynb"));
+    });
+  });
+}

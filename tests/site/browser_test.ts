@@ -38,8 +38,30 @@ Deno.test({
         await Deno.writeTextFile(join(request.outDir, "project.ipynb"), executed);
         return { code: 0 };
       };
+      // A sweep's report: two claims over three seeds, each drawn as a strip chart on the index.
+      const values = (vs: number[], atLeast: number) =>
+        vs.map((value, seed) => ({ seed, value, pass: value >= atLeast }));
+      const aggregate = [
+        { id: "acc-high", vs: [0.97, 0.95, 0.96], atLeast: 0.9, verdict: "robust" },
+        { id: "loss-falls", vs: [0.2, 0.7, 0.3], atLeast: 0.25, verdict: "fragile" },
+      ].map(({ id, vs, atLeast, verdict }) => ({
+        notebook: "notebooks/project.ipynb",
+        group: {},
+        id,
+        rule: { atLeast },
+        ruleText: `≥ ${atLeast}`,
+        runs: 3,
+        passes: vs.filter((v) => v >= atLeast).length,
+        missing: 0,
+        values: values(vs, atLeast),
+        stats: null,
+        verdict,
+      }));
+      const report = join(dir, "report.json");
+      await Deno.writeTextFile(report, JSON.stringify({ format: 1, aggregate }));
       const site = join(dir, "site");
       const result = await build({
+        report,
         sources: [join(dir, "notebooks")],
         outDir: join(dir, "out"),
         siteDir: site,
@@ -48,11 +70,11 @@ Deno.test({
         log: () => {},
       });
       const pages: Array<{ page: string; charts: number; notebook?: BuiltNotebook }> = [
-        { page: "index.html", charts: 0 },
+        { page: "index.html", charts: 2 },
         ...result.notebooks.map((n) => ({ page: n.page, charts: n.summary.charts, notebook: n })),
       ];
       assert.deepEqual(pages.map((p) => [p.page, p.charts]), [
-        ["index.html", 0],
+        ["index.html", 2],
         ["project.html", 2],
         ["third_party.html", 1],
       ]);
@@ -113,6 +135,10 @@ Deno.test({
             "object",
             `${name}: plotly.min.js loaded from beside the page`,
           );
+          if (name === "index.html") {
+            const points = await page.locator(".nn-aggregate .js-plotly-plot .point").count();
+            assert.equal(points, 6, "every run of every claim is a point");
+          }
           if (name === "third_party.html") {
             assert.ok(await page.getByText("Third-party HTML table:").isVisible());
             assert.equal(await page.locator("[onerror], [onclick], [onload], iframe").count(), 0);

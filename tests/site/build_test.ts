@@ -264,3 +264,85 @@ Deno.test("build CLI: exit 0 when all ok, 1 when a claim fails or a copy is miss
     await Deno.remove(ws.dir, { recursive: true });
   }
 });
+
+Deno.test("build: third-party notebooks with error outputs show as errors; a sweep's claims across runs are charted", async () => {
+  const ws = await workspace();
+  try {
+    // A third-party notebook (executed elsewhere, e.g. nbconvert --allow-errors) with error
+    // outputs in two cells, and one whose only error is in a raises-exception cell.
+    const nb = JSON.parse(await Deno.readTextFile(thirdParty));
+    const error = (evalue: string) => ({
+      output_type: "error",
+      ename: "ZeroDivisionError",
+      evalue,
+      traceback: ["Traceback", evalue],
+    });
+    nb.cells[1].outputs.push(error("division by zero"));
+    nb.cells[2].outputs = [error("again")];
+    const failing = join(ws.dir, "failing_third_party.ipynb");
+    await Deno.writeTextFile(failing, JSON.stringify(nb));
+    const expected = structuredClone(nb);
+    expected.cells[1].outputs.pop();
+    expected.cells[2].metadata.tags = ["raises-exception"];
+    const fine = join(ws.dir, "expected_error.ipynb");
+    await Deno.writeTextFile(fine, JSON.stringify(expected));
+    const report = {
+      format: 1,
+      aggregate: [{
+        notebook: "notebooks/a.ipynb",
+        group: {},
+        id: "ratio",
+        rule: { lessThan: 1 / 6 },
+        ruleText: `< ${1 / 6}`,
+        runs: 3,
+        passes: 2,
+        missing: 0,
+        values: [0.1, 0.12, 0.2].map((value, seed) => ({ seed, value, pass: value < 1 / 6 })),
+        stats: { n: 3, median: 0.12, min: 0.1, max: 0.2, mean: 0.14, sd: 0.05, ci95: [0.01, 0.27] },
+        verdict: "fragile",
+      }],
+    };
+    const reportPath = join(ws.dir, "report.json");
+    await Deno.writeTextFile(reportPath, JSON.stringify(report));
+    const fake = fakeRunner();
+    const result = await build({
+      sources: [ws.src],
+      outDir: ws.out,
+      siteDir: ws.site,
+      runner: fake.runner,
+      log: quiet,
+      untrusted: [failing, fine],
+      report: reportPath,
+    });
+    const byPage = new Map(result.notebooks.map((n) => [n.page, n.summary.status]));
+    assert.equal(byPage.get("failing_third_party.html"), "error");
+    assert.equal(byPage.get("expected_error.html"), "ok");
+    const index = await Deno.readTextFile(join(ws.site, "index.html"));
+    const row = index.split("\n").find((l) => l.includes('href="failing_third_party.html"'))!;
+    assert.match(row, /nn-badge fail">error</);
+    assert.match(index, /<h2 id="claims-across-runs">Claims across runs<\/h2>/);
+    assert.match(index, /<td class="num">2\/3<\/td>/);
+    assert.match(index, /nn-badge warn">fragile</);
+    assert.match(index, /<td>&lt; 0\.1667<\/td>/, "the rule reads rounded");
+    assert.doesNotMatch(index, /&lt; 0\.16666/);
+    const figure = /class="nn-figure">(.*?)<\/script>/s.exec(
+      index.slice(index.indexOf("claims-across-runs")),
+    )!;
+    const fig = JSON.parse(figure[1]);
+    assert.deepEqual(fig.data[1].y, [0.1, 0.12, 0.2], "each run is a point of the strip chart");
+    assert.equal(fig.layout.shapes[0].y0, 1 / 6, "the rule's threshold is drawn");
+    await assert.rejects(
+      build({
+        sources: [ws.src],
+        outDir: ws.out,
+        siteDir: ws.site,
+        noExecute: true,
+        log: quiet,
+        report: failing,
+      }),
+      /not the report of a sweep/,
+    );
+  } finally {
+    await Deno.remove(ws.dir, { recursive: true });
+  }
+});
