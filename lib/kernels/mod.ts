@@ -43,7 +43,7 @@ import { gatherKernels } from "./gather.ts";
 import { reduceKernels } from "./reduce.ts";
 import { identityKernels } from "./identity.ts";
 
-export { blasInfo, gemm, hasBlas } from "./gemm.ts";
+export { blasInfo, gemm, hasBlas, hasNativeBlas } from "./gemm.ts";
 
 const done = new Set<string>();
 
