@@ -266,15 +266,35 @@ export function hasNativeBlas(): boolean {
   return blas().sgemm !== null;
 }
 
+/** What {@linkcode selectGemm} takes. */
+export type GemmChoice = "auto" | "simd" | "ts";
+
+/**
+ * Chooses the GEMM from here on: `"auto"` (as `NN_BLAS` says: a native BLAS when found,
+ * else the own SIMD GEMM), `"simd"` (the own SIMD GEMM even where a native BLAS exists)
+ * or `"ts"` (the TypeScript loops). For benchmarks and tests, side by side in one process.
+ *
+ * @example
+ * ```ts
+ * import { blasInfo, selectGemm } from "nn/kernels/gemm.ts";
+ * selectGemm("simd");
+ * console.log(blasInfo().gemm); // "simd-wasm (relaxed fma)" where relaxed SIMD validates
+ * selectGemm("auto");
+ * ```
+ */
+export function selectGemm(choice: GemmChoice): void {
+  if (choice === "simd") loaded = fallback(`native BLAS not used (selectGemm("simd"))`);
+  else if (choice === "ts") loaded = fallback(`selectGemm("ts"): the TypeScript GEMM`, true);
+  else loaded = null;
+}
+
 /**
  * For tests: `true` forces the TypeScript path, `"native"` turns off only the native
  * library (the own SIMD GEMM runs), `false` restores the automatic choice.
  * @internal
  */
 export function disableBlasForTesting(disabled: boolean | "native"): void {
-  if (disabled === "native") loaded = fallback("native BLAS disabled for testing");
-  else if (disabled) loaded = fallback("disabled for testing", true);
-  else loaded = null;
+  selectGemm(disabled === "native" ? "simd" : disabled ? "ts" : "auto");
 }
 
 /**

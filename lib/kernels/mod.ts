@@ -43,7 +43,8 @@ import { gatherKernels } from "./gather.ts";
 import { reduceKernels } from "./reduce.ts";
 import { identityKernels } from "./identity.ts";
 
-export { blasInfo, gemm, hasBlas, hasNativeBlas } from "./gemm.ts";
+export { blasInfo, gemm, hasBlas, hasNativeBlas, selectGemm } from "./gemm.ts";
+export type { GemmChoice } from "./gemm.ts";
 
 const done = new Set<string>();
 
