@@ -287,9 +287,10 @@
         (br $panels))))
 
   ;; The 4×8 micro-kernel: C[rows × cols] at $c (rows ≤ 4, cols ≤ 8, ldc4 bytes apart) +=
-  ;; packed A panel ($pa, kc × 4) · packed B panel ($pb, kc × 8); kc ≥ 1.
+  ;; packed A panel ($pa, kc × 4) · packed B panel ($pb, kc × 8); kc ≥ 1. With $add = 0
+  ;; the tile is stored instead (the first block of k when beta = 0: C is never read).
   (func $kernel (param $pa i32) (param $pb i32) (param $kc i32) (param $c i32) (param $ldc4 i32)
-    (param $rows i32) (param $cols i32)
+    (param $rows i32) (param $cols i32) (param $add i32)
     (local $end i32) (local $b0 v128) (local $b1 v128) (local $x v128)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
@@ -315,21 +316,33 @@
       (br_if $k (i32.lt_u (local.get $pa) (local.get $end))))
     (if (i32.and (i32.eq (local.get $rows) (i32.const 4)) (i32.eq (local.get $cols) (i32.const 8)))
       (then
-        (v128.store (local.get $c) (f32x4.add (v128.load (local.get $c)) (local.get $c00)))
-        (v128.store offset=16 (local.get $c)
-          (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c01)))
+        (if (local.get $add)
+          (then
+            (local.set $c00 (f32x4.add (v128.load (local.get $c)) (local.get $c00)))
+            (local.set $c01 (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c01)))))
+        (v128.store (local.get $c) (local.get $c00))
+        (v128.store offset=16 (local.get $c) (local.get $c01))
         (local.set $c (i32.add (local.get $c) (local.get $ldc4)))
-        (v128.store (local.get $c) (f32x4.add (v128.load (local.get $c)) (local.get $c10)))
-        (v128.store offset=16 (local.get $c)
-          (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c11)))
+        (if (local.get $add)
+          (then
+            (local.set $c10 (f32x4.add (v128.load (local.get $c)) (local.get $c10)))
+            (local.set $c11 (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c11)))))
+        (v128.store (local.get $c) (local.get $c10))
+        (v128.store offset=16 (local.get $c) (local.get $c11))
         (local.set $c (i32.add (local.get $c) (local.get $ldc4)))
-        (v128.store (local.get $c) (f32x4.add (v128.load (local.get $c)) (local.get $c20)))
-        (v128.store offset=16 (local.get $c)
-          (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c21)))
+        (if (local.get $add)
+          (then
+            (local.set $c20 (f32x4.add (v128.load (local.get $c)) (local.get $c20)))
+            (local.set $c21 (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c21)))))
+        (v128.store (local.get $c) (local.get $c20))
+        (v128.store offset=16 (local.get $c) (local.get $c21))
         (local.set $c (i32.add (local.get $c) (local.get $ldc4)))
-        (v128.store (local.get $c) (f32x4.add (v128.load (local.get $c)) (local.get $c30)))
-        (v128.store offset=16 (local.get $c)
-          (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c31))))
+        (if (local.get $add)
+          (then
+            (local.set $c30 (f32x4.add (v128.load (local.get $c)) (local.get $c30)))
+            (local.set $c31 (f32x4.add (v128.load offset=16 (local.get $c)) (local.get $c31)))))
+        (v128.store (local.get $c) (local.get $c30))
+        (v128.store offset=16 (local.get $c) (local.get $c31)))
       (else
         ;; a partial tile: through the scratch tile at address 0
         (v128.store (i32.const 0) (local.get $c00))
@@ -345,7 +358,8 @@
           (loop $ec
             (local.set $p (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))))
             (f32.store (local.get $p)
-              (f32.add (f32.load (local.get $p))
+              (f32.add
+                (select (f32.load (local.get $p)) (f32.const 0) (local.get $add))
                 (f32.load
                   (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $j))
                     (i32.const 2)))))
@@ -362,13 +376,16 @@
     (param $ldb i32) (param $beta f32) (param $c i32) (param $ldc i32) (param $wa i32)
     (param $wb i32)
     (local $jc i32) (local $nc i32) (local $pc i32) (local $kc i32) (local $ic i32) (local $mc i32)
-    (local $jr i32) (local $ir i32) (local $ldc4 i32)
-    (if (f32.ne (local.get $beta) (f32.const 1))
+    (local $jr i32) (local $ir i32) (local $ldc4 i32) (local $noAB i32)
+    (local.set $noAB
+      (i32.or (i32.le_s (local.get $k) (i32.const 0)) (f32.eq (local.get $alpha) (f32.const 0))))
+    ;; beta = 0 with a product: the first block of k stores into C, which is not read
+    (if (i32.and (f32.ne (local.get $beta) (f32.const 1))
+          (i32.or (local.get $noAB) (f32.ne (local.get $beta) (f32.const 0))))
       (then
         (call $scale_c (local.get $c) (local.get $m) (local.get $n) (local.get $ldc)
           (local.get $beta))))
-    (if (i32.or (i32.le_s (local.get $k) (i32.const 0)) (f32.eq (local.get $alpha) (f32.const 0)))
-      (then (return)))
+    (if (local.get $noAB) (then (return)))
     (local.set $ldc4 (i32.shl (local.get $ldc) (i32.const 2)))
     (block $jdone
       (loop $jloop
@@ -406,7 +423,10 @@
                           (i32.const 2)))
                       (local.get $ldc4)
                       (call $min (i32.sub (local.get $mc) (local.get $ir)) (i32.const 4))
-                      (call $min (i32.sub (local.get $nc) (local.get $jr)) (i32.const 8)))
+                      (call $min (i32.sub (local.get $nc) (local.get $jr)) (i32.const 8))
+                      ;; add to C unless this is the first block of k and beta = 0
+                      (i32.or (i32.ne (local.get $pc) (i32.const 0))
+                        (f32.ne (local.get $beta) (f32.const 0))))
                     (local.set $ir (i32.add (local.get $ir) (i32.const 4)))
                     (br_if $irloop (i32.lt_s (local.get $ir) (local.get $mc))))
                   (local.set $jr (i32.add (local.get $jr) (i32.const 8)))

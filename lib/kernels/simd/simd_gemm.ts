@@ -122,6 +122,9 @@ function place(rows: number, cols: number, ld: number): Placement {
   return { floats: rows * cols, ld: cols, span: false };
 }
 
+/** Rows at most this long are copied by a loop (a `subarray` and `set` per row cost more). */
+const SHORT_ROW = 64;
+
 function copyIn(
   heap: Float32Array,
   at: number,
@@ -131,8 +134,43 @@ function copyIn(
   ld: number,
   p: Placement,
 ) {
-  if (p.span) heap.set(src.subarray(0, p.floats), at);
-  else for (let r = 0; r < rows; r++) heap.set(src.subarray(r * ld, r * ld + cols), at + r * cols);
+  if (p.span) heap.set(p.floats === src.length ? src : src.subarray(0, p.floats), at);
+  else if (cols <= SHORT_ROW) {
+    for (let r = 0; r < rows; r++) {
+      const s = r * ld, d = at + r * cols;
+      for (let j = 0; j < cols; j++) heap[d + j] = src[s + j];
+    }
+  } else {
+    for (let r = 0; r < rows; r++) heap.set(src.subarray(r * ld, r * ld + cols), at + r * cols);
+  }
+}
+
+function copyOut(
+  heap: Float32Array,
+  at: number,
+  c: Float32Array,
+  m: number,
+  n: number,
+  ldc: number,
+  p: Placement,
+) {
+  if (p.span) c.set(heap.subarray(at, at + p.floats));
+  else if (n <= SHORT_ROW) {
+    for (let r = 0; r < m; r++) {
+      const s = at + r * n, d = r * ldc;
+      for (let j = 0; j < n; j++) c[d + j] = heap[s + j];
+    }
+  } else {
+    for (let r = 0; r < m; r++) c.set(heap.subarray(at + r * n, at + r * n + n), r * ldc);
+  }
+}
+
+let heapView: Float32Array | null = null;
+
+/** A view of the whole memory, made again only after the memory grew. */
+function heapOf(memory: WebAssembly.Memory): Float32Array {
+  if (heapView?.buffer !== memory.buffer) heapView = new Float32Array(memory.buffer);
+  return heapView;
 }
 
 /**
@@ -178,7 +216,7 @@ export function simdGemm(
   if (end > memory.buffer.byteLength) {
     memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
   }
-  const heap = new Float32Array(memory.buffer);
+  const heap = heapOf(memory);
   if (useAB) {
     copyIn(heap, offA / 4, a, aRows, aCols, lda, pa);
     copyIn(heap, offB / 4, b, bRows, bCols, ldb, pb);
@@ -202,9 +240,5 @@ export function simdGemm(
     offWa,
     offWb,
   );
-  const base = offC / 4;
-  if (pc.span) c.set(heap.subarray(base, base + pc.floats));
-  else {
-    for (let r = 0; r < m; r++) c.set(heap.subarray(base + r * n, base + r * n + n), r * ldc);
-  }
+  copyOut(heap, offC / 4, c, m, n, ldc, pc);
 }
