@@ -254,7 +254,9 @@ async function runTorch(
   reps: number,
   threads: number,
 ): Promise<Map<string, number>> {
-  const script = new URL("../../../shared/bench/torch_reference.py", import.meta.url).pathname;
+  // NN_TORCH_REFERENCE: the script's path where the checkout is not next to shared/ (a worktree)
+  const script = Deno.env.get("NN_TORCH_REFERENCE") ??
+    new URL("../../../shared/bench/torch_reference.py", import.meta.url).pathname;
   const python = "/usr/bin/python3";
   const out = new Map<string, number>();
   try {

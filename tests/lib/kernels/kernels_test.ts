@@ -185,16 +185,31 @@ for (const { mode, label } of MODES) {
             tf.sum(tf.tensor1d([1, 2, 3], "int32")),
           ];
         }));
-      await t.step("conv1d gradients (Conv2DBackpropFilter)", () =>
-        compare("conv1d", () => {
-          const x = data([3, 12, 5], 5);
-          const w = data([3, 5, 4], 6);
-          const dy = data([3, 10, 4], 7);
-          const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-            tf.sum(tf.mul(tf.conv1d(a as tf.Tensor3D, b as tf.Tensor3D, 1, "valid"), dy))
-          )([x, w]);
-          return [gx, gw];
-        }));
+      await t.step(
+        "conv2d input gradient, stride 2, same padding (Conv2DBackpropInput)",
+        () =>
+          compare("conv2d dx", () => {
+            const x = data([2, 7, 6, 3], 11) as tf.Tensor4D;
+            const w = data([3, 2, 3, 5], 12) as tf.Tensor4D;
+            const dy = data([2, 4, 3, 5], 13);
+            return tf.grad((a: tf.Tensor) =>
+              tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, w, 2, "same"), dy))
+            )(x);
+          }),
+      );
+      await t.step(
+        "conv1d gradients (Conv2DBackpropInput, Conv2DBackpropFilter)",
+        () =>
+          compare("conv1d", () => {
+            const x = data([3, 12, 5], 5);
+            const w = data([3, 5, 4], 6);
+            const dy = data([3, 10, 4], 7);
+            const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+              tf.sum(tf.mul(tf.conv1d(a as tf.Tensor3D, b as tf.Tensor3D, 1, "valid"), dy))
+            )([x, w]);
+            return [gx, gw];
+          }),
+      );
       await t.step("conv2d filter gradient, stride 2, same padding", () =>
         compare("conv2d", () => {
           const x = data([2, 7, 6, 3], 8) as tf.Tensor4D;
