@@ -30,6 +30,7 @@ import {
   type WasmThreadsReport,
   wasmThreadsReport,
 } from "./kernels/wasm_threads.ts";
+import { blasInfo } from "./kernels/gemm.ts";
 
 // Until setupBackend runs, use cpu: importing the webgpu backend made it tfjs's default,
 // and an op on a WebGPU backend that is not initialised yet throws. cpu initialises
@@ -82,6 +83,11 @@ export interface BackendReport {
   versions: { tfjs: string; deno: string; v8: string; typescript: string };
   /** On wasm: which binary runs (threaded or not), with how many threads and why. */
   wasm?: WasmThreadsReport;
+  /**
+   * On cpu and wasm: the GEMM the library's fused layers and matmul kernels run
+   * (`"openblas"`, `"accelerate"`, `"simd-wasm (relaxed fma)"`, …; see `kernels/gemm.ts`).
+   */
+  gemm?: string;
 }
 
 /** Options for {@linkcode setupBackend}. */
@@ -294,6 +300,7 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<B
     },
   };
   if (choice.backend === "wasm") lastReport.wasm = wasmThreadsReport();
+  if (choice.backend !== "webgpu") lastReport.gemm = blasInfo().gemm;
   return lastReport;
 }
 
@@ -324,13 +331,14 @@ export function showBackend(report: BackendReport): Displayable {
   const w = report.wasm;
   const wasm = w ? `${w.build}, ${w.threads} thread(s) (${w.reason})` : null;
   const text = `backend ${report.backend} (${report.source}: ${report.reason}); ` +
-    (wasm ? `wasm: ${wasm}; ` : "") +
+    (wasm ? `wasm: ${wasm}; ` : "") + (report.gemm ? `GEMM: ${report.gemm}; ` : "") +
     `WebGPU adapter: ${adapter}; tfjs ${report.versions.tfjs}, Deno ${report.versions.deno}`;
   const rows: Array<[string, string]> = [
     ["backend", report.backend],
     ["chosen by", `${report.source}: ${report.reason}`],
     ["WebGPU adapter", adapter],
     ...(wasm ? [["wasm build", wasm] as [string, string]] : []),
+    ...(report.gemm ? [["GEMM", report.gemm] as [string, string]] : []),
     ["tfjs", report.versions.tfjs],
     ["Deno", `${report.versions.deno} (V8 ${report.versions.v8})`],
   ];

@@ -1,11 +1,18 @@
 /**
- * Single-precision matrix multiply (GEMM) for the library's fast kernels: the system
- * OpenBLAS through Deno's FFI where it is installed, a plain TypeScript loop elsewhere.
+ * Single-precision matrix multiply (GEMM) for the library's fast kernels: a native BLAS
+ * through Deno's FFI where the system has one (OpenBLAS on Linux, Apple's Accelerate on
+ * macOS), else the library's own WebAssembly SIMD GEMM (`simd/gemm.wat`: packed panels,
+ * a 4×8 register tile, relaxed-SIMD fused multiply-add where the runtime has it), and a
+ * plain TypeScript loop only where WebAssembly SIMD is missing.
  *
  * Arrays are row-major `Float32Array`s (views into the wasm heap work too: the pointer
- * is taken from the view, so no copy is made). Set `NN_BLAS=off` to force the
- * TypeScript path, `NN_BLAS=/path/to/libopenblas.so` to pick a library, and
- * `NN_BLAS_THREADS=1` to keep OpenBLAS on one thread. Small GEMMs, and all GEMMs while
+ * is taken from the view, so no copy is made). `NN_BLAS` chooses:
+ * - unset or `auto`: the first native library found, else the SIMD GEMM;
+ * - `off` (also `none`, `0`, `false`, `simd`): no native library, the SIMD GEMM;
+ * - `ts` (or `typescript`): the TypeScript loops (for comparisons);
+ * - a path or library name (`/usr/lib/x86_64-linux-gnu/libopenblas.so.0`): that library.
+ *
+ * `NN_BLAS_THREADS=1` keeps OpenBLAS on one thread. Small GEMMs, and all GEMMs while
  * the load average says the cores are already busy, use one thread anyway.
  *
  * @example
@@ -20,9 +27,16 @@
  * @module
  */
 
+import { simdGemm, simdGemmKind } from "./simd/simd_gemm.ts";
+
 /** What {@linkcode blasInfo} reports. */
 export interface BlasInfo {
-  /** Whether a BLAS library is in use. */
+  /**
+   * Which GEMM runs: `"openblas"`, `"accelerate"`, `"blas"` (another native library),
+   * `"simd-wasm (relaxed fma)"`, `"simd-wasm (f32x4)"` or `"typescript"`.
+   */
+  gemm: string;
+  /** Whether a native BLAS library is in use. */
   available: boolean;
   /** The library path or name that was loaded, or why none was. */
   library: string;
@@ -51,6 +65,8 @@ type Sgemm = (
 
 interface Loaded {
   sgemm: Sgemm | null;
+  /** the own SIMD GEMM, when no native one runs */
+  simd: boolean;
   info: BlasInfo;
   setThreads: ((n: number) => void) | null;
 }
@@ -104,7 +120,10 @@ function env(name: string): string | undefined {
   }
 }
 
+const ACCELERATE = "/System/Library/Frameworks/Accelerate.framework/Accelerate";
+
 const CANDIDATES = [
+  ...(typeof Deno !== "undefined" && Deno.build?.os === "darwin" ? [ACCELERATE] : []),
   "libopenblas.so.0",
   "libopenblas.so",
   "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
@@ -114,18 +133,42 @@ const CANDIDATES = [
   "libopenblas.dylib",
 ];
 
+/** The library's name in reports: `openblas`, `accelerate` or `blas`. */
+function nativeName(library: string, config: string): string {
+  if (/accelerate/i.test(library)) return "accelerate";
+  if (config || /openblas/i.test(library)) return "openblas";
+  return "blas";
+}
+
+/** The non-native GEMM: the own SIMD one, or the TypeScript loops (`ts`). */
+function fallback(why: string, ts = false): Loaded {
+  const kind = ts ? null : simdGemmKind();
+  return {
+    sgemm: null,
+    simd: kind !== null,
+    setThreads: null,
+    info: {
+      gemm: kind ? `simd-wasm (${kind})` : "typescript",
+      available: false,
+      library: why,
+      config: "",
+      threads: null,
+    },
+  };
+}
+
 function load(): Loaded {
   const choice = env("NN_BLAS");
-  const none = (why: string): Loaded => ({
-    sgemm: null,
-    setThreads: null,
-    info: { available: false, library: why, config: "", threads: null },
-  });
-  if (choice && /^(off|none|0|false)$/i.test(choice)) return none("disabled by NN_BLAS");
-  if (typeof Deno === "undefined" || typeof Deno.dlopen !== "function") {
-    return none("Deno FFI unavailable");
+  if (choice && /^(ts|typescript)$/i.test(choice)) {
+    return fallback("NN_BLAS=ts: the TypeScript GEMM", true);
   }
-  const names = choice ? [choice] : CANDIDATES;
+  if (choice && /^(off|none|0|false|simd)$/i.test(choice)) {
+    return fallback(`no native BLAS (NN_BLAS=${choice})`);
+  }
+  if (typeof Deno === "undefined" || typeof Deno.dlopen !== "function") {
+    return fallback("Deno FFI unavailable");
+  }
+  const names = choice && !/^auto$/i.test(choice) ? [choice] : CANDIDATES;
   for (const name of names) {
     try {
       const lib = Deno.dlopen(
@@ -176,15 +219,18 @@ function load(): Loaded {
       }
       return {
         sgemm: lib.symbols.cblas_sgemm as unknown as Sgemm,
+        simd: false,
         setThreads,
-        info: { available: true, library: name, config, threads },
+        info: { gemm: nativeName(name, config), available: true, library: name, config, threads },
       };
     } catch {
       // try the next name
     }
   }
-  return none(
-    "no OpenBLAS found (Debian: apt-get install libopenblas0); using the TypeScript path",
+  return fallback(
+    choice
+      ? `NN_BLAS=${choice} could not be loaded`
+      : "no native BLAS found (Debian: apt-get install libopenblas0)",
   );
 }
 
@@ -194,35 +240,61 @@ function blas(): Loaded {
 }
 
 /**
- * Which BLAS the fast kernels use.
+ * Which GEMM the fast kernels use, and which native library (if any) was loaded.
  *
  * @example
  * ```ts
  * import { blasInfo } from "nn/kernels/gemm.ts";
- * console.log(blasInfo().available ? blasInfo().library : "TypeScript GEMM");
+ * console.log(blasInfo().gemm); // "openblas", "accelerate", "simd-wasm (relaxed fma)", …
  * ```
  */
 export function blasInfo(): BlasInfo {
   return { ...blas().info };
 }
 
-/** Whether {@linkcode gemm} calls a native BLAS. */
+/**
+ * Whether {@linkcode gemm} runs a fast GEMM: a native BLAS or the own SIMD one (the
+ * fused layers and matmul kernels take their fast path then).
+ */
 export function hasBlas(): boolean {
+  const l = blas();
+  return l.sgemm !== null || l.simd;
+}
+
+/** Whether {@linkcode gemm} calls a native BLAS library. */
+export function hasNativeBlas(): boolean {
   return blas().sgemm !== null;
 }
 
+/** What {@linkcode selectGemm} takes. */
+export type GemmChoice = "auto" | "simd" | "ts";
+
 /**
- * Forces the TypeScript path (`true`) or restores automatic choice (`false`); for tests.
+ * Chooses the GEMM from here on: `"auto"` (as `NN_BLAS` says: a native BLAS when found,
+ * else the own SIMD GEMM), `"simd"` (the own SIMD GEMM even where a native BLAS exists)
+ * or `"ts"` (the TypeScript loops). For benchmarks and tests, side by side in one process.
+ *
+ * @example
+ * ```ts
+ * import { blasInfo, selectGemm } from "nn/kernels/gemm.ts";
+ * selectGemm("simd");
+ * console.log(blasInfo().gemm); // "simd-wasm (relaxed fma)" where relaxed SIMD validates
+ * selectGemm("auto");
+ * ```
+ */
+export function selectGemm(choice: GemmChoice): void {
+  if (choice === "simd") loaded = fallback(`native BLAS not used (selectGemm("simd"))`);
+  else if (choice === "ts") loaded = fallback(`selectGemm("ts"): the TypeScript GEMM`, true);
+  else loaded = null;
+}
+
+/**
+ * For tests: `true` forces the TypeScript path, `"native"` turns off only the native
+ * library (the own SIMD GEMM runs), `false` restores the automatic choice.
  * @internal
  */
-export function disableBlasForTesting(disabled: boolean): void {
-  if (disabled) {
-    loaded = {
-      sgemm: null,
-      setThreads: null,
-      info: { available: false, library: "disabled for testing", config: "", threads: null },
-    };
-  } else loaded = null;
+export function disableBlasForTesting(disabled: boolean | "native"): void {
+  selectGemm(disabled === "native" ? "simd" : disabled ? "ts" : "auto");
 }
 
 /**
@@ -286,7 +358,8 @@ export function gemm(
     );
     return;
   }
-  gemmTs(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (lib.simd) simdGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  else gemmTs(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /** The TypeScript GEMM (same contract as {@linkcode gemm}). */
@@ -368,7 +441,7 @@ function onesOf(n: number): Float32Array {
 
 /**
  * `out[j] = Σ_r a[r·cols + j]`: the rows of `a` summed (a bias gradient), as one GEMV
- * `1ᵀ·A` (OpenBLAS where present). With `rowSums`, `out[r] = Σ_j a[r·cols + j]` (`A·1`).
+ * `1ᵀ·A` (through {@linkcode gemm}). With `rowSums`, `out[r] = Σ_j a[r·cols + j]` (`A·1`).
  *
  * @example
  * ```ts

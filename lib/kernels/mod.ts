@@ -6,7 +6,8 @@
  * | --- | --- | --- |
  * | `UnsortedSegmentSum` | wasm, cpu | missing on wasm (embedding gradient); one pass instead of one per segment on cpu |
  * | `Conv2DBackpropFilter` | wasm | missing (Conv1D/Conv2D weight gradient); per-tap GEMM |
- * | `BatchMatMul`, `_FusedMatMul` | wasm, cpu | OpenBLAS via FFI when present; else on wasm transposes materialised, on cpu tfjs's kernel |
+ * | `Conv2DBackpropInput` | wasm | channels-last input gradient as per-tap GEMMs: tfjs-wasm's direct loop was the slow step of a `conv1d` text CNN |
+ * | `BatchMatMul`, `_FusedMatMul` | wasm, cpu | a native BLAS (OpenBLAS, Accelerate) via FFI when present, else the own SIMD GEMM (`simd/gemm.wat`) |
  * | `Identity` | wasm | shares the input's memory (reference-counted, as tfjs-cpu does) instead of copying it |
  * | `Sum` | wasm | contiguous axes without tfjs-wasm's transpose-first (bias gradients) |
  * | `GatherV2` | wasm | row copies: tfjs-wasm's per-element gather took 15 ms for one embedding lookup |
@@ -37,13 +38,15 @@ import "@tensorflow/tfjs-backend-wasm";
 import { onBackendSet } from "../backend.ts";
 import { segmentSumKernels } from "./segment_sum.ts";
 import { convBackpropFilterKernels } from "./conv_backprop_filter.ts";
+import { convBackpropInputKernels } from "./conv_backprop_input.ts";
 import { matmulKernels } from "./matmul.ts";
 import { broadcastKernels } from "./broadcast.ts";
 import { gatherKernels } from "./gather.ts";
 import { reduceKernels } from "./reduce.ts";
 import { identityKernels } from "./identity.ts";
 
-export { blasInfo, gemm, hasBlas } from "./gemm.ts";
+export { blasInfo, gemm, hasBlas, hasNativeBlas, selectGemm } from "./gemm.ts";
+export type { GemmChoice } from "./gemm.ts";
 
 const done = new Set<string>();
 
@@ -53,6 +56,7 @@ export function fastKernelConfigs(backendName: string): KernelConfig[] {
     return [
       ...segmentSumKernels("wasm"),
       ...convBackpropFilterKernels("wasm"),
+      ...convBackpropInputKernels("wasm"),
       ...matmulKernels("wasm"),
       ...broadcastKernels("wasm"),
       ...gatherKernels("wasm"),

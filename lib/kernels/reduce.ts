@@ -22,7 +22,7 @@
 import { getKernel, util } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { allocOutput, f32, sizeOf } from "./io.ts";
-import { hasBlas, sumRows } from "./gemm.ts";
+import { hasNativeBlas, sumRows } from "./gemm.ts";
 
 /** Kernel configs that take over contiguous-axes `Sum` on `backendName`. */
 export function reduceKernels(backendName: string): KernelConfig[] {
@@ -49,7 +49,7 @@ export function reduceKernels(backendName: string): KernelConfig[] {
     const out = allocOutput(backend, outShape, "float32");
     const o = f32(backend, out);
     const xs = f32(backend, x);
-    if (hasBlas() && reduced > 1) {
+    if (hasNativeBlas() && reduced > 1) {
       if (inner === 1) sumRows(xs, outer, reduced, o, true);
       else {
         for (let p = 0; p < outer; p++) {

@@ -6,12 +6,18 @@
  * deno task bench                                   # all models, wasm + cpu + webgpu
  * deno task bench --models mlp,lstm --backends wasm --reps 5
  * deno task bench --compare-torch                   # also runs torch_reference.py
+ * deno task bench --backends wasm --blas both        # native BLAS and own SIMD GEMM rows
  *
  * Adam (lr 1e-3) is the library's one-pass `adam` unless `--optimizer tfjs`.
  * With `--compare-torch`, ../shared/bench/torch_reference.py runs model by model just
  * before the tfjs runs of that model (Debian's /usr/bin/python3 with python3-torch,
  * `OPENBLAS_NUM_THREADS=1`, `--threads 2` unless `--torch-threads`).
  * ```
+ *
+ * `--blas on` (default) runs cpu and wasm with the GEMM `NN_BLAS` picks (a native BLAS
+ * where found), `off` with the library's own SIMD GEMM, `both` with each, row by row
+ * (same model, same load), `ts` with the TypeScript loops; the backend cell says which
+ * GEMM ran, e.g. `wasm (simd-wasm (relaxed fma))`.
  *
  * Reports training samples/s (median of `--reps` timed epochs after a warm-up) as a
  * table and as JSON in `out/bench.json`: a list of rows `{model, backend,
@@ -26,7 +32,8 @@ import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { setupBackend } from "../../lib/backend.ts";
 import { disposeModel, train } from "../../lib/train.ts";
-import { adam, blasInfo } from "../../lib/kernels/mod.ts";
+import { adam, blasInfo, selectGemm } from "../../lib/kernels/mod.ts";
+import type { GemmChoice } from "../../lib/kernels/mod.ts";
 import { rnnClassifier } from "../../lib/models/recurrent.ts";
 import { transformerClassifier } from "../../lib/models/transformer.ts";
 import { cnnTextClassifier } from "../../lib/models/cnn_text.ts";
@@ -120,6 +127,34 @@ export interface BenchRow {
   error?: string;
   torch_samples_per_s?: number;
   ratio?: number;
+  /** The GEMM the cpu/wasm kernels ran (`blasInfo().gemm`), e.g. "openblas". */
+  gemm?: string;
+}
+
+/**
+ * `--blas`: the GEMMs to bench cpu and wasm with, row by row in one run: `on` (a native
+ * BLAS where found, the default), `off` (the own SIMD GEMM), `both`, or `ts`.
+ */
+export function gemmChoices(flag: string): GemmChoice[] {
+  const choices: Record<string, GemmChoice[]> = {
+    on: ["auto"],
+    off: ["simd"],
+    both: ["auto", "simd"],
+    ts: ["ts"],
+  };
+  const c = choices[flag];
+  if (!c) throw new Error(`--blas must be on, off, both or ts (got "${flag}").`);
+  return c;
+}
+
+/** The GEMM choices for a backend's rows (webgpu runs no GEMM of ours: one row). */
+function choicesFor(backend: string, choices: GemmChoice[]): GemmChoice[] {
+  return backend === "cpu" || backend === "wasm" ? choices : ["auto"];
+}
+
+/** The backend cell of the table: `wasm (openblas)` where the GEMM is known. */
+function backendLabel(r: BenchRow): string {
+  return r.gemm ? `${r.backend} (${r.gemm})` : r.backend;
 }
 
 const median = (v: number[]) => {
@@ -219,7 +254,9 @@ async function runTorch(
   reps: number,
   threads: number,
 ): Promise<Map<string, number>> {
-  const script = new URL("../../../shared/bench/torch_reference.py", import.meta.url).pathname;
+  // NN_TORCH_REFERENCE: the script's path where the checkout is not next to shared/ (a worktree)
+  const script = Deno.env.get("NN_TORCH_REFERENCE") ??
+    new URL("../../../shared/bench/torch_reference.py", import.meta.url).pathname;
   const python = "/usr/bin/python3";
   const out = new Map<string, number>();
   try {
@@ -283,6 +320,7 @@ async function main() {
       "torch-threads": { type: "string", default: "2" },
       optimizer: { type: "string", default: "fast" },
       "no-matmul": { type: "boolean", default: false },
+      blas: { type: "string", default: "on" },
       out: { type: "string", default: "out/bench.json" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -291,7 +329,7 @@ async function main() {
     console.log(
       "deno task bench [--models mlp,lstm,transformer,cnn] [--backends wasm,cpu,webgpu] " +
         "[--reps 3] [--target-ms 2500] [--max-batches 40] [--compare-torch [--torch-threads 2]] " +
-        "[--optimizer fast|tfjs] " +
+        "[--optimizer fast|tfjs] [--blas on|off|both|ts] " +
         "[--no-matmul] " +
         "[--out out/bench.json]",
     );
@@ -311,8 +349,9 @@ async function main() {
   if (!["fast", "tfjs"].includes(opts.optimizer)) {
     throw new Error(`--optimizer must be "fast" (the library's Adam) or "tfjs" (tf.train.adam).`);
   }
+  const gemms = gemmChoices(values.blas);
   const rows: BenchRow[] = [];
-  const matmul: Array<{ backend: string; size: number; gflops: number }> = [];
+  const matmul: Array<{ backend: string; size: number; gflops: number; gemm?: string }> = [];
   const blas = blasInfo();
   console.error(`BLAS: ${blas.available ? `${blas.library} (${blas.config})` : blas.library}`);
   const available: string[] = [];
@@ -324,11 +363,14 @@ async function main() {
       console.error(`${backend}: skipped (${(e as Error).message.split("\n")[0]})`);
       continue;
     }
-    if (!values["no-matmul"]) {
+    for (const choice of values["no-matmul"] ? [] : choicesFor(backend, gemms)) {
+      selectGemm(choice);
+      const gemm = backend === "webgpu" ? undefined : blasInfo().gemm;
       const g = await matmulGflops(1024, backend === "cpu" ? 1 : 5);
-      matmul.push({ backend, size: 1024, gflops: g });
-      console.error(`${backend}: matmul 1024² ${g.toFixed(1)} GFLOP/s`);
+      matmul.push({ backend, size: 1024, gflops: g, gemm });
+      console.error(`${backend}${gemm ? ` (${gemm})` : ""}: matmul 1024² ${g.toFixed(1)} GFLOP/s`);
     }
+    selectGemm("auto");
   }
   // Model by model, PyTorch first, so that both see the same load on a shared machine.
   for (const m of models) {
@@ -351,20 +393,25 @@ async function main() {
         continue;
       }
       await setupBackend({ backend });
-      // the cpu backend is 10–100× slower: one short rep keeps the run short
-      const o = backend === "cpu" ? { ...opts, targetMs: 1, maxBatches: 2 } : opts;
-      const row = await benchModel(m, backend, o);
-      if (torch.has(m)) {
-        row.torch_samples_per_s = torch.get(m);
-        if (row.samples_per_s) row.ratio = row.samples_per_s / torch.get(m)!;
+      for (const choice of choicesFor(backend, gemms)) {
+        selectGemm(choice);
+        // the cpu backend is 10–100× slower: one short rep keeps the run short
+        const o = backend === "cpu" ? { ...opts, targetMs: 1, maxBatches: 2 } : opts;
+        const row = await benchModel(m, backend, o);
+        if (backend !== "webgpu") row.gemm = blasInfo().gemm;
+        if (torch.has(m)) {
+          row.torch_samples_per_s = torch.get(m);
+          if (row.samples_per_s) row.ratio = row.samples_per_s / torch.get(m)!;
+        }
+        rows.push(row);
+        console.error(
+          `${backendLabel(row)} ${m}: ${
+            row.error ? `error: ${row.error}` : `${fmt(row.ms_per_batch, 1)} ms/batch, ` +
+              `${fmt(row.samples_per_s)} samples/s`
+          }`,
+        );
       }
-      rows.push(row);
-      console.error(
-        `${backend} ${m}: ${
-          row.error ? `error: ${row.error}` : `${fmt(row.ms_per_batch, 1)} ms/batch, ` +
-            `${fmt(row.samples_per_s)} samples/s`
-        }`,
-      );
+      selectGemm("auto");
     }
   }
   const peak = cpuPeak();
@@ -383,7 +430,7 @@ async function main() {
   console.log("| --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) {
     console.log(
-      `| ${r.model} | ${r.backend} | ${r.batch} | ${
+      `| ${r.model} | ${backendLabel(r)} | ${r.batch} | ${
         r.error ? r.error : fmt(r.ms_per_batch, 1)
       } | ` +
         `${fmt(r.samples_per_s)} | ${fmt(r.torch_samples_per_s)} | ${fmt(r.ratio, 2)} |`,
@@ -392,7 +439,8 @@ async function main() {
   if (matmul.length) {
     console.log(
       `\nmatmul 1024² (FP32): ${
-        matmul.map((m) => `${m.backend} ${m.gflops.toFixed(1)}`).join(", ")
+        matmul.map((m) => `${m.backend}${m.gemm ? ` (${m.gemm})` : ""} ${m.gflops.toFixed(1)}`)
+          .join(", ")
       } GFLOP/s; ` +
         `machine FP32 peak ≈ ${fmt(peak.gflops)} GFLOP/s (${peak.how})`,
     );

@@ -1,10 +1,17 @@
 // Each kernel the library registers for wasm is checked against tfjs's stock cpu
-// backend: forward values and gradients, with and without the native BLAS.
+// backend: forward values and gradients, with the native BLAS (when present), the own
+// SIMD GEMM and the TypeScript GEMM.
 // Tolerance: max |wasm − cpu| ≤ 1e-4 · (1 + max |cpu|) (float32 sums in another order).
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { registerFastKernels } from "../../../lib/kernels/mod.ts";
-import { blasInfo, disableBlasForTesting, gemm, gemmTs } from "../../../lib/kernels/gemm.ts";
+import {
+  blasInfo,
+  disableBlasForTesting,
+  gemm,
+  gemmTs,
+  hasBlas,
+} from "../../../lib/kernels/gemm.ts";
 import { broadcastInto } from "../../../lib/kernels/broadcast.ts";
 
 registerFastKernels("wasm");
@@ -22,8 +29,8 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
   assert.ok(err <= TOL * (1 + scale), `${what}: max error ${err} (scale ${scale})`);
 }
 
-/** Whether the current test runs with the native BLAS (when present). */
-let blasWanted = true;
+/** What the current test passes to `disableBlasForTesting` on wasm (`false`: automatic). */
+let blasMode: boolean | "native" = false;
 
 /**
  * Runs `f` on the cpu backend and on wasm and compares every output tensor. The library
@@ -32,7 +39,7 @@ let blasWanted = true;
 async function compare(what: string, f: () => tf.Tensor | tf.Tensor[]) {
   const run = async (backend: string) => {
     await tf.setBackend(backend);
-    disableBlasForTesting(backend === "cpu" || !blasWanted);
+    disableBlasForTesting(backend === "cpu" ? true : blasMode);
     const out = tf.tidy(f);
     const list = Array.isArray(out) ? out : [out];
     const values = list.map((t) => Array.from(t.dataSync()));
@@ -110,11 +117,17 @@ const fusedMatmulCases = () => {
   return out;
 };
 
-for (const blas of [true, false]) {
-  const label = blas ? `BLAS (${blasInfo().available ? "native" : "absent: TS path"})` : "TS path";
+/** The GEMM modes to test: automatic, the own SIMD GEMM (when native is the default), TS. */
+const MODES: { mode: boolean | "native"; label: string }[] = [
+  { mode: false, label: blasInfo().gemm },
+  ...(blasInfo().available ? [{ mode: "native" as const, label: "own SIMD GEMM" }] : []),
+  { mode: true, label: "TS path" },
+];
+
+for (const { mode, label } of MODES) {
   Deno.test(`wasm kernels vs cpu, ${label}`, async (t) => {
-    blasWanted = blas;
-    disableBlasForTesting(!blas);
+    blasMode = mode;
+    disableBlasForTesting(mode);
     try {
       await t.step("UnsortedSegmentSum, incl. out-of-range ids", () =>
         compare("segsum", () => {
@@ -172,16 +185,31 @@ for (const blas of [true, false]) {
             tf.sum(tf.tensor1d([1, 2, 3], "int32")),
           ];
         }));
-      await t.step("conv1d gradients (Conv2DBackpropFilter)", () =>
-        compare("conv1d", () => {
-          const x = data([3, 12, 5], 5);
-          const w = data([3, 5, 4], 6);
-          const dy = data([3, 10, 4], 7);
-          const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-            tf.sum(tf.mul(tf.conv1d(a as tf.Tensor3D, b as tf.Tensor3D, 1, "valid"), dy))
-          )([x, w]);
-          return [gx, gw];
-        }));
+      await t.step(
+        "conv2d input gradient, stride 2, same padding (Conv2DBackpropInput)",
+        () =>
+          compare("conv2d dx", () => {
+            const x = data([2, 7, 6, 3], 11) as tf.Tensor4D;
+            const w = data([3, 2, 3, 5], 12) as tf.Tensor4D;
+            const dy = data([2, 4, 3, 5], 13);
+            return tf.grad((a: tf.Tensor) =>
+              tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, w, 2, "same"), dy))
+            )(x);
+          }),
+      );
+      await t.step(
+        "conv1d gradients (Conv2DBackpropInput, Conv2DBackpropFilter)",
+        () =>
+          compare("conv1d", () => {
+            const x = data([3, 12, 5], 5);
+            const w = data([3, 5, 4], 6);
+            const dy = data([3, 10, 4], 7);
+            const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+              tf.sum(tf.mul(tf.conv1d(a as tf.Tensor3D, b as tf.Tensor3D, 1, "valid"), dy))
+            )([x, w]);
+            return [gx, gw];
+          }),
+      );
       await t.step("conv2d filter gradient, stride 2, same padding", () =>
         compare("conv2d", () => {
           const x = data([2, 7, 6, 3], 8) as tf.Tensor4D;
@@ -227,7 +255,7 @@ for (const blas of [true, false]) {
   });
 }
 
-Deno.test("gemm (native when present) equals the TypeScript GEMM, strided and transposed", () => {
+Deno.test("gemm (native or SIMD) equals the TypeScript GEMM, strided and transposed", () => {
   const m = 5, n = 4, k = 3;
   const a = Float32Array.from({ length: 40 }, (_, i) => Math.sin(i));
   const b = Float32Array.from({ length: 40 }, (_, i) => Math.cos(i));
@@ -256,12 +284,12 @@ Deno.test("registerFastKernels is idempotent", () => {
 });
 
 Deno.test({
-  name: "cpu matmuls through the native BLAS equal tfjs's own cpu kernel",
-  ignore: !blasInfo().available,
+  name: "cpu matmuls through the fast GEMM (native and SIMD) equal tfjs's own cpu kernel",
+  ignore: !hasBlas(),
   fn: async () => {
     await tf.setBackend("cpu");
-    const run = (f: () => tf.Tensor[], blas: boolean) => {
-      disableBlasForTesting(!blas);
+    const run = (f: () => tf.Tensor[], mode: boolean | "native") => {
+      disableBlasForTesting(mode);
       const out = tf.tidy(f);
       const values = out.map((t) => Array.from(t.dataSync()));
       tf.dispose(out);
@@ -269,8 +297,10 @@ Deno.test({
     };
     try {
       for (const [what, f] of [["matmul", matmulCases], ["fused", fusedMatmulCases]] as const) {
-        const stock = run(f, false);
-        run(f, true).forEach((v, i) => assertClose(v, stock[i], `${what} [${i}]`));
+        const stock = run(f, true);
+        for (const mode of [false, "native"] as const) {
+          run(f, mode).forEach((v, i) => assertClose(v, stock[i], `${what} ${mode} [${i}]`));
+        }
       }
     } finally {
       disableBlasForTesting(false);
