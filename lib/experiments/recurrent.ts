@@ -34,48 +34,27 @@ const math = create(all, {});
 // ---------------------------------------------------------------------------------------
 // Profiles
 
-/** Sizes of every experiment of the notebook, per profile. */
+/**
+ * Sizes of every experiment of the notebook, per profile. `gradients` (section 2): length T,
+ * units, training set, epochs, batch and `repeats`, the training seeds per cell (the run
+ * with the median first-step gradient is reported); `adding` (section 3): the lengths T and
+ * the budget of each run; `sentiment` (section 4): tokens per sentence, embedding, units,
+ * epochs; `chars` (section 5): chapters of *Moby-Dick*, window, model, training and the
+ * length of the sampled text.
+ */
 export interface RecurrentProfile {
-  /**
-   * Gradient section: sequence length, units, training size and epochs, and how many
-   * training seeds per cell (the run with the median first-step gradient is reported).
-   */
-  gradients: {
-    length: number;
-    units: number;
-    epochs: number;
-    trainSize: number;
-    batchSize: number;
-    repeats: number;
-  };
-  /** Adding problem: the lengths T, units, training set size, epochs. */
-  adding: {
-    lengths: number[];
-    units: number;
-    trainSize: number;
-    valSize: number;
-    epochs: number;
-    batchSize: number;
-    learningRate: number;
-  };
-  /** Sentence classification: units, embedding, epochs, tokens per sentence. */
-  sentiment: {
-    units: number;
-    embeddingDim: number;
-    epochs: number;
-    length: number;
-    batchSize: number;
-  };
-  /** Character language model: chapters used, window, units, epochs. */
-  chars: {
-    chapters: number;
-    window: number;
-    units: number;
-    embeddingDim: number;
-    epochs: number;
-    batchSize: number;
-    sampleLength: number;
-  };
+  gradients: Record<"length" | "units" | "epochs" | "trainSize" | "batchSize" | "repeats", number>;
+  adding:
+    & { lengths: number[] }
+    & Record<
+      "units" | "trainSize" | "valSize" | "epochs" | "batchSize" | "learningRate",
+      number
+    >;
+  sentiment: Record<"units" | "embeddingDim" | "epochs" | "length" | "batchSize", number>;
+  chars: Record<
+    "chapters" | "window" | "units" | "embeddingDim" | "epochs" | "batchSize" | "sampleLength",
+    number
+  >;
 }
 
 const PROFILES: Record<"smoke" | "full", RecurrentProfile> = {
