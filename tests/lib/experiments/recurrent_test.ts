@@ -1,5 +1,5 @@
 // Experiment helpers of the recurrent notebook: adding-problem data, the simple cell's
-// gradient bound against tf.grad, unrolling, character corpus and bits per character.
+// gradient bound against tf.grad, unrolling, the largest solved length and the profiles.
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import "../../../lib/kernels/mod.ts";
@@ -69,54 +69,6 @@ Deno.test("largestSolvedLength picks the largest T where every listed cell is be
   assert.equal(ex.largestSolvedLength(runs, ["lstm", "gru"], 0.05), 10);
   assert.equal(ex.largestSolvedLength(runs, ["lstm"], 0.05), 50);
   assert.equal(ex.largestSolvedLength(runs, ["lstm", "gru"], 0.001), null);
-});
-
-Deno.test("charCorpus, charWindows and the unigram baseline", () => {
-  const c = ex.charCorpus(["abab", "cc"], { valFraction: 0.3 });
-  assert.deepEqual(c.chars, ["\n", "a", "b", "c"]);
-  assert.equal(c.train.length + c.val.length, 7);
-  assert.equal(c.val.length, 2);
-  assert.throws(() => c.id("z"), /not in the corpus/);
-  const w = ex.charWindows(Int32Array.of(0, 1, 2, 3, 4, 5), 2);
-  assert.deepEqual(w.inputs, [[0, 1], [2, 3]]);
-  assert.deepEqual(w.targets, [[1, 2], [3, 4]]);
-  // uniform over 4 symbols with add-one smoothing: 2 bits
-  assert.equal(ex.unigramBitsPerChar(Int32Array.of(0, 1, 2, 3), Int32Array.of(0, 1, 2, 3), 4), 2);
-  // skewed training text, validation of the rare symbol: more bits
-  assert.ok(ex.unigramBitsPerChar(Int32Array.of(0, 0, 0, 0, 0, 0), Int32Array.of(1), 2) > 2);
-});
-
-Deno.test("loadMobyDick reads the sha256-checked chapters", async () => {
-  const [one, two] = await ex.loadMobyDick(2);
-  assert.ok(one.startsWith("CHAPTER 1. Loomings."));
-  assert.ok(two.startsWith("CHAPTER 2."));
-  assert.ok(one.includes("Call me Ishmael."));
-  await assert.rejects(() => ex.loadMobyDick(11), /chapters 1–10/);
-});
-
-Deno.test("fitCharModel learns a repetitive text below its unigram baseline; sampling is seeded", async () => {
-  await tf.setBackend("wasm");
-  const c = ex.charCorpus(["the cat sat on the mat. ".repeat(60)]);
-  const before = tf.memory().numTensors;
-  const run = await ex.fitCharModel(c, {
-    cell: "lstm",
-    units: 16,
-    embeddingDim: 8,
-    window: 12,
-    epochs: 15,
-    batchSize: 8,
-    learningRate: 0.02,
-    seed: 0,
-    progress: "none",
-  });
-  assert.ok(run.valBits < run.unigramBits, `${run.valBits} vs ${run.unigramBits}`);
-  const a = await ex.sampleText(run.model, c, { prompt: "the ", length: 20, seed: 1 });
-  const b = await ex.sampleText(run.model, c, { prompt: "the ", length: 20, seed: 1 });
-  assert.equal(a, b);
-  assert.equal(a.length, 24);
-  run.model.dispose();
-  (run.model as unknown as { optimizer?: tf.Optimizer }).optimizer?.dispose();
-  assert.ok(tf.memory().numTensors <= before + 2, `${tf.memory().numTensors} vs ${before}`);
 });
 
 Deno.test("recurrentProfile merges overrides and rejects unknown profiles", () => {
