@@ -24,3 +24,4 @@ export * from "./padding.ts";
 export * from "./encode.ts";
 export * from "./split.ts";
 export * from "./tensors.ts";
+export * from "./dates.ts";

@@ -50,9 +50,7 @@ export interface BlockOptions {
 
 function dropout(r: ReturnType<typeof rng>, rate: number | undefined, name: string) {
   return (t: tf.SymbolicTensor) =>
-    rate
-      ? tf.layers.dropout({ rate, seed: r.nextSeed(), name }).apply(t) as tf.SymbolicTensor
-      : t;
+    rate ? tf.layers.dropout({ rate, seed: r.nextSeed(), name }).apply(t) as tf.SymbolicTensor : t;
 }
 
 function feedForward(

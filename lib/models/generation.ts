@@ -152,7 +152,10 @@ export function seq2seqParts(model: tf.LayersModel): Seq2SeqParts {
   /** Feed-forward and cross-attention sub-layers after the self-attention residual. */
   function crossAndFeedForward(b: DecoderLayers, x: tf.Tensor, kv: KeysValues, mask: tf.Tensor) {
     const n2 = apply(b.norm2, x);
-    const x2 = tf.add(x, b.cross.outputProjection(b.cross.attend(b.cross.queries(n2), kv, mask, false)));
+    const x2 = tf.add(
+      x,
+      b.cross.outputProjection(b.cross.attend(b.cross.queries(n2), kv, mask, false)),
+    );
     return tf.add(x2, apply(b.ff2, apply(b.ff1, apply(b.norm3, x2))));
   }
 
@@ -203,7 +206,10 @@ export function seq2seqParts(model: tf.LayersModel): Seq2SeqParts {
           const fresh = b.self.keysValues(n1); // [B, H, 1, hd]
           const past = cache.self[i];
           const kv = past
-            ? { k: tf.concat([past.k, fresh.k], 2) as tf.Tensor4D, v: tf.concat([past.v, fresh.v], 2) as tf.Tensor4D }
+            ? {
+              k: tf.concat([past.k, fresh.k], 2) as tf.Tensor4D,
+              v: tf.concat([past.v, fresh.v], 2) as tf.Tensor4D,
+            }
             : fresh;
           grown.push(kv.k, kv.v);
           x = tf.add(x, b.self.outputProjection(b.self.attend(b.self.queries(n1), kv, null, true)));
