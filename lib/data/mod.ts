@@ -25,3 +25,4 @@ export * from "./encode.ts";
 export * from "./split.ts";
 export * from "./tensors.ts";
 export * from "./dates.ts";
+export * from "./masked_tokens.ts";
