@@ -446,7 +446,7 @@ export interface GenerationTiming {
 
 /**
  * Times greedy decoding of `steps` tokens for every row of `source`, with or without
- * the cache, after one untimed warm-up step.
+ * the cache, after one untimed warm-up run of the same decoding.
  *
  * @example
  * ```ts
@@ -463,7 +463,9 @@ export async function timeGeneration(
   source: tf.Tensor,
   options: GreedyOptions,
 ): Promise<GenerationTiming> {
-  await greedyDecode(parts, source, { ...options, steps: 1 }); // warm-up: compile kernels
+  // warm-up: the same run untimed (the first runs of a code path are several times
+  // slower while the JavaScript engine and the backend warm up)
+  await greedyDecode(parts, source, options);
   const t0 = performance.now();
   await greedyDecode(parts, source, options);
   const seconds = (performance.now() - t0) / 1000;

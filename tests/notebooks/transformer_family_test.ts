@@ -6,14 +6,14 @@ import { runSmoke } from "./smoke.ts";
 
 // Smoke-profile claims; the full profile replaces transformer-learns-characters with
 // transformer-exact-match and transformer-beats-lstm-exact-match, kv-cache-faster-at-longest
-// with kv-cache-speedup-at-64-tokens and beam-not-worse-than-greedy, and adds the
-// pre-training comparison.
+// with kv-cache-speedup-at-64-tokens and beam-not-worse-than-greedy, masked-token-beats-uniform
+// with masked-token-beats-unigram, and adds the pre-training comparison.
 const EXPECTED_CLAIMS = [
   "padding-gets-zero-cross-attention",
   "transformer-learns-characters",
   "cached-equals-uncached",
   "kv-cache-faster-at-longest",
-  "masked-token-beats-unigram",
+  "masked-token-beats-uniform",
 ];
 
 Deno.test("04b_transformer_family runs in the smoke profile with every claim holding", async () => {
