@@ -27,5 +27,7 @@ export * from "./models/dense.ts";
 export * from "./models/counting.ts";
 export * from "./models/recurrent.ts";
 export * from "./models/transformer.ts";
+export * from "./models/encoder_decoder.ts";
+export * from "./models/generation.ts";
 export * from "./models/cnn_text.ts";
 export * from "./models/sample_text.ts";

@@ -27,3 +27,5 @@ export * from "./split.ts";
 export * from "./tensors.ts";
 export * from "./sentences.ts";
 export * from "./char_corpus.ts";
+export * from "./dates.ts";
+export * from "./masked_tokens.ts";

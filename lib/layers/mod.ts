@@ -21,4 +21,5 @@ export * from "./fused_gru.ts";
 export * from "./fused_simple_rnn.ts";
 export * from "./conv_max_over_time.ts";
 export * from "./scaled_dot_product_attention.ts";
+export * from "./cross_attention.ts";
 export * from "./sinusoidal_position_encoding.ts";
