@@ -255,7 +255,14 @@ export async function causalGradients(
     h = decoderBlock(h, { numHeads: 2, ffDim: 2 * D, seed: options.seed + i, name: `g${i}` });
   }
   const model = tf.model({ inputs: input, outputs: h });
-  const x = tf.randomNormal([options.batch ?? 4, T, D], 0, 1, "float32", options.seed);
+  // tfjs takes a seed of 0 for "no seed" (Math.random): draw the op's seed from our generator
+  const x = tf.randomNormal(
+    [options.batch ?? 4, T, D],
+    0,
+    1,
+    "float32",
+    rng(options.seed).nextSeed(),
+  );
   const norms: number[][] = [];
   let leak = 0;
   let smallestPast = Infinity;
@@ -399,7 +406,8 @@ export async function timeForwardBackward(options: {
   const rows: TimingRow[] = [];
   const vocabSize = options.vocabSize ?? 100;
   for (const length of options.lengths) {
-    const x = tf.randomUniform([options.batchSize, length], 1, vocabSize, "int32", options.seed);
+    const seed = rng(options.seed + length).nextSeed(); // tfjs reads a seed of 0 as none
+    const x = tf.randomUniform([options.batchSize, length], 1, vocabSize, "int32", seed);
     for (const [kind, build] of Object.entries(options.models)) {
       const model = build(length);
       const classes = model.outputs[0].shape[model.outputs[0].shape.length - 1] as number;
