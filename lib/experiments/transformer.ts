@@ -1,12 +1,12 @@
 /**
- * Experiment helpers of the Transformer notebook (notebooks/04_transformers.ipynb):
- * attention by hand against mathjs, the causal mask's gradient, sinusoidal position
- * encodings, an encoder classifier (编码器) on the UCI sentences, a decoder (解码器)
- * language model on Moby-Dick characters, forward+backward timing against sequence
- * length, and a synthetic long-range task (recall the first token).
+ * Measurement helpers of the Transformer notebook (notebooks/04_transformers.ipynb): the
+ * sizes of each profile, attention by hand against mathjs, the causal mask's gradient,
+ * sinusoidal position dot products, forward+backward timing, the recall-the-first-token
+ * task's data and the LSTM size that matches a parameter budget. The models, their
+ * training and evaluation are in the notebook.
  *
  * Functions return plain numbers and arrays and dispose the tensors they make, unless
- * they say they return tensors or a model.
+ * they say they return tensors.
  *
  * @example
  * ```ts
@@ -21,79 +21,19 @@
 import * as tf from "@tensorflow/tfjs";
 import { all, create, type Matrix } from "mathjs";
 import { rng } from "../random.ts";
-import { disposeModel, type ProgressMode, train } from "../train.ts";
-import { adam } from "../kernels/adam.ts";
+import { disposeModel } from "../train.ts";
 import { scaledDotProductAttention } from "../layers/scaled_dot_product_attention.ts";
 import { sinusoidalTable } from "../layers/sinusoidal_position_encoding.ts";
-import { MultiHeadSelfAttention } from "../layers/multi_head_attention.ts";
-import {
-  decoderBlock,
-  decoderLanguageModel,
-  type PositionKind,
-  transformerClassifier,
-} from "../models/transformer.ts";
-import { sequenceClassifier } from "../models/recurrent.ts";
-import { Vocabulary } from "../data/vocabulary.ts";
-import { encodeTexts } from "../data/encode.ts";
-import { wordTokenize } from "../data/tokenize.ts";
-import { sequencesToTensor } from "../data/tensors.ts";
-import {
-  type CharCorpus,
-  charWindows,
-  type SentenceData,
-  unigramBitsPerChar,
-} from "./recurrent.ts";
+import { decoderBlock } from "../models/transformer.ts";
 
 const math = create(all, {});
 
 // ---------------------------------------------------------------------------------------
 // Profiles
 
-/** Sizes of every experiment of the notebook, per profile. */
-export interface TransformerProfile {
-  /** Encoder classifier on the sentences. */
-  sentiment: {
-    length: number;
-    dModel: number;
-    numHeads: number;
-    ffDim: number;
-    numLayers: number;
-    epochs: number;
-    batchSize: number;
-    dropout: number;
-    learningRate: number;
-  };
-  /** Decoder language model, and the LSTM it is compared with. */
-  chars: {
-    chapters: number;
-    window: number;
-    dModel: number;
-    numHeads: number;
-    ffDim: number;
-    numLayers: number;
-    epochs: number;
-    batchSize: number;
-    learningRate: number;
-    lstmEmbeddingDim: number;
-    sampleLength: number;
-  };
-  /** Forward+backward timing. */
-  timing: { lengths: number[]; batchSize: number; width: number; repeats: number };
-  /** Long-range task: recall the first token. */
-  longRange: {
-    lengths: number[];
-    symbols: number;
-    trainSize: number;
-    testSize: number;
-    width: number;
-    epochs: number;
-    batchSize: number;
-    learningRate: number;
-  };
-}
-
-const PROFILES: Record<"smoke" | "full", TransformerProfile> = {
+const PROFILES = {
   smoke: {
+    /** Encoder classifier on the sentences. */
     sentiment: {
       length: 20,
       dModel: 16,
@@ -105,6 +45,7 @@ const PROFILES: Record<"smoke" | "full", TransformerProfile> = {
       dropout: 0.1,
       learningRate: 0.003,
     },
+    /** Decoder language model, and the LSTM it is compared with. */
     chars: {
       chapters: 1,
       window: 32,
@@ -118,7 +59,9 @@ const PROFILES: Record<"smoke" | "full", TransformerProfile> = {
       lstmEmbeddingDim: 16,
       sampleLength: 80,
     },
+    /** Forward+backward timing. */
     timing: { lengths: [16, 32, 64], batchSize: 8, width: 16, repeats: 2 },
+    /** Long-range task: recall the first token. */
     longRange: {
       lengths: [8, 24],
       symbols: 4,
@@ -168,6 +111,12 @@ const PROFILES: Record<"smoke" | "full", TransformerProfile> = {
     },
   },
 };
+
+/**
+ * Sizes of every experiment of the notebook: `sentiment` (encoder classifier), `chars`
+ * (decoder language model and its LSTM), `timing` and `longRange` (recall task).
+ */
+export type TransformerProfile = typeof PROFILES.full;
 
 /**
  * The sizes of a profile, with overrides merged per section.
@@ -306,7 +255,14 @@ export async function causalGradients(
     h = decoderBlock(h, { numHeads: 2, ffDim: 2 * D, seed: options.seed + i, name: `g${i}` });
   }
   const model = tf.model({ inputs: input, outputs: h });
-  const x = tf.randomNormal([options.batch ?? 4, T, D], 0, 1, "float32", options.seed);
+  // tfjs takes a seed of 0 for "no seed" (Math.random): draw the op's seed from our generator
+  const x = tf.randomNormal(
+    [options.batch ?? 4, T, D],
+    0,
+    1,
+    "float32",
+    rng(options.seed).nextSeed(),
+  );
   const norms: number[][] = [];
   let leak = 0;
   let smallestPast = Infinity;
@@ -380,238 +336,7 @@ export function positionDotProducts(
 }
 
 // ---------------------------------------------------------------------------------------
-// 3. Encoder classifier on sentences
-
-// The split itself is the recurrent notebook's: one implementation in ./recurrent.ts.
-export { type SentenceData, sentenceData } from "./recurrent.ts";
-
-/** Result of {@linkcode fitEncoderClassifier}. */
-export interface EncoderRun {
-  /** Test accuracy of the epoch with the best validation accuracy. */
-  testAccuracy: number;
-  /** Predicted test labels. */
-  testPredictions: number[];
-  /** Training history (loss, acc, val_loss, val_acc per epoch). */
-  history: Record<string, number[]>;
-  /** Parameters. */
-  params: number;
-  /** Training seconds. */
-  seconds: number;
-  /** The trained model (the caller disposes it with `disposeModel`). */
-  model: tf.LayersModel;
-}
-
-/**
- * Trains a BERT-style encoder classifier (pre-norm blocks, learned positions, mean over
- * time) on the sentences, early-stopped on validation accuracy (best weights restored).
- *
- * @example
- * ```ts
- * import { disposeModel, setupBackend } from "nn";
- * import { fitEncoderClassifier, sentenceData } from "nn/experiments/transformer.ts";
- * await setupBackend({ backend: "cpu" });
- * const d = await sentenceData({ length: 10, seed: 0 });
- * const run = await fitEncoderClassifier(d, { dModel: 8, numHeads: 2, ffDim: 8, numLayers: 1, epochs: 1, seed: 0, progress: "none" });
- * console.log(run.testAccuracy > 0); // true
- * disposeModel(run.model);
- * d.dispose();
- * ```
- */
-export async function fitEncoderClassifier(
-  data: SentenceData,
-  options: {
-    dModel: number;
-    numHeads: number;
-    ffDim: number;
-    numLayers: number;
-    epochs: number;
-    batchSize?: number;
-    dropout?: number;
-    learningRate?: number;
-    positions?: PositionKind;
-    seed: number;
-    progress?: ProgressMode;
-  },
-): Promise<EncoderRun> {
-  const t = data.tensors;
-  const model = transformerClassifier({
-    vocabSize: data.vocabulary.size,
-    sequenceLength: t.xTrain.shape[1],
-    dModel: options.dModel,
-    numHeads: options.numHeads,
-    ffDim: options.ffDim,
-    numLayers: options.numLayers,
-    outputs: 2,
-    dropout: options.dropout,
-    norm: "pre",
-    positions: options.positions,
-    embeddingStddev: 0.1,
-    seed: options.seed,
-    name: "encoder_classifier",
-  });
-  model.compile({
-    optimizer: adam(options.learningRate ?? 0.001),
-    loss: tf.losses.softmaxCrossEntropy,
-    metrics: ["accuracy"],
-  });
-  const result = await train(model, t.xTrain, t.yTrain, {
-    epochs: options.epochs,
-    batchSize: options.batchSize ?? 32,
-    seed: options.seed,
-    validationData: [t.xVal, t.yVal],
-    earlyStopping: { monitor: "val_acc", patience: 3, mode: "max", restoreBest: true },
-    progress: options.progress ?? "auto",
-    title: "encoder classifier",
-  });
-  const pred = tf.tidy(() => tf.argMax(model.predict(t.xTest) as tf.Tensor, 1));
-  const testPredictions = Array.from(await pred.data());
-  pred.dispose();
-  const hits = testPredictions.filter((p, i) => p === data.labels.test[i]).length;
-  return {
-    testAccuracy: hits / testPredictions.length,
-    testPredictions,
-    history: result.history,
-    params: model.countParams(),
-    seconds: result.seconds,
-    model,
-  };
-}
-
-/**
- * Attention weights `[heads][T][T]` of one encoder block of a trained classifier for
- * one sentence, cut to the sentence's real tokens; with the tokens as labels.
- *
- * @example
- * ```ts
- * // const { tokens, weights } = await sentenceAttention(run.model, data.vocabulary, "Great food!", { length: 20 });
- * ```
- */
-export async function sentenceAttention(
-  model: tf.LayersModel,
-  vocabulary: Vocabulary,
-  text: string,
-  options: { length: number; block?: number },
-): Promise<{ tokens: string[]; weights: number[][][] }> {
-  const name = `block${options.block ?? 1}_attention`;
-  const layer = model.getLayer(name) as unknown as MultiHeadSelfAttention;
-  const sub = tf.model({
-    inputs: model.inputs,
-    outputs: (layer as unknown as tf.layers.Layer).input as tf.SymbolicTensor,
-  });
-  const words = wordTokenize(text).slice(0, options.length);
-  const ids = sequencesToTensor(encodeTexts([text], vocabulary, { length: options.length }));
-  const w = tf.tidy(() => layer.attentionWeights(sub.predict(ids) as tf.Tensor));
-  const all = (await w.array()) as number[][][][];
-  tf.dispose([ids, w]);
-  const n = words.length;
-  return {
-    tokens: words.map((t) => vocabulary.has(t) ? t : `${t}?`),
-    weights: all[0].map((head) => head.slice(0, n).map((row) => row.slice(0, n))),
-  };
-}
-
-// ---------------------------------------------------------------------------------------
-// 4. Decoder language model
-
-/** Result of {@linkcode fitDecoderModel}. */
-export interface DecoderRun {
-  /** Training loss per epoch in bits per character. */
-  trainBitsCurve: number[];
-  /** Validation bits per character per epoch. */
-  valBitsCurve: number[];
-  /** Final validation bits per character. */
-  valBits: number;
-  /** Unigram baseline on the same validation text. */
-  unigramBits: number;
-  /** Parameters. */
-  params: number;
-  /** Training seconds. */
-  seconds: number;
-  /** The trained model (the caller disposes it with `disposeModel`). */
-  model: tf.LayersModel;
-}
-
-function windowTensors(ids: Int32Array, window: number, vocabSize: number) {
-  const { inputs, targets } = charWindows(ids, window);
-  if (inputs.length === 0) {
-    throw new RangeError(`Text of ${ids.length} characters is shorter than a window of ${window}.`);
-  }
-  const x = tf.tensor2d(inputs, undefined, "int32");
-  const y = tf.tidy(() => tf.oneHot(tf.tensor2d(targets, undefined, "int32"), vocabSize).toFloat());
-  return { x, y };
-}
-
-/**
- * Trains a GPT-style {@linkcode decoderLanguageModel} on the corpus' training ids
- * (non-overlapping windows, the same windows the recurrent notebook's `fitCharModel`
- * uses) and reports bits per character.
- *
- * @example
- * ```ts
- * import { disposeModel, setupBackend } from "nn";
- * import { charCorpus } from "nn/experiments/recurrent.ts";
- * import { fitDecoderModel } from "nn/experiments/transformer.ts";
- * await setupBackend({ backend: "cpu" });
- * const c = charCorpus(["the cat sat on the mat. ".repeat(20)]);
- * const run = await fitDecoderModel(c, { window: 10, dModel: 8, numHeads: 2, ffDim: 16, numLayers: 1, epochs: 1, seed: 0, progress: "none" });
- * console.log(run.valBits > 0); // true
- * disposeModel(run.model);
- * ```
- */
-export async function fitDecoderModel(
-  corpus: CharCorpus,
-  options: {
-    window: number;
-    dModel: number;
-    numHeads: number;
-    ffDim: number;
-    numLayers: number;
-    epochs: number;
-    batchSize?: number;
-    learningRate?: number;
-    seed: number;
-    progress?: ProgressMode;
-  },
-): Promise<DecoderRun> {
-  const V = corpus.chars.length;
-  const tr = windowTensors(corpus.train, options.window, V);
-  const va = windowTensors(corpus.val, options.window, V);
-  const model = decoderLanguageModel({
-    vocabSize: V,
-    maxLength: options.window,
-    dModel: options.dModel,
-    numHeads: options.numHeads,
-    ffDim: options.ffDim,
-    numLayers: options.numLayers,
-    seed: options.seed,
-  });
-  model.compile({
-    optimizer: adam(options.learningRate ?? 0.002),
-    loss: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, yPred),
-  });
-  try {
-    const result = await train(model, tr.x, tr.y, {
-      epochs: options.epochs,
-      batchSize: options.batchSize ?? 32,
-      seed: options.seed,
-      validationData: [va.x, va.y],
-      progress: options.progress ?? "auto",
-      title: "decoder language model",
-    });
-    const valBitsCurve = result.history.val_loss.map((l) => l / Math.LN2);
-    return {
-      trainBitsCurve: result.history.loss.map((l) => l / Math.LN2),
-      valBitsCurve,
-      valBits: valBitsCurve[valBitsCurve.length - 1],
-      unigramBits: unigramBitsPerChar(corpus.train, corpus.val, V),
-      params: model.countParams(),
-      seconds: result.seconds,
-      model,
-    };
-  } finally {
-    tf.dispose([tr.x, tr.y, va.x, va.y]);
-  }
-}
+// 4. Decoder language model: the LSTM it is compared with
 
 /**
  * LSTM units u whose character model (embedding e, LSTM u, dense head over V characters:
@@ -639,39 +364,10 @@ export function matchingLstmUnits(
 // ---------------------------------------------------------------------------------------
 // 5. Parallelism
 
-/** Builds the two classifiers compared in section 5 (ids `[B, T]` → 2 logits). */
-export function comparisonModel(
-  kind: "lstm" | "transformer",
-  options: { vocabSize: number; length: number; width: number; seed: number; outputs?: number },
-): tf.LayersModel {
-  const outputs = options.outputs ?? 2;
-  if (kind === "lstm") {
-    return sequenceClassifier({
-      input: { vocabSize: options.vocabSize, embeddingDim: options.width },
-      cell: "lstm",
-      units: options.width,
-      outputs,
-      seed: options.seed,
-    });
-  }
-  return transformerClassifier({
-    vocabSize: options.vocabSize,
-    sequenceLength: options.length,
-    dModel: options.width,
-    numHeads: 2,
-    ffDim: 2 * options.width,
-    numLayers: 1,
-    outputs,
-    norm: "pre",
-    embeddingStddev: 0.1,
-    seed: options.seed,
-  });
-}
-
 /** One timing row of {@linkcode timeForwardBackward}. */
 export interface TimingRow {
-  /** Model kind. */
-  kind: "lstm" | "transformer";
+  /** Model name (a key of `models`). */
+  kind: string;
   /** Sequence length T. */
   length: number;
   /** Median milliseconds of one forward + backward pass (gradients of every weight). */
@@ -681,29 +377,41 @@ export interface TimingRow {
 }
 
 /**
- * Measures forward + backward time (loss and the gradients of all weights, no update)
- * per batch for an LSTM and a one-block Transformer of the same width, at each length.
- * Median of `repeats` after one warm-up pass.
+ * Measures forward + backward time (softmax cross-entropy and the gradients of all
+ * weights, no update) per batch of random ids `[batchSize, T]` for each model at each
+ * length T: the median of `repeats` after one warm-up pass. `models` builds each model
+ * for a length (ids `[B, T]` → logits `[B, classes]`); each is disposed after timing.
  *
  * @example
  * ```ts
+ * import * as tf from "@tensorflow/tfjs";
  * import { setupBackend } from "nn";
  * import { timeForwardBackward } from "nn/experiments/transformer.ts";
  * await setupBackend({ backend: "cpu" });
- * const rows = await timeForwardBackward({ lengths: [8], batchSize: 2, width: 8, repeats: 1, seed: 0 });
+ * const dense = (length: number) => tf.sequential({ layers: [
+ *   tf.layers.embedding({ inputDim: 100, outputDim: 4, inputLength: length }),
+ *   tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+ * const rows = await timeForwardBackward({ models: { dense }, lengths: [8, 16], batchSize: 2, repeats: 1, seed: 0 });
  * console.log(rows.length); // 2
  * ```
  */
-export async function timeForwardBackward(
-  options: { lengths: number[]; batchSize: number; width: number; repeats: number; seed: number },
-): Promise<TimingRow[]> {
+export async function timeForwardBackward(options: {
+  models: Record<string, (length: number) => tf.LayersModel>;
+  lengths: number[];
+  batchSize: number;
+  repeats: number;
+  seed: number;
+  vocabSize?: number;
+}): Promise<TimingRow[]> {
   const rows: TimingRow[] = [];
-  const vocabSize = 100;
+  const vocabSize = options.vocabSize ?? 100;
   for (const length of options.lengths) {
-    const x = tf.randomUniform([options.batchSize, length], 1, vocabSize, "int32", options.seed);
-    const y = tf.oneHot(tf.zeros([options.batchSize], "int32"), 2).toFloat();
-    for (const kind of ["lstm", "transformer"] as const) {
-      const model = comparisonModel(kind, { vocabSize, length, width: options.width, seed: 0 });
+    const seed = rng(options.seed + length).nextSeed(); // tfjs reads a seed of 0 as none
+    const x = tf.randomUniform([options.batchSize, length], 1, vocabSize, "int32", seed);
+    for (const [kind, build] of Object.entries(options.models)) {
+      const model = build(length);
+      const classes = model.outputs[0].shape[model.outputs[0].shape.length - 1] as number;
+      const y = tf.tidy(() => tf.oneHot(tf.zeros([options.batchSize], "int32"), classes).toFloat());
       const step = async () => {
         const { value, grads } = tf.variableGrads(() =>
           tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor) as tf.Scalar
@@ -726,8 +434,9 @@ export async function timeForwardBackward(
         params: model.countParams(),
       });
       disposeModel(model);
+      y.dispose();
     }
-    tf.dispose([x, y]);
+    x.dispose();
   }
   return rows;
 }
@@ -770,102 +479,4 @@ export function recallFirstTask(
   const x = tf.tensor2d(ids, [options.n, options.length], "int32");
   const y = tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), options.symbols).toFloat());
   return { x, y: y as tf.Tensor2D, dispose: () => tf.dispose([x, y]) };
-}
-
-/** One run of {@linkcode fitRecall}. */
-export interface RecallRun {
-  /** Model kind. */
-  kind: "lstm" | "transformer";
-  /** Sequence length (distance of the answer from the end + 1). */
-  length: number;
-  /** Test accuracy after training. */
-  testAccuracy: number;
-  /** Parameters. */
-  params: number;
-  /** Training seconds. */
-  seconds: number;
-}
-
-/**
- * Trains an LSTM or a one-block Transformer of the same width on the recall task with
- * the same budget (epochs, batch, Adam learning rate) and measures test accuracy.
- *
- * @example
- * ```ts
- * import { setupBackend } from "nn";
- * import { fitRecall } from "nn/experiments/transformer.ts";
- * await setupBackend({ backend: "cpu" });
- * const r = await fitRecall({ kind: "transformer", length: 6, symbols: 4, trainSize: 64, testSize: 32, width: 8, epochs: 1, seed: 0, progress: "none" });
- * console.log(r.testAccuracy >= 0); // true
- * ```
- */
-export async function fitRecall(
-  options: {
-    kind: "lstm" | "transformer";
-    length: number;
-    symbols: number;
-    trainSize: number;
-    testSize: number;
-    width: number;
-    epochs: number;
-    batchSize?: number;
-    learningRate?: number;
-    seed: number;
-    progress?: ProgressMode;
-  },
-): Promise<RecallRun> {
-  const trainData = recallFirstTask({
-    n: options.trainSize,
-    length: options.length,
-    symbols: options.symbols,
-    seed: options.seed,
-  });
-  const testData = recallFirstTask({
-    n: options.testSize,
-    length: options.length,
-    symbols: options.symbols,
-    seed: options.seed + 1000,
-  });
-  const model = comparisonModel(options.kind, {
-    vocabSize: options.symbols + 1,
-    length: options.length,
-    width: options.width,
-    outputs: options.symbols,
-    seed: options.seed,
-  });
-  model.compile({
-    optimizer: adam(options.learningRate ?? 0.003),
-    loss: tf.losses.softmaxCrossEntropy,
-  });
-  try {
-    const result = await train(model, trainData.x, trainData.y, {
-      epochs: options.epochs,
-      batchSize: options.batchSize ?? 64,
-      seed: options.seed,
-      progress: options.progress ?? "auto",
-      title: `recall the first token, ${options.kind}, T = ${options.length}`,
-    });
-    const acc = tf.tidy(() =>
-      tf.mean(tf.cast(
-        tf.equal(
-          tf.argMax(model.predict(testData.x) as tf.Tensor, 1),
-          tf.argMax(testData.y, 1),
-        ),
-        "float32",
-      ))
-    );
-    const testAccuracy = (await acc.data())[0];
-    acc.dispose();
-    return {
-      kind: options.kind,
-      length: options.length,
-      testAccuracy,
-      params: model.countParams(),
-      seconds: result.seconds,
-    };
-  } finally {
-    disposeModel(model);
-    trainData.dispose();
-    testData.dispose();
-  }
 }
