@@ -20,14 +20,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { all, create } from "mathjs";
 import { rng } from "../random.ts";
-import { type CellType, charLanguageModel } from "../models/recurrent.ts";
-import { type ProgressMode, train } from "../train.ts";
-import { adam } from "../kernels/adam.ts";
-import {
-  type CharCorpus as CharCorpusType,
-  charWindowTensors as windowTensors,
-  unigramBitsPerChar as unigram,
-} from "../data/char_corpus.ts";
+import type { CellType } from "../models/recurrent.ts";
 
 const math = create(all, {});
 
@@ -359,100 +352,4 @@ export async function simpleRnnGradientBound(
     }
   }
   return { bound, recurrentNorm, kernelNorm, meanTanhSlope };
-}
-
-// ---------------------------------------------------------------------------------------
-// Kept for notebook 04 until the merge (the coordinator removes this section): the shared
-// data moved to nn/data/sentences.ts and nn/data/char_corpus.ts, sampling to
-// nn/models/sample_text.ts; fitCharModel is notebook 03's character LSTM, now written out
-// in that notebook.
-
-export {
-  type SentenceData,
-  sentenceData,
-  type SentimentTensors,
-  sentimentTensors,
-} from "../data/sentences.ts";
-export {
-  type CharCorpus,
-  charCorpus,
-  charWindows,
-  charWindowTensors,
-  loadMobyDick,
-  unigramBitsPerChar,
-} from "../data/char_corpus.ts";
-export { sampleText } from "../models/sample_text.ts";
-
-/**
- * Trains a `charLanguageModel` on the corpus' non-overlapping windows and reports
- * validation bits per character (mean cross-entropy in nats / ln 2). Notebook 04's LSTM
- * baseline; notebook 03 writes the same steps out.
- *
- * @example
- * ```ts
- * import { disposeModel, setupBackend } from "nn";
- * import { charCorpus, fitCharModel } from "nn/experiments/recurrent.ts";
- * await setupBackend({ backend: "cpu" });
- * const c = charCorpus(["the cat sat on the mat. ".repeat(20)]);
- * const run = await fitCharModel(c, { cell: "gru", units: 8, embeddingDim: 4, window: 10, epochs: 1, seed: 0, progress: "none" });
- * console.log(run.valBits > 0); // true
- * disposeModel(run.model);
- * ```
- */
-export async function fitCharModel(
-  corpus: CharCorpusType,
-  options: {
-    cell: CellType;
-    units: number;
-    embeddingDim: number;
-    window: number;
-    epochs: number;
-    batchSize?: number;
-    learningRate?: number;
-    seed: number;
-    progress?: ProgressMode;
-  },
-): Promise<{
-  valBitsCurve: number[];
-  valBits: number;
-  unigramBits: number;
-  params: number;
-  seconds: number;
-  model: tf.LayersModel;
-}> {
-  const V = corpus.chars.length;
-  const tr = windowTensors(corpus.train, options.window, V);
-  const va = windowTensors(corpus.val, options.window, V);
-  const model = charLanguageModel({
-    vocabSize: V,
-    embeddingDim: options.embeddingDim,
-    units: options.units,
-    cell: options.cell,
-    seed: options.seed,
-  });
-  model.compile({
-    optimizer: adam(options.learningRate ?? 0.005),
-    loss: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, yPred),
-  });
-  try {
-    const result = await train(model, tr.x, tr.y, {
-      epochs: options.epochs,
-      batchSize: options.batchSize ?? 64,
-      seed: options.seed,
-      validationData: [va.x, va.y],
-      progress: options.progress ?? "auto",
-      title: `character model, ${options.cell}`,
-    });
-    const valBitsCurve = result.history.val_loss.map((l) => l / Math.LN2);
-    return {
-      valBitsCurve,
-      valBits: valBitsCurve[valBitsCurve.length - 1],
-      unigramBits: unigram(corpus.train, corpus.val, V),
-      params: model.countParams(),
-      seconds: result.seconds,
-      model,
-    };
-  } finally {
-    tf.dispose([tr.x, tr.y, va.x, va.y]);
-  }
 }
