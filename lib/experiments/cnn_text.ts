@@ -1,94 +1,81 @@
 /**
- * Experiment helpers of the CNN text notebook (notebooks/05_cnn_text_models.ipynb): the
- * UCI sentences as a seeded stratified split, a convolution over a sentence by hand,
- * training and evaluating token classifiers, confusion matrices, the top-activating
- * n-grams (n 元语法) of filters (卷积核), and cross-domain splits (跨领域迁移).
- *
- * Functions return plain numbers and arrays and dispose the tensors they make, unless
- * they say they return tensors or a model.
+ * What notebooks/05_cnn_text_models.ipynb needs that is not its lesson: the sizes of its
+ * profiles, the UCI sentences as a seeded stratified split (or a cross-domain split,
+ * 跨领域迁移) encoded for a token model, and the measurements behind its claims — a
+ * convolution by hand, the receptive field (感受野) by gradient, the confusion matrix, the
+ * top-activating n-grams (n 元语法) of filters (卷积核) and the AFINN base rate. The
+ * models, their training and their evaluation are cells of the notebook.
  *
  * @example
  * ```ts
  * import { setupBackend } from "nn";
- * import { cnnTextProfile, sentenceSplit } from "nn/experiments/cnn_text.ts";
+ * import { cnnTextProfile, encodeSplit, sentenceSplit } from "nn/experiments/cnn_text.ts";
  * await setupBackend({ backend: "cpu" });
- * const split = await sentenceSplit({ seed: 0 });
- * console.log(split.train.texts.length, cnnTextProfile("smoke").length); // 2400 30
+ * const cfg = cnnTextProfile("smoke");
+ * const data = encodeSplit(await sentenceSplit({ seed: 0 }), cfg);
+ * console.log(data.xTrain.shape); // [2400, 30]
+ * data.dispose();
  * ```
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
-import { disposeModel, type ProgressMode, train, type TrainResult } from "../train.ts";
-import { adam } from "../kernels/adam.ts";
 import { ConvMaxOverTime } from "../layers/conv_max_over_time.ts";
 import { loadSentiment, SENTIMENT_SOURCES } from "../data/sentiment.ts";
 import { splitData } from "../data/split.ts";
 import { Vocabulary } from "../data/vocabulary.ts";
 import { encodeTexts } from "../data/encode.ts";
-import { sequencesToTensor } from "../data/tensors.ts";
+import { oneHot, sequencesToTensor } from "../data/tensors.ts";
 import { AFINN } from "./baselines.ts";
 
 // ---------------------------------------------------------------------------------------
 // Profiles
 
-/** Sizes of every experiment of the notebook. */
-export interface CnnTextProfile {
+const FULL = {
   /** Tokens per sentence (longer ones are cut at the end, shorter padded at the end). */
-  length: number;
+  length: 40,
   /** Words seen fewer times in training map to `<oov>`. */
-  minCount: number;
+  minCount: 1,
   /** Embedding size E. */
-  embeddingDim: number;
+  embeddingDim: 64,
   /** Filters per width F. */
-  filters: number;
+  filters: 100,
   /** Dropout before the classifier. */
-  dropout: number;
+  dropout: 0.5,
   /** Epochs (upper bound; early stopping on validation accuracy, patience 3). */
-  epochs: number;
+  epochs: 10,
   /** Batch size. */
-  batchSize: number;
+  batchSize: 50,
   /** Adam learning rate. */
-  learningRate: number;
+  learningRate: 0.002,
   /** Training seeds per width set in section 5 (their mean is compared). */
-  widthRepeats: number;
+  widthRepeats: 2,
   /** Epochs of each cross-domain run. */
-  transferEpochs: number;
+  transferEpochs: 8,
   /** Recurrent / Transformer units (d_model) in section 6. */
-  units: number;
+  units: 32,
   /** Epochs of the section-6 models. */
-  compareEpochs: number;
-}
+  compareEpochs: 8,
+};
+
+/** Sizes of every experiment of the notebook. */
+export type CnnTextProfile = typeof FULL;
 
 const PROFILES: Record<"smoke" | "full", CnnTextProfile> = {
+  full: FULL,
   smoke: {
+    ...FULL,
     length: 30,
     minCount: 2,
     embeddingDim: 32,
     filters: 16,
-    dropout: 0.5,
     epochs: 3,
-    batchSize: 50,
     learningRate: 0.005,
     widthRepeats: 1,
     transferEpochs: 2,
     units: 16,
     compareEpochs: 2,
-  },
-  full: {
-    length: 40,
-    minCount: 1,
-    embeddingDim: 64,
-    filters: 100,
-    dropout: 0.5,
-    epochs: 10,
-    batchSize: 50,
-    learningRate: 0.002,
-    widthRepeats: 2,
-    transferEpochs: 8,
-    units: 32,
-    compareEpochs: 8,
   },
 };
 
@@ -114,93 +101,56 @@ export function cnnTextProfile(
 // ---------------------------------------------------------------------------------------
 // Data
 
-/** One part of a split: sentences, 0/1 labels and each sentence's source. */
-export interface SentencePart {
-  /** The sentences. */
-  texts: string[];
-  /** 0 (negative) or 1 (positive). */
-  labels: number[];
-  /** "amazon", "imdb" or "yelp". */
-  source: string[];
-}
+/** Sentences, their 0 (negative) / 1 (positive) labels and sources ("amazon", "imdb", "yelp"). */
+export type SentencePart = { texts: string[]; labels: number[]; source: string[] };
 
-/** Train / validation / test parts. */
-export interface SentenceSplit {
-  /** Training part. */
-  train: SentencePart;
-  /** Validation part (early stopping). */
-  val: SentencePart;
-  /** Test part (reported accuracy). */
-  test: SentencePart;
-}
+/** Train, validation (early stopping) and test (reported accuracy) parts. */
+export type SentenceSplit = { train: SentencePart; val: SentencePart; test: SentencePart };
 
 /**
- * The 3000 UCI sentences (all three sources) split 80/10/10, stratified by label and
- * seeded: every model of the notebook sees this same split.
+ * The 3000 UCI sentences split 80/10/10, stratified by label and seeded, so that every
+ * model of the notebook sees the same split. With `heldOut`, a cross-domain split
+ * instead: train (90 %) and validate (10 %, stratified) on the two other sources, test on
+ * all 1000 sentences of the held-out one.
  *
  * @example
  * ```ts
  * import { sentenceSplit } from "nn/experiments/cnn_text.ts";
  * const s = await sentenceSplit({ seed: 0 });
- * console.log(s.test.labels.filter((y) => y === 1).length); // 150
+ * const x = await sentenceSplit({ seed: 0, heldOut: "yelp" });
+ * console.log(s.test.labels.length, x.train.texts.length, x.test.texts.length); // 300 1800 1000
  * ```
  */
-export async function sentenceSplit(options: { seed: number }): Promise<SentenceSplit> {
-  const data = await loadSentiment({ source: "all" });
-  const s = splitData(data, { seed: options.seed, stratify: data.labels });
-  return { train: s.train, val: s.val, test: s.test };
-}
-
-/**
- * Cross-domain split: train (90 %) and validate (10 %, stratified) on two sources, test on
- * all 1000 sentences of the third.
- *
- * @example
- * ```ts
- * import { crossDomainSplit } from "nn/experiments/cnn_text.ts";
- * const s = await crossDomainSplit({ heldOut: "yelp", seed: 0 });
- * console.log(s.train.texts.length, s.test.texts.length, new Set(s.test.source)); // 1800 1000 Set { "yelp" }
- * ```
- */
-export async function crossDomainSplit(
-  options: { heldOut: "amazon" | "imdb" | "yelp"; seed: number },
+export async function sentenceSplit(
+  options: { seed: number; heldOut?: "amazon" | "imdb" | "yelp" },
 ): Promise<SentenceSplit> {
-  if (!SENTIMENT_SOURCES.includes(options.heldOut)) {
+  const { seed, heldOut } = options;
+  if (heldOut !== undefined && !SENTIMENT_SOURCES.includes(heldOut)) {
     throw new RangeError(`heldOut must be one of ${SENTIMENT_SOURCES.join(", ")}.`);
   }
   const data = await loadSentiment({ source: "all" });
+  if (heldOut === undefined) {
+    const s = splitData(data, { seed, stratify: data.labels });
+    return { train: s.train, val: s.val, test: s.test };
+  }
   const pick = (keep: (s: string) => boolean): SentencePart => {
     const idx = data.source.map((s, i) => (keep(s) ? i : -1)).filter((i) => i >= 0);
-    return {
-      texts: idx.map((i) => data.texts[i]),
-      labels: idx.map((i) => data.labels[i]),
-      source: idx.map((i) => data.source[i]),
-    };
+    const at = <T>(xs: T[]) => idx.map((i) => xs[i]);
+    return { texts: at(data.texts), labels: at(data.labels), source: at(data.source) };
   };
-  const inDomain = pick((s) => s !== options.heldOut);
-  const s = splitData(inDomain, {
-    seed: options.seed,
-    stratify: inDomain.labels,
-    train: 0.9,
-    val: 0.1,
-    test: 0,
-  });
-  return { train: s.train, val: s.val, test: pick((s) => s === options.heldOut) };
+  const inDomain = pick((s) => s !== heldOut);
+  const options90 = { seed, stratify: inDomain.labels, train: 0.9, val: 0.1, test: 0 };
+  const s = splitData(inDomain, options90);
+  return { train: s.train, val: s.val, test: pick((s) => s === heldOut) };
 }
 
-/** A split encoded for a token model. */
+/** A split encoded for a token model: ids `[n, length]` and one-hot labels `[n, 2]`. */
 export interface EncodedSplit {
-  /** Token ids `[n, length]` per part. */
   xTrain: tf.Tensor2D;
-  /** One-hot labels `[n, 2]`. */
   yTrain: tf.Tensor2D;
-  /** Validation ids. */
   xVal: tf.Tensor2D;
-  /** Validation labels. */
   yVal: tf.Tensor2D;
-  /** Test ids. */
   xTest: tf.Tensor2D;
-  /** Test labels (one-hot). */
   yTest: tf.Tensor2D;
   /** Test ids as rows (for reading n-grams back). */
   testIds: Int32Array[];
@@ -223,7 +173,7 @@ export interface EncodedSplit {
  * import { encodeSplit, sentenceSplit } from "nn/experiments/cnn_text.ts";
  * await setupBackend({ backend: "cpu" });
  * const d = encodeSplit(await sentenceSplit({ seed: 0 }), { length: 20, minCount: 2 });
- * console.log(d.xTrain.shape); // [2400, 20]
+ * console.log(d.xTrain.shape, d.yTest.shape); // [2400, 20] [300, 2]
  * d.dispose();
  * ```
  */
@@ -235,16 +185,14 @@ export function encodeSplit(
   const padding = options.padding ?? "post";
   const rows = (texts: string[]) =>
     encodeTexts(texts, vocab, { length: options.length, padding, truncating: "post" });
-  const lab = (labels: number[]) =>
-    tf.tidy(() => tf.oneHot(tf.tensor1d(labels, "int32"), 2).toFloat() as tf.Tensor2D);
   const testIds = rows(split.test.texts);
   const t = {
     xTrain: sequencesToTensor(rows(split.train.texts)),
-    yTrain: lab(split.train.labels),
+    yTrain: oneHot(split.train.labels, 2),
     xVal: sequencesToTensor(rows(split.val.texts)),
-    yVal: lab(split.val.labels),
+    yVal: oneHot(split.val.labels, 2),
     xTest: sequencesToTensor(testIds),
-    yTest: lab(split.test.labels),
+    yTest: oneHot(split.test.labels, 2),
   };
   return {
     ...t,
@@ -371,116 +319,7 @@ export async function receptiveFieldByGradient(widths: readonly number[]): Promi
 }
 
 // ---------------------------------------------------------------------------------------
-// 2. Training and evaluation
-
-/** Options of {@linkcode fitClassifier}. */
-export interface FitOptions {
-  /** Epochs (upper bound). */
-  epochs: number;
-  /** Batch size. Default 50. */
-  batchSize?: number;
-  /** Adam learning rate. Default 0.002. */
-  learningRate?: number;
-  /** Seed of the batch order. */
-  seed: number;
-  /** Progress display. Default "auto". */
-  progress?: ProgressMode;
-  /** Title of the progress display. */
-  title?: string;
-  /** Keep the model (the caller disposes it); default false disposes it. */
-  keepModel?: boolean;
-}
-
-/** Result of {@linkcode fitClassifier}. */
-export interface FitResult {
-  /** Test accuracy with the weights of the best validation epoch. */
-  testAccuracy: number;
-  /** Best validation accuracy. */
-  valAccuracy: number;
-  /** Predicted test labels. */
-  predictions: number[];
-  /** Parameters of the model. */
-  params: number;
-  /** Seconds of training (all epochs, validation included). */
-  seconds: number;
-  /** Mean seconds per epoch. */
-  secondsPerEpoch: number;
-  /** Per-epoch history (loss, acc, val_loss, val_acc). */
-  history: TrainResult["history"];
-  /** The trained model when `keepModel` was set. */
-  model?: tf.LayersModel;
-}
-
-/**
- * Compiles (Adam, softmax cross-entropy on logits), trains with early stopping on
- * validation accuracy (patience 3, best weights restored) and evaluates on the test part.
- *
- * @example
- * ```ts
- * import { cnnTextClassifier, setupBackend } from "nn";
- * import { encodeSplit, fitClassifier, sentenceSplit } from "nn/experiments/cnn_text.ts";
- * await setupBackend({ backend: "cpu" });
- * const d = encodeSplit(await sentenceSplit({ seed: 0 }), { length: 20, minCount: 2 });
- * const m = cnnTextClassifier({ vocabSize: d.vocab.size, sequenceLength: 20, filters: 4, embeddingDim: 8, outputs: 2 });
- * const r = await fitClassifier(m, d, { epochs: 1, seed: 0, progress: "none" });
- * console.log(r.testAccuracy > 0.4); // true
- * d.dispose();
- * ```
- */
-export async function fitClassifier(
-  model: tf.LayersModel,
-  data: EncodedSplit,
-  options: FitOptions,
-): Promise<FitResult> {
-  model.compile({
-    optimizer: adam(options.learningRate ?? 0.002),
-    loss: tf.losses.softmaxCrossEntropy,
-    metrics: ["accuracy"],
-  });
-  try {
-    const result = await train(model, data.xTrain, data.yTrain, {
-      epochs: options.epochs,
-      batchSize: options.batchSize ?? 50,
-      seed: options.seed,
-      validationData: [data.xVal, data.yVal],
-      earlyStopping: { monitor: "val_acc", patience: 3, mode: "max", restoreBest: true },
-      progress: options.progress ?? "auto",
-      title: options.title ?? model.name,
-    });
-    const predictions = await predictLabels(model, data.xTest);
-    const valAcc = result.history.val_acc ?? result.history.val_accuracy ?? [];
-    return {
-      testAccuracy: accuracyOf(predictions, data.testLabels),
-      valAccuracy: Math.max(...valAcc),
-      predictions,
-      params: model.countParams(),
-      seconds: result.seconds,
-      secondsPerEpoch: result.seconds / result.epochs,
-      history: result.history,
-      model: options.keepModel ? model : undefined,
-    };
-  } finally {
-    if (!options.keepModel) disposeModel(model);
-  }
-}
-
-/** Arg-max labels of a classifier's outputs, in batches of 500. */
-export async function predictLabels(model: tf.LayersModel, x: tf.Tensor): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < x.shape[0]; i += 500) {
-    const n = Math.min(500, x.shape[0] - i);
-    const p = tf.tidy(() => tf.argMax(model.predict(tf.slice(x, [i, 0], [n, -1])) as tf.Tensor, 1));
-    out.push(...await p.data());
-    p.dispose();
-  }
-  return out;
-}
-
-function accuracyOf(pred: readonly number[], labels: readonly number[]): number {
-  let hit = 0;
-  for (let i = 0; i < labels.length; i++) if (pred[i] === labels[i]) hit++;
-  return hit / labels.length;
-}
+// 2. Evaluation
 
 /**
  * Confusion matrix `m[true][predicted]` of `classes` classes.

@@ -471,9 +471,6 @@ export async function runNotebookInPage(
   path: string,
   options: PageRunOptions = {},
 ): Promise<RunStats> {
-  const timeout = options.timeoutMs ?? 600_000;
-  const settleMs = options.settleMs ?? 3_000;
-  const stallMs = options.stallMs ?? 30_000;
   await page.goto(`${server.url}/notebooks/${path}?token=${server.token}`, {
     waitUntil: "domcontentloaded",
   });
@@ -569,6 +566,23 @@ export async function runNotebookInPage(
     }
     J.notebook.execute_all_cells();
   });
+  return await waitUntilQuiet(page, path, options);
+}
+
+/**
+ * Waits until the cells the page ran (after {@linkcode runNotebookInPage} set the page
+ * up) are done: no cell is running, every request reported "idle" and nothing changed
+ * for the settle window. Returns the page's counters, which add up since the notebook
+ * was opened.
+ */
+export async function waitUntilQuiet(
+  page: Page,
+  path: string,
+  options: PageRunOptions = {},
+): Promise<RunStats> {
+  const timeout = options.timeoutMs ?? 600_000;
+  const settleMs = options.settleMs ?? 3_000;
+  const stallMs = options.stallMs ?? 30_000;
   const t0 = performance.now();
   const deadline = Date.now() + timeout;
   let quietSince = 0;

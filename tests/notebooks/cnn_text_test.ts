@@ -19,6 +19,29 @@ const EXPECTED_CLAIMS = [
   "cnn-competitive",
 ];
 
+Deno.test("05 builds, trains and evaluates its models in its own cells", async () => {
+  const nb = JSON.parse(
+    await Deno.readTextFile(new URL("../../notebooks/05_cnn_text_models.ipynb", import.meta.url)),
+  ) as { cells: Array<{ cell_type: string; id: string; source: string[] }> };
+  const code = nb.cells.filter((c) => c.cell_type === "code")
+    .map((c) => ({ id: c.id, text: c.source.join("") }));
+  const having = (pattern: RegExp) => code.filter((c) => pattern.test(c.text)).map((c) => c.id);
+  // the model of section 2 in a cell of its own, trained by nn.train in the next one
+  assert.deepEqual(having(/^const model = nn\.cnnTextClassifier\(/m), ["model"]);
+  assert.ok(having(/\bnn\.train\(model,/).includes("train"));
+  assert.ok(having(/\bmodel\.compile\(/).includes("train"));
+  // the grids call one function defined in a cell
+  assert.deepEqual(having(/^async function fitAndTest\(/m), ["fit-function"]);
+  for (const id of ["widths", "transfer", "compare"]) {
+    assert.ok(having(/await fitAndTest\(/).includes(id), `${id} calls fitAndTest`);
+  }
+  // the library helpers no longer train
+  const lib = await Deno.readTextFile(
+    new URL("../../lib/experiments/cnn_text.ts", import.meta.url),
+  );
+  assert.doesNotMatch(lib, /\btrain\(|\.compile\(|\.fit\(/);
+});
+
 Deno.test("05_cnn_text_models runs in the smoke profile with every claim holding", async () => {
   // parameters, hand convolution, curves, confusion, baselines, filters, widths, transfer,
   // side by side

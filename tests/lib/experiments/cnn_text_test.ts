@@ -5,15 +5,14 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import "../../../lib/kernels/mod.ts";
 import { cnnTextClassifier } from "../../../lib/models/cnn_text.ts";
-import { disposeModel } from "../../../lib/train.ts";
+import { disposeModel, train } from "../../../lib/train.ts";
+import { adam } from "../../../lib/kernels/adam.ts";
 import {
   afinnBaseRate,
   cnnTextProfile,
   confusionMatrix,
-  crossDomainSplit,
   encodeSplit,
   filterNgrams,
-  fitClassifier,
   handConvolution,
   hasAfinnWord,
   receptiveFieldByGradient,
@@ -61,12 +60,12 @@ Deno.test("split: stratified 80/10/10, seeded; cross-domain holds one source out
   assert.equal(a.test.labels.filter((y) => y === 1).length, 150);
   assert.deepEqual(a.test.texts, b.test.texts);
   assert.notDeepEqual(a.test.texts, c.test.texts);
-  const x = await crossDomainSplit({ heldOut: "imdb", seed: 0 });
+  const x = await sentenceSplit({ heldOut: "imdb", seed: 0 });
   assert.equal(x.test.texts.length, 1000);
   assert.ok(x.test.source.every((s) => s === "imdb"));
   assert.ok([...x.train.source, ...x.val.source].every((s) => s !== "imdb"));
   assert.equal(x.train.texts.length + x.val.texts.length, 2000);
-  await assert.rejects(() => crossDomainSplit({ heldOut: "twitter" as never, seed: 0 }), /heldOut/);
+  await assert.rejects(() => sentenceSplit({ heldOut: "twitter" as never, seed: 0 }), /heldOut/);
 });
 
 Deno.test("encodeSplit: post padding keeps word t at position t; pre for recurrent models", async () => {
@@ -74,6 +73,8 @@ Deno.test("encodeSplit: post padding keeps word t at position t; pre for recurre
   const post = encodeSplit(s, { length: 12, minCount: 2 });
   const pre = encodeSplit(s, { length: 12, minCount: 2, padding: "pre" });
   assert.deepEqual(post.xTrain.shape, [2400, 12]);
+  assert.deepEqual(await post.yVal.array().then((y) => y.map((r) => r.indexOf(1))), s.val.labels);
+  assert.deepEqual(post.testLabels, s.test.labels);
   const first = post.testIds[0];
   assert.equal(post.vocab.token(first[0]) !== Vocabulary.PAD_TOKEN, true);
   const short = post.testIds.findIndex((r) => r[11] === Vocabulary.PAD);
@@ -118,7 +119,7 @@ Deno.test("AFINN window helpers", () => {
   assert.ok(Math.abs(rate2 - 0.5) < 0.03, `rate ${rate2}`);
 });
 
-Deno.test("a small CNN trains, beats chance, and its filters report n-grams of their width", async () => {
+Deno.test("a small CNN trained on the split beats chance; its filters report n-grams of their width", async () => {
   const s = await sentenceSplit({ seed: 0 });
   const d = encodeSplit(s, { length: 20, minCount: 2 });
   const model = cnnTextClassifier({
@@ -130,17 +131,17 @@ Deno.test("a small CNN trains, beats chance, and its filters report n-grams of t
     outputs: 2,
     seed: 0,
   });
-  const run = await fitClassifier(model, d, {
+  model.compile({ optimizer: adam(0.01), loss: tf.losses.softmaxCrossEntropy, metrics: ["acc"] });
+  const run = await train(model, d.xTrain, d.yTrain, {
     epochs: 2,
+    batchSize: 50,
     seed: 0,
-    learningRate: 0.01,
+    validationData: [d.xVal, d.yVal],
     progress: "none",
-    keepModel: true,
   });
-  assert.ok(run.testAccuracy > 0.6, `test accuracy ${run.testAccuracy}`);
-  assert.equal(run.predictions.length, 300);
-  assert.equal(run.params, model.countParams());
-  const report = await filterNgrams(run.model!, d, { top: 4 });
+  const valAccuracy = run.history.val_acc.at(-1)!;
+  assert.ok(valAccuracy > 0.6, `validation accuracy ${valAccuracy}`);
+  const report = await filterNgrams(model, d, { top: 4 });
   assert.equal(report.length, 12);
   for (let i = 1; i < report.length; i++) assert.ok(report[i - 1].strength >= report[i].strength);
   for (const f of report) {
@@ -150,9 +151,9 @@ Deno.test("a small CNN trains, beats chance, and its filters report n-grams of t
       assert.ok(f.top[i - 1].activation >= f.top[i].activation);
     }
   }
-  const only3 = await filterNgrams(run.model!, d, { top: 1, widths: [3] });
+  const only3 = await filterNgrams(model, d, { top: 1, widths: [3] });
   assert.ok(only3.length === 6 && only3.every((f) => f.width === 3));
-  disposeModel(run.model!);
+  disposeModel(model);
   d.dispose();
 });
 
