@@ -130,7 +130,9 @@ export abstract class FusedRecurrentLayer extends tf.layers.Layer {
     if (this.implementation === "fused") return true;
     if (this.implementation === "ops") return false;
     const name = tf.getBackend();
-    if (name === "webgpu") return recurrentFitsWebGPU(this.webgpuCell, this.units);
+    if (name === "webgpu") {
+      return webgpuFusion() && recurrentFitsWebGPU(this.webgpuCell, this.units);
+    }
     return (name === "cpu" || name === "wasm") && hasBlas();
   }
 

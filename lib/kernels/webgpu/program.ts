@@ -43,6 +43,29 @@ export function onWebGPU(): boolean {
   return tf.getBackend() === "webgpu";
 }
 
+let fusion = true;
+
+/**
+ * Whether the layers with `implementation: "auto"` (and the library's Adam) use the
+ * WebGPU programs here on the webgpu backend (default true). Turn it off to compare with
+ * plain tfjs ops on the same adapter: `setWebGPUFusion(false)`.
+ */
+export function webgpuFusion(): boolean {
+  return fusion;
+}
+
+/** Sets {@linkcode webgpuFusion}; returns the previous setting. */
+export function setWebGPUFusion(on: boolean): boolean {
+  const was = fusion;
+  fusion = on;
+  return was;
+}
+
+/** Whether the fused WebGPU programs run now: the webgpu backend with fusion on. */
+export function fusedOnWebGPU(): boolean {
+  return fusion && onWebGPU();
+}
+
 /**
  * A program-defined uniform value, in the order the program's `uniforms` declares it: one
  * per field (tfjs aligns an entry of n numbers as a vecn, so `[T, B]` would not fill

@@ -61,6 +61,9 @@ function tile(cell: Cell, U: number, B: number): number {
  * `o` (its state row's offset) and `q` (its gate row's offset) defined.
  */
 function frame(U: number, G: number, S: number, NB: number) {
+  // one statement per sequence of the tile, unrolled (private arrays indexed in a loop
+  // become scratch memory on some compilers)
+  const rows = (f: (n: number) => string) => Array.from({ length: NB }, (_, n) => f(n)).join(" ");
   const each = (body: string) => `
     for (var e = tid; e < ${NB * U}; e += WG) {
       let n = e / ${U};
@@ -84,13 +87,12 @@ function frame(U: number, G: number, S: number, NB: number) {
     act: string,
   ) => `
     for (var g = ${from} + tid; g < ${to}; g += WG) {
-      var acc : array<f32, ${NB}>;
-      for (var n = 0; n < ${NB}; n++) { acc[n] = ${init("n")}; }
+      ${rows((n) => `var acc${n} = ${init(`${n}`)};`)}
       for (var k = 0; k < ${U}; k++) {
         let w = ${mat}[k * ${stride} + g];
-        for (var n = 0; n < ${NB}; n++) { acc[n] += ${src}[n * ${U} + k] * w; }
+        ${rows((n) => `acc${n} += ${src}[${n * U} + k] * w;`)}
       }
-      for (var n = 0; n < ${NB}; n++) { ${dst}[n * ${G} + g] = ${act}(acc[n]); }
+      ${rows((n) => `${dst}[${n * G} + g] = ${act}(acc${n});`)}
     }`;
   const start = (init: string) => `
 fn main(index : i32) {
@@ -100,7 +102,7 @@ fn main(index : i32) {
   let B = uniforms.B;
   for (var e = tid; e < ${NB * U}; e += WG) { ${init} }
   workgroupBarrier();`;
-  return { each, matvec, start };
+  return { each, matvec, start, rows };
 }
 
 function forwardCode(cell: Cell, U: number, NB: number): string {
@@ -165,7 +167,7 @@ ${cell === "gru" ? `var<workgroup> rh : array<f32, ${NB * U}>;` : ""}`;
 function backwardCode(cell: Cell, U: number, NB: number, seq: boolean): string {
   const G = GATES[cell] * U;
   const S = STATE[cell] * U;
-  const { each, matvec, start } = frame(U, G, S, NB);
+  const { each, start, rows } = frame(U, G, S, NB);
   // the gradient reaching h_t: carried back from t + 1, plus the output's own at t
   const dOut = seq ? `dh[e] + dy[row * ${U} + j]` : "dh[e]";
   const prev = (at: number) => `select(0.0, st[max(o - ${S}, 0) + ${at * U} + j], t > 0)`;
@@ -185,13 +187,12 @@ ${cell === "gru" ? `var<workgroup> dg : array<f32, ${NB * U}>;` : ""}`;
   // dst[n·U + k] ← Σ_{g in [from, to)} dz[n·G + g] · rT[g, k] (+ extra): dh₋ through the kernel
   const back = (dst: string, from: number, to: number, extra: (n: string) => string) => `
     for (var k = tid; k < ${U}; k += WG) {
-      var acc : array<f32, ${NB}>;
-      for (var n = 0; n < ${NB}; n++) { acc[n] = ${extra("n")}; }
+      ${rows((n) => `var acc${n} = ${extra(`${n}`)};`)}
       for (var g = ${from}; g < ${to}; g++) {
         let w = rT[g * ${U} + k];
-        for (var n = 0; n < ${NB}; n++) { acc[n] += dz[n * ${G} + g] * w; }
+        ${rows((n) => `acc${n} += dz[${n * G} + g] * w;`)}
       }
-      for (var n = 0; n < ${NB}; n++) { ${dst}[n * ${U} + k] = acc[n]; }
+      ${rows((n) => `${dst}[${n * U} + k] = acc${n};`)}
     }`;
   const write = (m: number) =>
     `if (live) { result[q + ${m * U} + j] = dz[n * ${G} + ${m * U} + j]; }`;
