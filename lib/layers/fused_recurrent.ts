@@ -25,6 +25,7 @@ import {
   recurrentFitsWebGPU,
   recurrentSequenceWebGPU,
 } from "../kernels/webgpu/recurrent.ts";
+import { webgpuFusion } from "../kernels/webgpu/program.ts";
 
 /** Config of a fused recurrent layer. */
 export interface FusedRecurrentArgs {

@@ -47,9 +47,11 @@ export function recurrentFitsWebGPU(cell: Cell, units: number): boolean {
   return SHARED_PER_UNIT[cell] * units <= SHARED_BYTES;
 }
 
+/** Most sequences per workgroup. */
+const MAX_TILE = 4;
 /** Sequences per workgroup: each recurrent-kernel value read serves that many (≤ 4). */
 function tile(cell: Cell, U: number, B: number): number {
-  let nb = 4;
+  let nb = MAX_TILE;
   while (nb > 1 && (nb > B || nb * SHARED_PER_UNIT[cell] * U > SHARED_BYTES)) nb >>= 1;
   return nb;
 }
