@@ -64,7 +64,7 @@ export async function valueAndGrads(
   await setupBackend({ backend });
   const before = tf.memory().numTensors;
   const ts = inputs.map((i) => tf.tensor(i.data, i.shape, i.dtype ?? "float32"));
-  const y = f(...ts);
+  const y = tf.tidy(() => f(...ts));
   const w = tf.tensor(values(y.size, 99), y.shape);
   const grads = tf.grads((...g: tf.Tensor[]) => {
     const all = ts.slice();
