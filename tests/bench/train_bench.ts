@@ -6,6 +6,7 @@
  * deno task bench                                   # all models, wasm + cpu + webgpu
  * deno task bench --models mlp,lstm --backends wasm --reps 5
  * deno task bench --compare-torch                   # also runs torch_reference.py
+ * deno task bench --backends webgpu --models lstm,transformer --no-matmul
  *
  * Adam (lr 1e-3) is the library's one-pass `adam` unless `--optimizer tfjs`.
  * With `--compare-torch`, ../shared/bench/torch_reference.py runs model by model just
@@ -17,7 +18,10 @@
  * table and as JSON in `out/bench.json`: a list of rows `{model, backend,
  * samples_per_s, ms_per_batch, …, torch_samples_per_s?, ratio?}`. Matmul GFLOP/s at
  * 1024² per backend, the machine's FP32 peak and the BLAS in use go to
- * `out/bench_machine.json`. No figure here is a
+ * `out/bench_machine.json`. On webgpu each model runs twice, with the library's fused
+ * WebGPU programs and with plain tfjs ops (`setWebGPUFusion(false)`), and reports the
+ * GPU programs one training step dispatches (`webgpu_path`, `programs_per_step`,
+ * `speedup_vs_ops`, `fewer_programs`, `load_avg`). No figure here is a
  * test: timing depends on the machine and its load.
  * @module
  */
@@ -31,6 +35,7 @@ import { rnnClassifier } from "../../lib/models/recurrent.ts";
 import { transformerClassifier } from "../../lib/models/transformer.ts";
 import { cnnTextClassifier } from "../../lib/models/cnn_text.ts";
 import { mlp } from "../../lib/models/dense.ts";
+import { setWebGPUFusion, startCounting } from "../../lib/kernels/webgpu/program.ts";
 
 /** Ids of the reference models. */
 export const MODELS = ["mlp", "lstm", "transformer", "cnn"] as const;
@@ -120,6 +125,16 @@ export interface BenchRow {
   error?: string;
   torch_samples_per_s?: number;
   ratio?: number;
+  /** webgpu rows: the library's fused WebGPU programs, or plain tfjs ops (fusion off). */
+  webgpu_path?: "fused" | "ops";
+  /** webgpu rows: GPU programs dispatched by one training step (after warm-up). */
+  programs_per_step?: number;
+  /** webgpu fused rows: samples/s against the ops row of the same run. */
+  speedup_vs_ops?: number;
+  /** webgpu fused rows: how many times fewer programs per step than the ops row. */
+  fewer_programs?: number;
+  /** 1-minute load average when the row finished (the machine may be shared). */
+  load_avg?: number;
 }
 
 const median = (v: number[]) => {
@@ -351,6 +366,10 @@ async function main() {
         continue;
       }
       await setupBackend({ backend });
+      if (backend === "webgpu") {
+        rows.push(...await benchWebGPUPaths(m, opts));
+        continue;
+      }
       // the cpu backend is 10–100× slower: one short rep keeps the run short
       const o = backend === "cpu" ? { ...opts, targetMs: 1, maxBatches: 2 } : opts;
       const row = await benchModel(m, backend, o);
@@ -397,11 +416,97 @@ async function main() {
         `machine FP32 peak ≈ ${fmt(peak.gflops)} GFLOP/s (${peak.how})`,
     );
   }
+  printWebGPUPaths(rows);
   await Deno.mkdir(values.out.replace(/\/[^/]*$/, "") || ".", { recursive: true });
   await Deno.writeTextFile(values.out, JSON.stringify(rows, null, 2) + "\n");
   const extra = values.out.replace(/\.json$/, "") + "_machine.json";
   await Deno.writeTextFile(extra, JSON.stringify({ matmul, machine }, null, 2) + "\n");
   console.error(`wrote ${values.out} and ${extra}`);
+}
+
+/** GPU programs one training step of model `id` dispatches (after a warm-up step). */
+async function programsPerStep(id: ModelId, optimizer: string): Promise<number> {
+  const spec = SPECS[id];
+  const model = spec.build(0);
+  const opt = optimizer === "tfjs" ? tf.train.adam(1e-3) : adam(1e-3);
+  model.compile({ optimizer: opt, loss: tf.losses.softmaxCrossEntropy });
+  const { x, y } = spec.data(spec.batch);
+  try {
+    await model.trainOnBatch(x, y);
+    const counter = startCounting();
+    try {
+      await model.trainOnBatch(x, y);
+    } finally {
+      counter.stop();
+    }
+    return counter.programs;
+  } finally {
+    tf.dispose([x, y]);
+    disposeModel(model);
+  }
+}
+
+/**
+ * The webgpu rows of one model: the library's fused WebGPU programs (layers, attention,
+ * layer norm, Adam; `nn/kernels/webgpu/`) and the same model in plain tfjs ops
+ * (`setWebGPUFusion(false)`), on the same adapter one after the other, with the GPU
+ * programs per training step of each.
+ */
+async function benchWebGPUPaths(
+  id: ModelId,
+  opts: { reps: number; targetMs: number; maxBatches: number; optimizer: string },
+): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const path of ["fused", "ops"] as const) {
+    const was = setWebGPUFusion(path === "fused");
+    try {
+      const row = await benchModel(id, "webgpu", opts);
+      row.webgpu_path = path;
+      if (!row.error) {
+        try {
+          row.programs_per_step = await programsPerStep(id, opts.optimizer);
+        } catch (e) {
+          row.error = (e as Error).message.split("\n")[0];
+        }
+      }
+      row.load_avg = Deno.loadavg()[0];
+      rows.push(row);
+      console.error(
+        `webgpu (${path}) ${id}: ${
+          row.error ? `error: ${row.error}` : `${fmt(row.ms_per_batch, 1)} ms/batch, ` +
+            `${fmt(row.samples_per_s)} samples/s, ${row.programs_per_step} programs/step`
+        } (load ${row.load_avg.toFixed(1)})`,
+      );
+    } finally {
+      setWebGPUFusion(was);
+    }
+  }
+  const [fused, ops] = rows;
+  if (fused.samples_per_s && ops.samples_per_s) {
+    fused.speedup_vs_ops = fused.samples_per_s / ops.samples_per_s;
+  }
+  if (fused.programs_per_step && ops.programs_per_step) {
+    fused.fewer_programs = ops.programs_per_step / fused.programs_per_step;
+  }
+  return rows;
+}
+
+/** The table of the webgpu rows: fused against plain ops, samples/s and programs/step. */
+function printWebGPUPaths(rows: BenchRow[]): void {
+  const gpu = rows.filter((r) => r.webgpu_path);
+  if (!gpu.length) return;
+  console.log(
+    "\n| model | webgpu path | ms/batch | samples/s | programs/step | fused ÷ ops samples/s | " +
+      "ops ÷ fused programs | load avg |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of gpu) {
+    console.log(
+      `| ${r.model} | ${r.webgpu_path} | ${r.error ? r.error : fmt(r.ms_per_batch, 1)} | ` +
+        `${fmt(r.samples_per_s)} | ${fmt(r.programs_per_step)} | ${fmt(r.speedup_vs_ops, 2)} | ` +
+        `${fmt(r.fewer_programs, 1)} | ${fmt(r.load_avg, 1)} |`,
+    );
+  }
 }
 
 function safeRead(path: string): string {
