@@ -3,9 +3,10 @@
  * in place from the fused projection `qkv [B·T, 3D]` and writing the heads merged,
  * `[B·T, D]` (the layout of `attentionFused` in `nn/layers/multi_head_attention.ts`).
  *
- * Forward: one program; a workgroup per (sequence, head, query) computes the scaled
- * scores, the causal mask, the softmax and the weighted sum of values. Backward: two
- * programs; the first recomputes each row's attention weights P (cheaper than keeping
+ * Forward: one program; a lane per (sequence, head, query) computes the scaled scores,
+ * the causal mask, an online softmax and the weighted sum of values, with no workgroup
+ * memory or barrier. Backward: two programs; the first recomputes each row's attention
+ * weights P (cheaper than keeping
  * `[B, H, T, T]`) and the softmax gradient `dS = P ∘ (dP − Σ P·dP)`, the second writes
  * dQ, dK and dV side by side into `dqkv [B·T, 3D]`. With tfjs ops the same attention is
  * about thirty programs (splits, transposes, batched matmuls, softmax and their
@@ -25,91 +26,87 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { runProgram, type Uniform, WGSLProgram, WORKGROUP } from "./program.ts";
-import { ROW_REDUCE } from "./reduce.ts";
 
-/** Sequence lengths the programs hold a row of weights for (workgroup memory). */
-export const MAX_ATTENTION_LENGTH = 2048;
+/** The longest sequence the programs take (each lane loops over a row of this length). */
+export const MAX_ATTENTION_LENGTH = 65536;
 
-/** Row (b, h, i) of this workgroup, the scores into p[j], and the row's softmax. */
-function rowSoftmax(T: number, D: number, hd: number, H: number, causal: boolean): string {
+/** `n` statements, `f(d)` for d = 0 … n − 1 (unrolled: per-lane registers, no scratch). */
+const unroll = (n: number, f: (d: number) => string) =>
+  Array.from({ length: n }, (_, d) => f(d)).join("\n    ");
+
+/**
+ * One lane per row (b, h, i) of the scores: no workgroup memory, no barriers (a
+ * software adapter pays dearly for each). `rowStart` decodes the row, keeps the query in
+ * registers q0 … and runs an online softmax over the keys: the row's max `m` and
+ * Σ exp(s − m) `sum`; `score(j)` recomputes one scaled, masked score.
+ */
+function rowStart(T: number, D: number, hd: number, H: number): string {
   const L = 3 * D;
   return `
-var<workgroup> p : array<f32, ${T}>;
-fn softmaxRow(w : i32) {
-  let tid = i32(localId.x);
-  let i = w % ${T};
-  let bh = w / ${T};
+  if (index >= uniforms.nrows) { return; }
+  let i = index % ${T};
+  let bh = index / ${T};
   let h = bh % ${H};
   let b = bh / ${H};
-  let q = (b * ${T} + i) * ${L} + h * ${hd};
+  let qo = (b * ${T} + i) * ${L} + h * ${hd};
+  ${unroll(hd, (d) => `let q${d} = qkv[qo + ${d}];`)}
   var m = -3.402823e+38;
-  for (var j = tid; j < ${T}; j += WG) {
-    let k = (b * ${T} + j) * ${L} + ${D} + h * ${hd};
-    var s = 0.0;
-    for (var d = 0; d < ${hd}; d++) { s += qkv[q + d] * qkv[k + d]; }
-    s = s * uniforms.scale;
-    ${causal ? "if (j > i) { s = s - 1e9; }" : ""}
-    p[j] = s;
-    m = max(m, s);
-  }
-  let rowMaxValue = rowMax(m);
   var sum = 0.0;
-  for (var j = tid; j < ${T}; j += WG) {
-    let e = exp(p[j] - rowMaxValue);
-    p[j] = e;
-    sum += e;
-  }
-  let total = rowSum(sum);
-  for (var j = tid; j < ${T}; j += WG) { p[j] = p[j] / total; }
-  workgroupBarrier();
+  for (var j = 0; j < ${T}; j++) {
+    let s = score(b, h, i, j, ${unroll(hd, (d) => `q${d}`).replaceAll("\n    ", ", ")});
+    let m2 = max(m, s);
+    sum = sum * exp(m - m2) + exp(s - m2);
+    m = m2;
+  }`;
+}
+
+function scoreFn(T: number, D: number, hd: number, causal: boolean): string {
+  const args = unroll(hd, (d) => `q${d} : f32`).replaceAll("\n    ", ", ");
+  return `
+fn score(b : i32, h : i32, i : i32, j : i32, ${args}) -> f32 {
+  let k = (b * ${T} + j) * ${3 * D} + ${D} + h * ${hd};
+  let s = (${
+    unroll(hd, (d) => `q${d} * qkv[k + ${d}]`).replaceAll("\n    ", " + ")
+  }) * uniforms.scale;
+  ${causal ? "if (j > i) { return s - 1e9; }" : ""}
+  return s;
 }`;
 }
 
 function forwardCode(T: number, D: number, hd: number, H: number, causal: boolean): string {
-  return ROW_REDUCE + rowSoftmax(T, D, hd, H, causal) + `
-fn main(index : i32) {
-  let w = index / WG;
-  softmaxRow(w);
-  let tid = i32(localId.x);
-  let i = w % ${T};
-  let bh = w / ${T};
-  let h = bh % ${H};
-  let b = bh / ${H};
-  for (var d = tid; d < ${hd}; d += WG) {
-    var y = 0.0;
-    for (var j = 0; j < ${T}; j++) { y += p[j] * qkv[(b * ${T} + j) * ${3 * D} + ${
-    2 * D
-  } + h * ${hd} + d]; }
-    result[(b * ${T} + i) * ${D} + h * ${hd} + d] = y;
+  const qs = unroll(hd, (d) => `q${d}`).replaceAll("\n    ", ", ");
+  return scoreFn(T, D, hd, causal) + `
+fn main(index : i32) {` + rowStart(T, D, hd, H) + `
+  ${unroll(hd, (d) => `var y${d} = 0.0;`)}
+  for (var j = 0; j < ${T}; j++) {
+    let p = exp(score(b, h, i, j, ${qs}) - m) / sum;
+    let v = (b * ${T} + j) * ${3 * D} + ${2 * D} + h * ${hd};
+    ${unroll(hd, (d) => `y${d} += p * qkv[v + ${d}];`)}
   }
+  let o = (b * ${T} + i) * ${D} + h * ${hd};
+  ${unroll(hd, (d) => `result[o + ${d}] = y${d};`)}
 }`;
 }
 
-/** Per row: [P (T) | dS (T)]. */
+/** Per row: [P (T) | dS (T)], dS = P ∘ (dP − Σ P·dP), dP = dY · Vᵀ. */
 function softmaxGradCode(T: number, D: number, hd: number, H: number, causal: boolean): string {
-  return ROW_REDUCE + rowSoftmax(T, D, hd, H, causal) + `
-fn main(index : i32) {
-  let w = index / WG;
-  softmaxRow(w);
-  let tid = i32(localId.x);
-  let i = w % ${T};
-  let bh = w / ${T};
-  let h = bh % ${H};
-  let b = bh / ${H};
+  const qs = unroll(hd, (d) => `q${d}`).replaceAll("\n    ", ", ");
+  return scoreFn(T, D, hd, causal) + `
+fn main(index : i32) {` + rowStart(T, D, hd, H) + `
   let g = (b * ${T} + i) * ${D} + h * ${hd};
+  ${unroll(hd, (d) => `let g${d} = dy[g + ${d}];`)}
+  let o = index * ${2 * T};
   var c = 0.0;
-  for (var j = tid; j < ${T}; j += WG) {
+  for (var j = 0; j < ${T}; j++) {
+    let p = exp(score(b, h, i, j, ${qs}) - m) / sum;
     let v = (b * ${T} + j) * ${3 * D} + ${2 * D} + h * ${hd};
-    var dp = 0.0;
-    for (var d = 0; d < ${hd}; d++) { dp += dy[g + d] * qkv[v + d]; }
-    result[w * ${2 * T} + ${T} + j] = dp;
-    c += dp * p[j];
+    let dp = ${unroll(hd, (d) => `g${d} * qkv[v + ${d}]`).replaceAll("\n    ", " + ")};
+    result[o + j] = p;
+    result[o + ${T} + j] = dp;
+    c += p * dp;
   }
-  let total = rowSum(c);
-  for (var j = tid; j < ${T}; j += WG) {
-    let o = w * ${2 * T};
-    result[o + j] = p[j];
-    result[o + ${T} + j] = p[j] * (result[o + ${T} + j] - total);
+  for (var j = 0; j < ${T}; j++) {
+    result[o + ${T} + j] = result[o + j] * (result[o + ${T} + j] - c);
   }
 }`;
 }
@@ -169,14 +166,18 @@ export function attentionWebGPU(
     );
   }
   const key = `${T}_${D}_${hd}_${causal}`;
-  const scale: Uniform[] = [{ type: "float32", data: [1 / Math.sqrt(hd)] }];
+  const scale: Uniform[] = [
+    { type: "float32", data: [1 / Math.sqrt(hd)] },
+    { type: "int32", data: [batch * heads * T] },
+  ];
+  const rowGroups = Math.ceil((batch * heads * T) / WORKGROUP);
   const program = (name: string, inputs: string[], shape: number[], n: number, code: string) =>
     new WGSLProgram({
       key: `att_${name}_${key}`,
       inputs,
       outputShape: shape,
       workgroups: n,
-      uniforms: "scale : f32,",
+      uniforms: "scale : f32, nrows : i32,",
       code,
     });
   const op = tf.customGrad(
@@ -187,7 +188,7 @@ export function attentionWebGPU(
         "fwd",
         ["qkv"],
         [rows, D],
-        batch * heads * T,
+        rowGroups,
         forwardCode(T, D, hd, heads, causal),
       );
       const value = runProgram(fwd, [x], scale);
@@ -198,7 +199,7 @@ export function attentionWebGPU(
             "dsoftmax",
             ["qkv", "dy"],
             [batch * heads * T, 2 * T],
-            batch * heads * T,
+            rowGroups,
             softmaxGradCode(T, D, hd, heads, causal),
           ),
           [qkvSaved, dy],

@@ -2,8 +2,8 @@
  * Layer norm over the last axis on WebGPU (the maths of `layerNormFused` in
  * `nn/layers/layer_norm.ts`: biased variance, `(x − mean) / √(var + ε) · γ + β`).
  *
- * Forward: one program, a workgroup per row (mean, variance, output). Backward: one
- * program for dx (a workgroup per row, recomputing the row's statistics), one for dγ in
+ * Forward: one program, a lane per row (mean, variance, output). Backward: one program
+ * for dx (a lane per row, recomputing the row's statistics), one for dγ in
  * blocks of rows plus a sum, and dβ as one sum: four programs, against about fifteen
  * with tfjs ops and their gradients.
  *
@@ -21,35 +21,36 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { runProgram, type Uniform, WGSLProgram, WORKGROUP } from "./program.ts";
-import { ROW_REDUCE } from "./reduce.ts";
 
 /** Rows of each block of the dγ program. */
 const BLOCK = 64;
 
-/** `stats(r)`: the row's mean and 1/σ, over every lane of the workgroup. */
+/**
+ * `stats(r)`: row r's mean and 1/σ. One lane per row: no workgroup memory and no
+ * barriers (a software adapter pays dearly for each).
+ */
 function rowStats(D: number): string {
-  return ROW_REDUCE + `
+  return `
 fn stats(r : i32) -> vec2<f32> {
-  let tid = i32(localId.x);
   var s = 0.0;
-  for (var d = tid; d < ${D}; d += WG) { s += x[r * ${D} + d]; }
-  let mean = rowSum(s) / f32(${D});
+  for (var d = 0; d < ${D}; d++) { s += x[r * ${D} + d]; }
+  let mean = s / f32(${D});
   var v = 0.0;
-  for (var d = tid; d < ${D}; d += WG) {
+  for (var d = 0; d < ${D}; d++) {
     let c = x[r * ${D} + d] - mean;
     v += c * c;
   }
-  return vec2<f32>(mean, inverseSqrt(rowSum(v) / f32(${D}) + uniforms.epsilon));
+  return vec2<f32>(mean, inverseSqrt(v / f32(${D}) + uniforms.epsilon));
 }`;
 }
 
 function forwardCode(D: number): string {
   return rowStats(D) + `
 fn main(index : i32) {
-  let r = index / WG;
-  let st = stats(r);
-  for (var d = i32(localId.x); d < ${D}; d += WG) {
-    let i = r * ${D} + d;
+  if (index >= uniforms.rows) { return; }
+  let st = stats(index);
+  for (var d = 0; d < ${D}; d++) {
+    let i = index * ${D} + d;
     result[i] = (x[i] - st.x) * st.y * gamma[d] + beta[d];
   }
 }`;
@@ -59,20 +60,20 @@ fn main(index : i32) {
 function dxCode(D: number): string {
   return rowStats(D) + `
 fn main(index : i32) {
-  let r = index / WG;
-  let st = stats(r);
+  if (index >= uniforms.rows) { return; }
+  let st = stats(index);
   var a = 0.0;
   var c = 0.0;
-  for (var d = i32(localId.x); d < ${D}; d += WG) {
-    let i = r * ${D} + d;
+  for (var d = 0; d < ${D}; d++) {
+    let i = index * ${D} + d;
     let g = dy[i] * gamma[d];
     a += g;
     c += g * (x[i] - st.x) * st.y;
   }
-  let meanG = rowSum(a) / f32(${D});
-  let meanGX = rowSum(c) / f32(${D});
-  for (var d = i32(localId.x); d < ${D}; d += WG) {
-    let i = r * ${D} + d;
+  let meanG = a / f32(${D});
+  let meanGX = c / f32(${D});
+  for (var d = 0; d < ${D}; d++) {
+    let i = index * ${D} + d;
     let xhat = (x[i] - st.x) * st.y;
     result[i] = st.y * (dy[i] * gamma[d] - meanG - xhat * meanGX);
   }
@@ -114,6 +115,7 @@ export function layerNormWebGPU(
   const D = x.shape[x.rank - 1];
   const rows = x.size / D;
   const eps: Uniform = { type: "float32", data: [epsilon] };
+  const nrows: Uniform = { type: "int32", data: [rows] };
   const op = tf.customGrad(
     ((...args: unknown[]) => {
       const [xt, gt, bt, save] = args as [
@@ -127,11 +129,11 @@ export function layerNormWebGPU(
         key: `ln_fwd_${D}`,
         inputs: ["x", "gamma", "beta"],
         outputShape: xt.shape,
-        workgroups: rows,
-        uniforms: "epsilon : f32,",
+        workgroups: Math.ceil(rows / WORKGROUP),
+        uniforms: "epsilon : f32, rows : i32,",
         code: forwardCode(D),
       });
-      const value = runProgram(fwd, [xt, gt, bt], [eps]);
+      const value = runProgram(fwd, [xt, gt, bt], [eps, nrows]);
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
         const [xs, gs] = saved;
         const dx = runProgram(
@@ -139,12 +141,12 @@ export function layerNormWebGPU(
             key: `ln_dx_${D}`,
             inputs: ["x", "gamma", "dy"],
             outputShape: xs.shape,
-            workgroups: rows,
-            uniforms: "epsilon : f32,",
+            workgroups: Math.ceil(rows / WORKGROUP),
+            uniforms: "epsilon : f32, rows : i32,",
             code: dxCode(D),
           }),
           [xs, gs, dy],
-          [eps],
+          [eps, nrows],
         );
         const blocks = Math.ceil(rows / BLOCK);
         const partial = runProgram(
@@ -157,7 +159,7 @@ export function layerNormWebGPU(
             code: dgammaCode(D),
           }),
           [xs, dy],
-          [eps, { type: "int32", data: [rows] }],
+          [eps, nrows],
         );
         const dgamma = tf.sum(partial, 0);
         partial.dispose();
