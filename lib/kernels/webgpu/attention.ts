@@ -111,37 +111,46 @@ fn main(index : i32) {` + rowStart(T, D, hd, H) + `
 }`;
 }
 
-/** dqkv[b·T + t, part·D + h·hd + d]: dQ, dK (both · scale) or dV. */
+/**
+ * dqkv: one lane per (b, t, part, h) writes that head's hd values of dQ (part 0), dK
+ * (part 1, both · scale) or dV (part 2), each weight of the row read once.
+ */
 function qkvGradCode(T: number, D: number, hd: number, H: number): string {
   const L = 3 * D;
   return `
 fn main(index : i32) {
-  if (index >= uniforms.size) { return; }
-  let r = index / ${L};
-  let c = index - r * ${L};
-  let part = c / ${D};
-  let hc = c - part * ${D};
-  let h = hc / ${hd};
+  if (index >= uniforms.nrows * 3) { return; }
+  let h = index % ${H};
+  let part = (index / ${H}) % 3;
+  let r = index / ${3 * H};
   let b = r / ${T};
   let t = r - b * ${T};
   let base = (b * ${H} + h) * ${T} * ${2 * T};
-  var acc = 0.0;
+  ${unroll(hd, (d) => `var a${d} = 0.0;`)}
+  var f = 1.0;
   if (part == 0) {
     for (var j = 0; j < ${T}; j++) {
-      acc += pds[base + t * ${2 * T} + ${T} + j] * qkv[(b * ${T} + j) * ${L} + ${D} + hc];
+      let w = pds[base + t * ${2 * T} + ${T} + j];
+      let k = (b * ${T} + j) * ${L} + ${D} + h * ${hd};
+      ${unroll(hd, (d) => `a${d} += w * qkv[k + ${d}];`)}
     }
-    acc = acc * uniforms.scale;
+    f = uniforms.scale;
   } else if (part == 1) {
     for (var i = 0; i < ${T}; i++) {
-      acc += pds[base + i * ${2 * T} + ${T} + t] * qkv[(b * ${T} + i) * ${L} + hc];
+      let w = pds[base + i * ${2 * T} + ${T} + t];
+      let q = (b * ${T} + i) * ${L} + h * ${hd};
+      ${unroll(hd, (d) => `a${d} += w * qkv[q + ${d}];`)}
     }
-    acc = acc * uniforms.scale;
+    f = uniforms.scale;
   } else {
     for (var i = 0; i < ${T}; i++) {
-      acc += pds[base + i * ${2 * T} + t] * dy[(b * ${T} + i) * ${D} + hc];
+      let w = pds[base + i * ${2 * T} + t];
+      let g = (b * ${T} + i) * ${D} + h * ${hd};
+      ${unroll(hd, (d) => `a${d} += w * dy[g + ${d}];`)}
     }
   }
-  result[index] = acc;
+  let o = r * ${L} + part * ${D} + h * ${hd};
+  ${unroll(hd, (d) => `result[o + ${d}] = a${d} * f;`)}
 }`;
 }
 
@@ -210,7 +219,7 @@ export function attentionWebGPU(
             "dqkv",
             ["qkv", "dy", "pds"],
             [rows, 3 * D],
-            Math.ceil((rows * 3 * D) / WORKGROUP),
+            Math.ceil((rows * 3 * heads) / WORKGROUP),
             qkvGradCode(T, D, hd, heads),
           ),
           [qkvSaved, dy, pds],

@@ -23,7 +23,7 @@ import * as tf from "@tensorflow/tfjs";
 import { runProgram, type Uniform, WGSLProgram, WORKGROUP } from "./program.ts";
 
 /** Rows of each block of the dγ program. */
-const BLOCK = 64;
+const BLOCK = 8;
 
 /**
  * `stats(r)`: row r's mean and 1/σ. One lane per row: no workgroup memory and no
@@ -80,28 +80,21 @@ fn main(index : i32) {
 }`;
 }
 
-// partial dγ of block k: Σ over its rows of dy · x̂ (each lane recomputes the row's stats)
+// partial dγ of block k (one lane): Σ over its rows of dy · x̂, the row's statistics
+// computed once per row
 function dgammaCode(D: number): string {
-  return `
+  return rowStats(D) + `
 fn main(index : i32) {
-  if (index >= uniforms.size) { return; }
-  let k = index / ${D};
-  let d = index - k * ${D};
-  let last = min((k + 1) * ${BLOCK}, uniforms.rows);
-  var acc = 0.0;
-  for (var r = k * ${BLOCK}; r < last; r++) {
-    var s = 0.0;
-    for (var e = 0; e < ${D}; e++) { s += x[r * ${D} + e]; }
-    let mean = s / f32(${D});
-    var v = 0.0;
-    for (var e = 0; e < ${D}; e++) {
-      let c = x[r * ${D} + e] - mean;
-      v += c * c;
+  if (index * ${BLOCK} >= uniforms.rows) { return; }
+  let o = index * ${D};
+  for (var d = 0; d < ${D}; d++) { result[o + d] = 0.0; }
+  let last = min((index + 1) * ${BLOCK}, uniforms.rows);
+  for (var r = index * ${BLOCK}; r < last; r++) {
+    let st = stats(r);
+    for (var d = 0; d < ${D}; d++) {
+      result[o + d] += dy[r * ${D} + d] * (x[r * ${D} + d] - st.x) * st.y;
     }
-    let rstd = inverseSqrt(v / f32(${D}) + uniforms.epsilon);
-    acc += dy[r * ${D} + d] * (x[r * ${D} + d] - mean) * rstd;
   }
-  result[index] = acc;
 }`;
 }
 
@@ -154,7 +147,7 @@ export function layerNormWebGPU(
             key: `ln_dgamma_${D}`,
             inputs: ["x", "dy"],
             outputShape: [blocks, D],
-            workgroups: Math.ceil((blocks * D) / WORKGROUP),
+            workgroups: Math.ceil(blocks / WORKGROUP),
             uniforms: "epsilon : f32, rows : i32,",
             code: dgammaCode(D),
           }),
