@@ -462,6 +462,7 @@ async function benchWebGPUPaths(
     try {
       const row = await benchModel(id, "webgpu", opts);
       row.webgpu_path = path;
+      if (path === "ops") row.backend = "webgpu-ops";
       if (!row.error) {
         try {
           row.programs_per_step = await programsPerStep(id, opts.optimizer);

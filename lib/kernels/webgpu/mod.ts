@@ -6,12 +6,13 @@
  * - `recurrent.ts`: the LSTM, GRU and simple RNN time loop, forward and BPTT;
  * - `attention.ts`: scaled scores, causal mask, softmax and weighted values, and back;
  * - `layer_norm.ts`: layer norm forward and backward;
+ * - `conv_max.ts`: max over time of a Conv1D, with the winning-window backward pass;
  * - `adam.ts`: the Adam update, three programs per weight;
  * - `program.ts`: the program wrapper, the fusion switch and a program counter.
  *
  * The layers (`FusedLSTM`, `FusedGRU`, `FusedSimpleRNN`, `MultiHeadSelfAttention`,
- * `LayerNorm`) and `FastAdam` use them on webgpu by themselves; `setWebGPUFusion(false)`
- * makes them run plain tfjs ops instead, for comparison.
+ * `LayerNorm`, `ConvMaxOverTime`) and `FastAdam` use them on webgpu by themselves;
+ * `setWebGPUFusion(false)` makes them run plain tfjs ops instead, for comparison.
  *
  * @example
  * ```ts
@@ -45,3 +46,4 @@ export { type Cell, recurrentFitsWebGPU, recurrentSequenceWebGPU } from "./recur
 export { attentionWebGPU, MAX_ATTENTION_LENGTH } from "./attention.ts";
 export { layerNormWebGPU } from "./layer_norm.ts";
 export { type AdamConstants, adamUpdateWebGPU } from "./adam.ts";
+export { convMaxWebGPU } from "./conv_max.ts";
