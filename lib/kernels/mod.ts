@@ -96,3 +96,4 @@ onBackendSet((backend) => {
   registerFastKernels(backend);
 });
 export { adam, FastAdam } from "./adam.ts";
+export { countPrograms, setWebGPUFusion, startCounting, webgpuFusion } from "./webgpu/mod.ts";
