@@ -18,8 +18,9 @@
  * table and as JSON in `out/bench.json`: a list of rows `{model, backend,
  * samples_per_s, ms_per_batch, …, torch_samples_per_s?, ratio?}`. Matmul GFLOP/s at
  * 1024² per backend, the machine's FP32 peak and the BLAS in use go to
- * `out/bench_machine.json`. On webgpu each model runs twice, with the library's fused
- * WebGPU programs and with plain tfjs ops (`setWebGPUFusion(false)`), and reports the
+ * `out/bench_machine.json`. On webgpu each model runs twice, interleaved, with the
+ * library's fused WebGPU programs and with plain tfjs ops (`setWebGPUFusion(false)`),
+ * one `trainOnBatch` per batch, and reports the
  * GPU programs one training step dispatches (`webgpu_path`, `programs_per_step`,
  * `speedup_vs_ops`, `fewer_programs`, `load_avg`). No figure here is a
  * test: timing depends on the machine and its load.
@@ -35,7 +36,7 @@ import { rnnClassifier } from "../../lib/models/recurrent.ts";
 import { transformerClassifier } from "../../lib/models/transformer.ts";
 import { cnnTextClassifier } from "../../lib/models/cnn_text.ts";
 import { mlp } from "../../lib/models/dense.ts";
-import { setWebGPUFusion, startCounting } from "../../lib/kernels/webgpu/program.ts";
+import { setWebGPUFusion, startCounting, webgpuFusion } from "../../lib/kernels/webgpu/program.ts";
 
 /** Ids of the reference models. */
 export const MODELS = ["mlp", "lstm", "transformer", "cnn"] as const;
@@ -424,63 +425,87 @@ async function main() {
   console.error(`wrote ${values.out} and ${extra}`);
 }
 
-/** GPU programs one training step of model `id` dispatches (after a warm-up step). */
-async function programsPerStep(id: ModelId, optimizer: string): Promise<number> {
-  const spec = SPECS[id];
-  const model = spec.build(0);
-  const opt = optimizer === "tfjs" ? tf.train.adam(1e-3) : adam(1e-3);
-  model.compile({ optimizer: opt, loss: tf.losses.softmaxCrossEntropy });
-  const { x, y } = spec.data(spec.batch);
-  try {
-    await model.trainOnBatch(x, y);
-    const counter = startCounting();
-    try {
-      await model.trainOnBatch(x, y);
-    } finally {
-      counter.stop();
-    }
-    return counter.programs;
-  } finally {
-    tf.dispose([x, y]);
-    disposeModel(model);
-  }
-}
-
 /**
  * The webgpu rows of one model: the library's fused WebGPU programs (layers, attention,
  * layer norm, Adam; `nn/kernels/webgpu/`) and the same model in plain tfjs ops
- * (`setWebGPUFusion(false)`), on the same adapter one after the other, with the GPU
- * programs per training step of each.
+ * (`setWebGPUFusion(false)`), on the same adapter, with the GPU programs per training
+ * step of each. The two run interleaved (`reps` rounds of `nb` batches each, fused then
+ * ops), so that a shared machine's changing load falls on both alike.
  */
 async function benchWebGPUPaths(
   id: ModelId,
   opts: { reps: number; targetMs: number; maxBatches: number; optimizer: string },
 ): Promise<BenchRow[]> {
-  const rows: BenchRow[] = [];
-  for (const path of ["fused", "ops"] as const) {
-    const was = setWebGPUFusion(path === "fused");
+  const spec = SPECS[id];
+  const bs = spec.batch;
+  const paths = ["fused", "ops"] as const;
+  const rows: BenchRow[] = paths.map((path) => ({
+    model: id,
+    backend: path === "fused" ? "webgpu" : "webgpu-ops",
+    webgpu_path: path,
+    samples_per_s: null,
+    ms_per_batch: null,
+    ms_per_batch_all: [],
+    batch: bs,
+    batches_per_rep: 0,
+  }));
+  const models = paths.map(() => {
+    const model = spec.build(0);
+    const opt = opts.optimizer === "tfjs" ? tf.train.adam(1e-3) : adam(1e-3);
+    model.compile({ optimizer: opt, loss: tf.losses.softmaxCrossEntropy });
+    return model;
+  });
+  const { x, y } = spec.data(bs);
+  const was = webgpuFusion();
+  // one training step of path p: its time, and the programs it dispatched
+  const step = async (p: number) => {
+    setWebGPUFusion(paths[p] === "fused");
+    const counter = startCounting();
+    const t0 = performance.now();
     try {
-      const row = await benchModel(id, "webgpu", opts);
-      row.webgpu_path = path;
-      if (path === "ops") row.backend = "webgpu-ops";
-      if (!row.error) {
-        try {
-          row.programs_per_step = await programsPerStep(id, opts.optimizer);
-        } catch (e) {
-          row.error = (e as Error).message.split("\n")[0];
-        }
-      }
-      row.load_avg = Deno.loadavg()[0];
-      rows.push(row);
-      console.error(
-        `webgpu (${path}) ${id}: ${
-          row.error ? `error: ${row.error}` : `${fmt(row.ms_per_batch, 1)} ms/batch, ` +
-            `${fmt(row.samples_per_s)} samples/s, ${row.programs_per_step} programs/step`
-        } (load ${row.load_avg.toFixed(1)})`,
-      );
+      await models[p].trainOnBatch(x, y); // reads the loss back: the step has finished
     } finally {
-      setWebGPUFusion(was);
+      counter.stop();
     }
+    return { ms: performance.now() - t0, programs: counter.programs };
+  };
+  try {
+    let slowest = 0;
+    for (let p = 0; p < paths.length; p++) {
+      await step(p); // warm-up: compiles the shaders, allocates
+      const s = await step(p);
+      rows[p].programs_per_step = s.programs;
+      slowest = Math.max(slowest, s.ms);
+    }
+    const nb = Math.max(1, Math.min(opts.maxBatches, Math.ceil(opts.targetMs / slowest)));
+    for (let r = 0; r < opts.reps; r++) {
+      for (let p = 0; p < paths.length; p++) {
+        let ms = 0;
+        for (let b = 0; b < nb; b++) ms += (await step(p)).ms;
+        rows[p].ms_per_batch_all.push(ms / nb);
+      }
+    }
+    for (const row of rows) {
+      row.batches_per_rep = nb;
+      row.ms_per_batch = median(row.ms_per_batch_all);
+      row.samples_per_s = (bs * 1000) / row.ms_per_batch;
+    }
+  } catch (e) {
+    for (const row of rows) row.error = (e as Error).message.split("\n")[0];
+  } finally {
+    setWebGPUFusion(was);
+    tf.dispose([x, y]);
+    for (const m of models) disposeModel(m);
+  }
+  const load = Deno.loadavg()[0];
+  for (const row of rows) {
+    row.load_avg = load;
+    console.error(
+      `webgpu (${row.webgpu_path}) ${id}: ${
+        row.error ? `error: ${row.error}` : `${fmt(row.ms_per_batch, 1)} ms/batch, ` +
+          `${fmt(row.samples_per_s)} samples/s, ${row.programs_per_step} programs/step`
+      } (load ${load.toFixed(1)})`,
+    );
   }
   const [fused, ops] = rows;
   if (fused.samples_per_s && ops.samples_per_s) {
