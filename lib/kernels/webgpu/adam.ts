@@ -30,33 +30,45 @@ export interface AdamConstants {
   epsilon: number;
 }
 
+// Each lane updates every stride-th element from its own (grid-stride loop): far fewer
+// workgroups than one lane per element, which a software adapter launches one by one.
 const MOMENT = `
 fn main(index : i32) {
-  if (index < uniforms.size) {
-    let g = grad[index];
-    result[index] = moment[index] * uniforms.beta + g * POWER * (1.0 - uniforms.beta);
+  for (var i = index; i < uniforms.size; i += uniforms.stride) {
+    let g = grad[i];
+    result[i] = moment[i] * uniforms.beta + g * POWER * (1.0 - uniforms.beta);
   }
 }`;
 
 // tfjs: w + (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε) · (−lr)
 const WEIGHT = `
 fn main(index : i32) {
-  if (index < uniforms.size) {
-    let mHat = m[index] / (1.0 - acc1[0]);
-    let vHat = v[index] / (1.0 - acc2[0]);
-    result[index] = mHat / (sqrt(vHat) + uniforms.epsilon) * (-uniforms.lr) + w[index];
+  let c1 = 1.0 - acc1[0];
+  let c2 = 1.0 - acc2[0];
+  for (var i = index; i < uniforms.size; i += uniforms.stride) {
+    let mHat = m[i] / c1;
+    let vHat = v[i] / c2;
+    result[i] = mHat / (sqrt(vHat) + uniforms.epsilon) * (-uniforms.lr) + w[i];
   }
 }`;
+
+/** Elements per lane (at most) of the grid-stride loops. */
+const PER_LANE = 16;
 
 function program(key: string, inputs: string[], n: number, uniforms: string, code: string) {
   return new WGSLProgram({
     key,
     inputs,
     outputShape: [n],
-    workgroups: Math.ceil(n / WORKGROUP),
-    uniforms,
+    workgroups: lanes(n) / WORKGROUP,
+    uniforms: uniforms + " stride : i32,",
     code,
   });
+}
+
+/** Lanes dispatched for n elements: whole workgroups, about n / PER_LANE. */
+function lanes(n: number): number {
+  return Math.ceil(n / (WORKGROUP * PER_LANE)) * WORKGROUP;
 }
 
 /**
@@ -74,6 +86,7 @@ export function adamUpdateWebGPU(
 ): void {
   const n = value.size;
   const f = (x: number): Uniform => ({ type: "float32", data: [x] });
+  const stride: Uniform = { type: "int32", data: [lanes(n)] };
   tf.tidy(() => {
     const flat = (t: tf.Tensor) => tf.reshape(t, [n]);
     const g = flat(gradient);
@@ -87,14 +100,14 @@ export function adamUpdateWebGPU(
           MOMENT.replace("POWER", power === 2 ? "g" : "1.0"),
         ),
         [flat(t), g],
-        [f(beta)],
+        [f(beta), stride],
       );
     const m2 = moment(1, m, c.beta1);
     const v2 = moment(2, v, c.beta2);
     const w2 = runProgram(
       program("adam_w", ["w", "m", "v", "acc1", "acc2"], n, "lr : f32, epsilon : f32,", WEIGHT),
       [flat(value), m2, v2, accBeta1, accBeta2],
-      [f(c.learningRate), f(c.epsilon)],
+      [f(c.learningRate), f(c.epsilon), stride],
     );
     m.assign(tf.reshape(m2, m.shape));
     v.assign(tf.reshape(v2, v.shape));

@@ -9,7 +9,8 @@ import { adam } from "../../../../lib/kernels/adam.ts";
 import { setWebGPUFusion, startCounting } from "../../../../lib/kernels/webgpu/program.ts";
 import { gpuTest, values } from "./harness.ts";
 
-const SHAPES = [[3, 5], [7], [1]];
+// [37, 41]: more elements than lanes, so each lane updates several (grid-stride loop)
+const SHAPES = [[3, 5], [7], [1], [37, 41]];
 
 async function train(backend: string, fast: boolean, fusion = true) {
   await setupBackend({ backend });
