@@ -8,8 +8,9 @@
  * the SIMD kernels' memory, updates the three in one vectorised pass (float32, as
  * tfjs's), then assigns them. The maths is
  * tfjs's exactly (same ε, bias correction through β₁ᵗ and β₂ᵗ); it is a subclass of
- * `tf.AdamOptimizer`, so its state saves and loads as tfjs's "Adam". On other backends
- * (webgpu) it runs tfjs's own update.
+ * `tf.AdamOptimizer`, so its state saves and loads as tfjs's "Adam". On webgpu it runs
+ * three WGSL programs per weight (`nn/kernels/webgpu/adam.ts`; tfjs's own update when
+ * `setWebGPUFusion(false)`), elsewhere tfjs's own update.
  *
  * @example
  * ```ts
@@ -24,6 +25,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { copyToTensor, readF32 } from "./memory.ts";
 import { simd, simdAlloc } from "./simd/simd.ts";
+import { fusedOnWebGPU } from "./webgpu/program.ts";
+import { adamUpdateWebGPU } from "./webgpu/adam.ts";
 
 interface AdamState {
   accumulatedFirstMoment: Array<{ originalName: string; variable: tf.Variable } | undefined>;
@@ -42,6 +45,7 @@ export class FastAdam extends tf.AdamOptimizer {
     variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0],
   ): void {
     const backend = tf.getBackend();
+    if (fusedOnWebGPU()) return this.#applyWebGPU(variableGradients);
     if (backend !== "cpu" && backend !== "wasm") return super.applyGradients(variableGradients);
     const self = this as unknown as AdamState;
     const names = Array.isArray(variableGradients)
@@ -107,6 +111,52 @@ export class FastAdam extends tf.AdamOptimizer {
     tf.tidy(() => {
       self.accBeta1.assign(tf.scalar(a1 * beta1));
       self.accBeta2.assign(tf.scalar(a2 * beta2));
+    });
+    this.incrementIterations();
+  }
+
+  /** The same step on webgpu: three programs per weight (`nn/kernels/webgpu/adam.ts`). */
+  #applyWebGPU(variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0]): void {
+    const self = this as unknown as AdamState;
+    const names = Array.isArray(variableGradients)
+      ? variableGradients.map((v) => v.name)
+      : Object.keys(variableGradients);
+    const { beta1, beta2, learningRate, epsilon } = self;
+    names.forEach((name, i) => {
+      const value = tf.engine().registeredVariables[name];
+      const gradient = Array.isArray(variableGradients)
+        ? variableGradients[i].tensor
+        : variableGradients[name];
+      for (
+        const [list, suffix] of [[self.accumulatedFirstMoment, "m"], [
+          self.accumulatedSecondMoment,
+          "v",
+        ]] as const
+      ) {
+        if (!list[i]) {
+          list[i] = {
+            originalName: `${name}/${suffix}`,
+            variable: tf.tidy(() => tf.zerosLike(value).variable(false)),
+          };
+        }
+      }
+      if (gradient == null) return;
+      if (value.dtype !== "float32" || gradient.dtype !== "float32") {
+        throw new Error(`FastAdam: ${name} is ${value.dtype}; only float32 weights train.`);
+      }
+      adamUpdateWebGPU(
+        value,
+        gradient,
+        self.accumulatedFirstMoment[i]!.variable,
+        self.accumulatedSecondMoment[i]!.variable,
+        self.accBeta1,
+        self.accBeta2,
+        { learningRate, beta1, beta2, epsilon },
+      );
+    });
+    tf.tidy(() => {
+      self.accBeta1.assign(tf.mul(self.accBeta1, beta1));
+      self.accBeta2.assign(tf.mul(self.accBeta2, beta2));
     });
     this.incrementIterations();
   }

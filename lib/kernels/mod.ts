@@ -100,3 +100,4 @@ onBackendSet((backend) => {
   registerFastKernels(backend);
 });
 export { adam, FastAdam } from "./adam.ts";
+export { countPrograms, setWebGPUFusion, startCounting, webgpuFusion } from "./webgpu/mod.ts";

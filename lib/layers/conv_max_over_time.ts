@@ -6,8 +6,10 @@
  * tap over all positions of the batch at once (no im2col copy: each tap multiplies the
  * input shifted by one row), the max is taken on the GEMM output, and the backward pass
  * only touches the arg-max position of each (sample, filter), so it costs a few
- * million multiply-adds instead of two more convolutions. On webgpu (or with
- * `implementation: "ops"`) it is `conv1d + bias → activation → max` in tfjs ops.
+ * million multiply-adds instead of two more convolutions. On webgpu the max, bias,
+ * activation and the winning-window backward pass are WGSL programs after tfjs's conv1d
+ * (`nn/kernels/webgpu/conv_max.ts`); with `implementation: "ops"` it is
+ * `conv1d + bias → activation → max` in tfjs ops.
  * Ties in the max send the gradient to the first maximum (PyTorch's `amax` splits it).
  *
  * Weights are `tf.layers.conv1d`'s: `kernel [k, E, F]`, `bias [F]`.
@@ -27,6 +29,8 @@ import { rng } from "../random.ts";
 import { gemm, hasBlas } from "../kernels/gemm.ts";
 import { acquire, copyToTensor, readF32, toTensor } from "../kernels/memory.ts";
 import { simd, simdAlloc } from "../kernels/simd/simd.ts";
+import { convMaxWebGPU } from "../kernels/webgpu/conv_max.ts";
+import { webgpuFusion } from "../kernels/webgpu/program.ts";
 
 /** Config of {@linkcode ConvMaxOverTime}. */
 export interface ConvMaxOverTimeArgs {
@@ -36,7 +40,10 @@ export interface ConvMaxOverTimeArgs {
   kernelSize: number;
   /** "relu" (default) or "linear". */
   activation?: "relu" | "linear";
-  /** "auto" (fused on cpu/wasm), "fused" or "ops". Default "auto". */
+  /**
+   * "auto" (fused on cpu/wasm with BLAS and on webgpu), "fused" or "ops". Default "auto".
+   * On webgpu the fused op is `nn/kernels/webgpu/conv_max.ts`.
+   */
   implementation?: "auto" | "fused" | "ops";
   /** Seed of the initial weights. Default 0. */
   seed?: number;
@@ -222,6 +229,7 @@ export class ConvMaxOverTime extends tf.layers.Layer {
   usesFused(): boolean {
     if (this.implementation !== "auto") return this.implementation === "fused";
     const name = tf.getBackend();
+    if (name === "webgpu") return webgpuFusion();
     return (name === "cpu" || name === "wasm") && hasBlas();
   }
 
@@ -235,7 +243,8 @@ export class ConvMaxOverTime extends tf.layers.Layer {
           } are shorter than kernelSize ${this.kernelSize}.`,
         );
       }
-      const run = this.usesFused() ? convMaxFused : convMaxOps;
+      const fused = tf.getBackend() === "webgpu" ? convMaxWebGPU : convMaxFused;
+      const run = this.usesFused() ? fused : convMaxOps;
       return run(
         x,
         this.#kernel!.read() as tf.Tensor3D,

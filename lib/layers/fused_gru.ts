@@ -7,8 +7,9 @@
  * sigmoid and tanh in the SIMD kernels (`nn/kernels/simd/simd.ts`, whose memory holds
  * the gates until the backward pass); the backward pass (backpropagation through time) is written out by
  * hand the same way and registered with `tf.customGrad`. GEMMs go to OpenBLAS through
- * FFI where present (see `nn/kernels/gemm.ts`). On webgpu (and with
- * `implementation: "ops"`) the same maths runs as ordinary tfjs ops.
+ * FFI where present (see `nn/kernels/gemm.ts`). On webgpu the whole time
+ * loop runs as one WGSL program each way (`nn/kernels/webgpu/recurrent.ts`); with
+ * `implementation: "ops"` the same maths runs as ordinary tfjs ops.
  *
  * The maths, weight layout and weight names are those of tfjs 4.22's `tf.layers.gru` with
  * `recurrentActivation: "sigmoid"` (Keras's `reset_after: false` GRU): `kernel [I, 3U]`,
@@ -278,6 +279,7 @@ export class FusedGRU extends FusedRecurrentLayer {
   protected readonly gates = 3;
   protected readonly fusedSequence: SequenceFn = gruSequenceFused;
   protected readonly opsSequence: SequenceFn = gruSequenceOps;
+  protected readonly webgpuCell = "gru" as const;
 
   constructor(args: FusedGRUArgs) {
     super(args, "FusedGRU");

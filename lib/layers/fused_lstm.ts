@@ -7,8 +7,9 @@
  * plus one GEMM per step for the recurrence, with the gate maths in a tight loop; the
  * backward pass (backpropagation through time) is written out by hand the same way,
  * registered with `tf.customGrad`. GEMMs go to OpenBLAS through FFI where present (see
- * `nn/kernels/gemm.ts`). On webgpu (and with `implementation: "ops"`) the same maths
- * runs as ordinary tfjs ops, so the layer trains everywhere.
+ * `nn/kernels/gemm.ts`). On webgpu the whole time
+ * loop runs as one WGSL program each way (`nn/kernels/webgpu/recurrent.ts`); with
+ * `implementation: "ops"` the same maths runs as ordinary tfjs ops, so the layer trains everywhere.
  *
  * Weights and gate order are Keras's (`kernel [I, 4U]`, `recurrent_kernel [U, 4U]`,
  * `bias [4U]`; gates i, f, c, o), so `tf.layers.lstm` weights load into it; the gate
@@ -222,6 +223,7 @@ export class FusedLSTM extends FusedRecurrentLayer {
   protected readonly gates = 4;
   protected readonly fusedSequence: SequenceFn = lstmSequenceFused;
   protected readonly opsSequence: SequenceFn = lstmSequenceOps;
+  protected readonly webgpuCell = "lstm" as const;
 
   constructor(args: FusedLSTMArgs) {
     super(args, "FusedLSTM");

@@ -20,6 +20,12 @@ import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
 import { fillRows, gemm, hasBlas } from "../kernels/gemm.ts";
 import { acquire, toTensor } from "../kernels/memory.ts";
+import {
+  type Cell,
+  recurrentFitsWebGPU,
+  recurrentSequenceWebGPU,
+} from "../kernels/webgpu/recurrent.ts";
+import { webgpuFusion } from "../kernels/webgpu/program.ts";
 
 /** Config of a fused recurrent layer. */
 export interface FusedRecurrentArgs {
@@ -27,7 +33,11 @@ export interface FusedRecurrentArgs {
   units: number;
   /** Return every step's hidden state `[B, T, U]` instead of the last `[B, U]`. Default false. */
   returnSequences?: boolean;
-  /** "auto" (fused on cpu/wasm, ops elsewhere), "fused" or "ops". Default "auto". */
+  /**
+   * "auto" (fused on cpu/wasm with BLAS and on webgpu, ops elsewhere), "fused" or "ops".
+   * Default "auto". On webgpu the fused op is the WGSL time loop of
+   * `nn/kernels/webgpu/recurrent.ts`.
+   */
   implementation?: "auto" | "fused" | "ops";
   /** Seed of the initial weights. Default 0. */
   seed?: number;
@@ -64,6 +74,8 @@ export abstract class FusedRecurrentLayer extends tf.layers.Layer {
   protected abstract readonly fusedSequence: SequenceFn;
   /** The same recurrence in plain tfjs ops (any backend). */
   protected abstract readonly opsSequence: SequenceFn;
+  /** The cell's WebGPU time loop (`nn/kernels/webgpu/recurrent.ts`). */
+  protected abstract readonly webgpuCell: Cell;
   #label: string;
   #kernel: tf.LayerVariable | null = null;
   #recurrent: tf.LayerVariable | null = null;
@@ -119,13 +131,20 @@ export abstract class FusedRecurrentLayer extends tf.layers.Layer {
     if (this.implementation === "fused") return true;
     if (this.implementation === "ops") return false;
     const name = tf.getBackend();
+    if (name === "webgpu") {
+      return webgpuFusion() && recurrentFitsWebGPU(this.webgpuCell, this.units);
+    }
     return (name === "cpu" || name === "wasm") && hasBlas();
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor3D;
-      const run = this.usesFused() ? this.fusedSequence : this.opsSequence;
+      const cell = this.webgpuCell;
+      const fused: SequenceFn = tf.getBackend() === "webgpu"
+        ? (...a) => recurrentSequenceWebGPU(cell, ...a)
+        : this.fusedSequence;
+      const run = this.usesFused() ? fused : this.opsSequence;
       return run(
         x,
         this.#kernel!.read() as tf.Tensor2D,

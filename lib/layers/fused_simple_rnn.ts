@@ -9,8 +9,9 @@
  * pass); the backward pass
  * (backpropagation through time) is written out by hand the same way and registered with
  * `tf.customGrad`. GEMMs go to OpenBLAS through FFI where present (see
- * `nn/kernels/gemm.ts`). On webgpu (and with `implementation: "ops"`) the same maths runs
- * as ordinary tfjs ops.
+ * `nn/kernels/gemm.ts`). On webgpu the whole time
+ * loop runs as one WGSL program each way (`nn/kernels/webgpu/recurrent.ts`); with
+ * `implementation: "ops"` the same maths runs as ordinary tfjs ops.
  *
  * Weights and their names are those of `tf.layers.simpleRNN` with `activation: "tanh"`
  * (`kernel [I, U]`, `recurrent_kernel [U, U]`, `bias [U]`), so its weights load into this
@@ -188,6 +189,7 @@ export class FusedSimpleRNN extends FusedRecurrentLayer {
   protected readonly gates = 1;
   protected readonly fusedSequence: SequenceFn = simpleRnnSequenceFused;
   protected readonly opsSequence: SequenceFn = simpleRnnSequenceOps;
+  protected readonly webgpuCell = "simple" as const;
 
   constructor(args: FusedSimpleRNNArgs) {
     super(args, "FusedSimpleRNN");

@@ -21,6 +21,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { copyToTensor, readF32 } from "../kernels/memory.ts";
 import { backwardMayFollow, simd, simdAlloc } from "../kernels/simd/simd.ts";
+import { layerNormWebGPU } from "../kernels/webgpu/layer_norm.ts";
+import { webgpuFusion } from "../kernels/webgpu/program.ts";
 
 /**
  * Layer norm over the last axis as one op with a hand-written gradient (cpu and wasm
@@ -103,7 +105,10 @@ export interface LayerNormArgs {
   trainable?: boolean;
   /** Input shape when this is the first layer. */
   inputShape?: tf.Shape;
-  /** "auto" (fused on cpu/wasm, ops elsewhere), "fused" or "ops". Default "auto". */
+  /**
+   * "auto" (fused on cpu, wasm and webgpu), "fused" or "ops". Default "auto". On webgpu
+   * the fused op is `nn/kernels/webgpu/layer_norm.ts`.
+   */
   implementation?: "auto" | "fused" | "ops";
 }
 
@@ -128,6 +133,7 @@ export class LayerNorm extends tf.layers.Layer {
   usesFused(): boolean {
     if (this.implementation !== "auto") return this.implementation === "fused";
     const name = tf.getBackend();
+    if (name === "webgpu") return webgpuFusion();
     return name === "cpu" || name === "wasm";
   }
 
@@ -148,7 +154,8 @@ export class LayerNorm extends tf.layers.Layer {
     return tf.tidy(() => {
       const x = Array.isArray(inputs) ? inputs[0] : inputs;
       if (this.usesFused()) {
-        return layerNormFused(
+        const fused = tf.getBackend() === "webgpu" ? layerNormWebGPU : layerNormFused;
+        return fused(
           x,
           this.#gamma!.read() as tf.Tensor1D,
           this.#beta!.read() as tf.Tensor1D,

@@ -23,6 +23,8 @@ import { rng } from "../random.ts";
 import { gemm, hasBlas } from "../kernels/gemm.ts";
 import { acquire, readF32, toTensor } from "../kernels/memory.ts";
 import { backwardMayFollow, simd, simdAlloc } from "../kernels/simd/simd.ts";
+import { attentionWebGPU, MAX_ATTENTION_LENGTH } from "../kernels/webgpu/attention.ts";
+import { webgpuFusion } from "../kernels/webgpu/program.ts";
 
 /**
  * Scaled dot-product attention of all heads in one op (cpu and wasm backends):
@@ -148,7 +150,11 @@ export interface MultiHeadSelfAttentionArgs {
   numHeads: number;
   /** Mask future positions (decoder). Default false (encoder). */
   causal?: boolean;
-  /** "auto" (fused attention on cpu/wasm, ops elsewhere), "fused" or "ops". Default "auto". */
+  /**
+   * "auto" (fused attention on cpu/wasm with BLAS and on webgpu, ops elsewhere), "fused"
+   * or "ops". Default "auto". On webgpu the fused attention is
+   * `nn/kernels/webgpu/attention.ts`.
+   */
   implementation?: "auto" | "fused" | "ops";
   /** Seed of the initial weights. Default 0. */
   seed?: number;
@@ -191,6 +197,7 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
   usesFused(): boolean {
     if (this.implementation !== "auto") return this.implementation === "fused";
     const name = tf.getBackend();
+    if (name === "webgpu") return webgpuFusion();
     return (name === "cpu" || name === "wasm") && hasBlas();
   }
 
@@ -250,13 +257,19 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
     const [b, t, d] = x.shape as [number, number, number];
     const h = this.numHeads;
     const hd = d / h;
+    const gpu = tf.getBackend() === "webgpu";
     const qkv = tf.fused.matMul({ // [B·T, 3D]
       a: tf.reshape(x, [b * t, d]),
       b: this.#qkvKernel!.read(),
       bias: this.#qkvBias!.read(),
     });
-    if (!weightsOnly && this.usesFused()) {
-      const merged = attentionFused(qkv as tf.Tensor2D, b, h, this.causal); // [B·T, D]
+    if (!weightsOnly && this.usesFused() && !(gpu && t > MAX_ATTENTION_LENGTH)) {
+      const merged = (gpu ? attentionWebGPU : attentionFused)(
+        qkv as tf.Tensor2D,
+        b,
+        h,
+        this.causal,
+      ); // [B·T, D]
       const out = tf.fused.matMul({
         a: merged,
         b: this.#outKernel!.read(),

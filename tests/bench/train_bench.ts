@@ -7,6 +7,7 @@
  * deno task bench --models mlp,lstm --backends wasm --reps 5
  * deno task bench --compare-torch                   # also runs torch_reference.py
  * deno task bench --backends wasm --blas both        # native BLAS and own SIMD GEMM rows
+ * deno task bench --backends webgpu --models lstm,transformer --no-matmul
  *
  * Adam (lr 1e-3) is the library's one-pass `adam` unless `--optimizer tfjs`.
  * With `--compare-torch`, ../shared/bench/torch_reference.py runs model by model just
@@ -23,7 +24,11 @@
  * table and as JSON in `out/bench.json`: a list of rows `{model, backend,
  * samples_per_s, ms_per_batch, …, torch_samples_per_s?, ratio?}`. Matmul GFLOP/s at
  * 1024² per backend, the machine's FP32 peak and the BLAS in use go to
- * `out/bench_machine.json`. No figure here is a
+ * `out/bench_machine.json`. On webgpu each model runs twice, interleaved, with the
+ * library's fused WebGPU programs and with plain tfjs ops (`setWebGPUFusion(false)`),
+ * one `trainOnBatch` per batch, and reports the
+ * GPU programs one training step dispatches (`webgpu_path`, `programs_per_step`,
+ * `speedup_vs_ops`, `fewer_programs`, `load_avg`). No figure here is a
  * test: timing depends on the machine and its load.
  * @module
  */
@@ -38,6 +43,7 @@ import { rnnClassifier } from "../../lib/models/recurrent.ts";
 import { transformerClassifier } from "../../lib/models/transformer.ts";
 import { cnnTextClassifier } from "../../lib/models/cnn_text.ts";
 import { mlp } from "../../lib/models/dense.ts";
+import { setWebGPUFusion, startCounting, webgpuFusion } from "../../lib/kernels/webgpu/program.ts";
 
 /** Ids of the reference models. */
 export const MODELS = ["mlp", "lstm", "transformer", "cnn"] as const;
@@ -127,6 +133,16 @@ export interface BenchRow {
   error?: string;
   torch_samples_per_s?: number;
   ratio?: number;
+  /** webgpu rows: the library's fused WebGPU programs, or plain tfjs ops (fusion off). */
+  webgpu_path?: "fused" | "ops";
+  /** webgpu rows: GPU programs dispatched by one training step (after warm-up). */
+  programs_per_step?: number;
+  /** webgpu fused rows: samples/s against the ops row of the same run. */
+  speedup_vs_ops?: number;
+  /** webgpu fused rows: how many times fewer programs per step than the ops row. */
+  fewer_programs?: number;
+  /** 1-minute load average when the row finished (the machine may be shared). */
+  load_avg?: number;
   /** The GEMM the cpu/wasm kernels ran (`blasInfo().gemm`), e.g. "openblas". */
   gemm?: string;
 }
@@ -393,6 +409,10 @@ async function main() {
         continue;
       }
       await setupBackend({ backend });
+      if (backend === "webgpu") {
+        rows.push(...await benchWebGPUPaths(m, opts));
+        continue;
+      }
       for (const choice of choicesFor(backend, gemms)) {
         selectGemm(choice);
         // the cpu backend is 10–100× slower: one short rep keeps the run short
@@ -445,11 +465,122 @@ async function main() {
         `machine FP32 peak ≈ ${fmt(peak.gflops)} GFLOP/s (${peak.how})`,
     );
   }
+  printWebGPUPaths(rows);
   await Deno.mkdir(values.out.replace(/\/[^/]*$/, "") || ".", { recursive: true });
   await Deno.writeTextFile(values.out, JSON.stringify(rows, null, 2) + "\n");
   const extra = values.out.replace(/\.json$/, "") + "_machine.json";
   await Deno.writeTextFile(extra, JSON.stringify({ matmul, machine }, null, 2) + "\n");
   console.error(`wrote ${values.out} and ${extra}`);
+}
+
+/**
+ * The webgpu rows of one model: the library's fused WebGPU programs (layers, attention,
+ * layer norm, Adam; `nn/kernels/webgpu/`) and the same model in plain tfjs ops
+ * (`setWebGPUFusion(false)`), on the same adapter, with the GPU programs per training
+ * step of each. The two run interleaved (`reps` rounds of `nb` batches each, fused then
+ * ops), so that a shared machine's changing load falls on both alike.
+ */
+async function benchWebGPUPaths(
+  id: ModelId,
+  opts: { reps: number; targetMs: number; maxBatches: number; optimizer: string },
+): Promise<BenchRow[]> {
+  const spec = SPECS[id];
+  const bs = spec.batch;
+  const paths = ["fused", "ops"] as const;
+  const rows: BenchRow[] = paths.map((path) => ({
+    model: id,
+    backend: path === "fused" ? "webgpu" : "webgpu-ops",
+    webgpu_path: path,
+    samples_per_s: null,
+    ms_per_batch: null,
+    ms_per_batch_all: [],
+    batch: bs,
+    batches_per_rep: 0,
+  }));
+  const models = paths.map(() => {
+    const model = spec.build(0);
+    const opt = opts.optimizer === "tfjs" ? tf.train.adam(1e-3) : adam(1e-3);
+    model.compile({ optimizer: opt, loss: tf.losses.softmaxCrossEntropy });
+    return model;
+  });
+  const { x, y } = spec.data(bs);
+  const was = webgpuFusion();
+  // one training step of path p: its time, and the programs it dispatched
+  const step = async (p: number) => {
+    setWebGPUFusion(paths[p] === "fused");
+    const counter = startCounting();
+    const t0 = performance.now();
+    try {
+      await models[p].trainOnBatch(x, y); // reads the loss back: the step has finished
+    } finally {
+      counter.stop();
+    }
+    return { ms: performance.now() - t0, programs: counter.programs };
+  };
+  try {
+    let slowest = 0;
+    for (let p = 0; p < paths.length; p++) {
+      await step(p); // warm-up: compiles the shaders, allocates
+      const s = await step(p);
+      rows[p].programs_per_step = s.programs;
+      slowest = Math.max(slowest, s.ms);
+    }
+    const nb = Math.max(1, Math.min(opts.maxBatches, Math.ceil(opts.targetMs / slowest)));
+    for (let r = 0; r < opts.reps; r++) {
+      for (let p = 0; p < paths.length; p++) {
+        let ms = 0;
+        for (let b = 0; b < nb; b++) ms += (await step(p)).ms;
+        rows[p].ms_per_batch_all.push(ms / nb);
+      }
+    }
+    for (const row of rows) {
+      row.batches_per_rep = nb;
+      row.ms_per_batch = median(row.ms_per_batch_all);
+      row.samples_per_s = (bs * 1000) / row.ms_per_batch;
+    }
+  } catch (e) {
+    for (const row of rows) row.error = (e as Error).message.split("\n")[0];
+  } finally {
+    setWebGPUFusion(was);
+    tf.dispose([x, y]);
+    for (const m of models) disposeModel(m);
+  }
+  const load = Deno.loadavg()[0];
+  for (const row of rows) {
+    row.load_avg = load;
+    console.error(
+      `webgpu (${row.webgpu_path}) ${id}: ${
+        row.error ? `error: ${row.error}` : `${fmt(row.ms_per_batch, 1)} ms/batch, ` +
+          `${fmt(row.samples_per_s)} samples/s, ${row.programs_per_step} programs/step`
+      } (load ${load.toFixed(1)})`,
+    );
+  }
+  const [fused, ops] = rows;
+  if (fused.samples_per_s && ops.samples_per_s) {
+    fused.speedup_vs_ops = fused.samples_per_s / ops.samples_per_s;
+  }
+  if (fused.programs_per_step && ops.programs_per_step) {
+    fused.fewer_programs = ops.programs_per_step / fused.programs_per_step;
+  }
+  return rows;
+}
+
+/** The table of the webgpu rows: fused against plain ops, samples/s and programs/step. */
+function printWebGPUPaths(rows: BenchRow[]): void {
+  const gpu = rows.filter((r) => r.webgpu_path);
+  if (!gpu.length) return;
+  console.log(
+    "\n| model | webgpu path | ms/batch | samples/s | programs/step | fused ÷ ops samples/s | " +
+      "ops ÷ fused programs | load avg |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of gpu) {
+    console.log(
+      `| ${r.model} | ${r.webgpu_path} | ${r.error ? r.error : fmt(r.ms_per_batch, 1)} | ` +
+        `${fmt(r.samples_per_s)} | ${fmt(r.programs_per_step)} | ${fmt(r.speedup_vs_ops, 2)} | ` +
+        `${fmt(r.fewer_programs, 1)} | ${fmt(r.load_avg, 1)} |`,
+    );
+  }
 }
 
 function safeRead(path: string): string {

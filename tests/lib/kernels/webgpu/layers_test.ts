@@ -1,0 +1,63 @@
+// The library's layers on webgpu pick the fused WebGPU programs by themselves
+// ("auto"), give the outputs of their plain-ops path on the same adapter
+// (setWebGPUFusion(false)) within 1e-4 · (1 + max |y|), and dispatch fewer programs.
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { setupBackend } from "../../../../lib/backend.ts";
+import {
+  ConvMaxOverTime,
+  FusedGRU,
+  FusedLSTM,
+  FusedSimpleRNN,
+  LayerNorm,
+  MultiHeadSelfAttention,
+} from "../../../../lib/layers/mod.ts";
+import { setWebGPUFusion, startCounting } from "../../../../lib/kernels/webgpu/program.ts";
+import { gpuTest, values } from "./harness.ts";
+
+const LAYERS: Array<[string, () => tf.layers.Layer & { usesFused(): boolean }, number[]]> = [
+  ["FusedLSTM", () => new FusedLSTM({ units: 5, seed: 1 }), [2, 4, 3]],
+  ["FusedGRU", () => new FusedGRU({ units: 5, returnSequences: true, seed: 1 }), [2, 4, 3]],
+  ["FusedSimpleRNN", () => new FusedSimpleRNN({ units: 5, seed: 1 }), [2, 4, 3]],
+  ["LayerNorm", () => new LayerNorm(), [2, 4, 6]],
+  [
+    "MultiHeadSelfAttention",
+    () => new MultiHeadSelfAttention({ numHeads: 2, causal: true, seed: 1 }),
+    [2, 5, 6],
+  ],
+  ["ConvMaxOverTime", () => new ConvMaxOverTime({ filters: 4, kernelSize: 2, seed: 1 }), [
+    2,
+    5,
+    3,
+  ]],
+];
+
+gpuTest("layers on webgpu: fused programs by default, same outputs as plain ops", async () => {
+  await setupBackend({ backend: "webgpu" });
+  for (const [name, make, shape] of LAYERS) {
+    const before = tf.memory().numTensors;
+    const x = tf.tensor(values(shape.reduce((a, b) => a * b, 1), 3), shape);
+    const out: Float32Array[] = [];
+    const programs: number[] = [];
+    for (const fusion of [true, false]) {
+      const was = setWebGPUFusion(fusion);
+      const layer = make();
+      assert.equal(layer.usesFused(), fusion, `${name}: usesFused with fusion ${fusion}`);
+      const counter = startCounting();
+      const y = layer.apply(x) as tf.Tensor;
+      counter.stop();
+      programs.push(counter.programs);
+      out.push(await y.data() as Float32Array);
+      y.dispose();
+      layer.dispose();
+      setWebGPUFusion(was);
+    }
+    x.dispose();
+    const scale = Math.max(...Array.from(out[1], Math.abs));
+    for (let i = 0; i < out[1].length; i++) {
+      assert.ok(Math.abs(out[0][i] - out[1][i]) <= 1e-4 * (1 + scale), `${name}[${i}]`);
+    }
+    assert.ok(programs[0] < programs[1], `${name}: ${programs[0]} vs ${programs[1]} programs`);
+    assert.equal(tf.memory().numTensors, before, `${name}: leaked tensors`);
+  }
+});

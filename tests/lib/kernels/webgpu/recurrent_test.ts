@@ -1,0 +1,64 @@
+// The WebGPU time loops of the LSTM, GRU and simple RNN against the same layers' plain
+// tfjs ops on the cpu backend: forward (last state and every state) and gradients with
+// respect to the input and the three weights, tiny odd shapes (llvmpipe is slow), B = 1
+// and T = 1 included; no leaked tensors.
+// Tolerance: the fused recurrent layers' own, |a − b| ≤ 1e-6 + 1e-5 · |b|, widened to
+// 1e-5 + 1e-4 · |b| for gradients (BPTT sums T·U products in another order than tfjs's
+// autodiff; float32).
+import {
+  gruSequenceOps,
+  lstmSequenceOps,
+  simpleRnnSequenceOps,
+} from "../../../../lib/layers/mod.ts";
+import type * as tf from "@tensorflow/tfjs";
+import { type Cell, recurrentSequenceWebGPU } from "../../../../lib/kernels/webgpu/recurrent.ts";
+import { assertClose, gpuTest, input, valueAndGrads } from "./harness.ts";
+
+const OPS = { lstm: lstmSequenceOps, gru: gruSequenceOps, simple: simpleRnnSequenceOps };
+const GATES: Record<Cell, number> = { lstm: 4, gru: 3, simple: 1 };
+
+for (const cell of ["lstm", "gru", "simple"] as Cell[]) {
+  for (const seq of [false, true]) {
+    gpuTest(
+      `webgpu ${cell} loop (returnSequences ${seq}) = cpu ops, value and gradients`,
+      async () => {
+        for (const [B, T, I, U] of [[3, 5, 2, 5], [1, 1, 3, 2], [2, 4, 3, 67]]) {
+          const G = GATES[cell] * U;
+          const inputs = [
+            input([B, T, I], 1),
+            input([I, G], 2, 0.7),
+            input([U, G], 3, 0.7),
+            input([G], 4, 0.3),
+          ];
+          const f = (fn: typeof lstmSequenceOps) => (...t: tf.Tensor[]) =>
+            fn(
+              t[0] as tf.Tensor3D,
+              t[1] as tf.Tensor2D,
+              t[2] as tf.Tensor2D,
+              t[3] as tf.Tensor1D,
+              seq,
+            );
+          // at T = 1 the recurrent kernel is never used: tfjs has no gradient for it
+          const wrt = T === 1 ? [0, 1, 3] : [0, 1, 2, 3];
+          const want = await valueAndGrads("cpu", f(OPS[cell]), inputs, wrt);
+          const got = await valueAndGrads(
+            "webgpu",
+            f((...a) => recurrentSequenceWebGPU(cell, ...a)),
+            inputs,
+            wrt,
+          );
+          const names = ["value", ...wrt.map((k) => ["dX", "dW", "dR", "db"][k])];
+          names.forEach((n, i) =>
+            assertClose(
+              got[i],
+              want[i],
+              `${cell} [${B},${T},${I},${U}] ${n}`,
+              i ? 1e-4 : 1e-5,
+              i ? 1e-5 : 1e-6,
+            )
+          );
+        }
+      },
+    );
+  }
+}
