@@ -7,7 +7,8 @@ import { runSmoke } from "./smoke.ts";
 
 // Smoke-profile claims. Four check weaker statements than the full profile's and carry
 // their own ids: the full profile states cnn-beats-afinn (≥ 3 points),
-// top-ngrams-hold-afinn-words (≥ 2× the base rate), multiwidth-at-least-width1 (≥ 0) and
+// top-ngrams-hold-afinn-words (≥ 2× the base rate), multiwidth-not-significantly-worse-than-width1
+// (paired z ≥ −2) and
 // cnn-competitive (≥ −3 points), and adds cross-domain-costs-accuracy.
 const EXPECTED_CLAIMS = [
   "parameter-formula-matches-tfjs",
