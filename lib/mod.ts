@@ -24,6 +24,7 @@ export * from "./kernels/mod.ts";
 export * from "./layers/mod.ts";
 export * from "./models/dense.ts";
 export * from "./models/counting.ts";
+export * from "./models/inspect.ts";
 export * from "./models/recurrent.ts";
 export * from "./models/transformer.ts";
 export * from "./models/cnn_text.ts";
