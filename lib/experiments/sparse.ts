@@ -2,7 +2,7 @@
  * What the sparse-networks notebook (notebooks/02_sparse_networks.ipynb) measures but
  * does not teach: the sizes of its experiments per profile, the gradual pruning schedule
  * those sizes give, the hidden sizes of a small dense network with a given number of
- * parameters, and the storage and timing of dense against CSR products. Pruning,
+ * parameters, and the timing of dense against CSR products. Pruning,
  * fine-tuning, dropout and the mixture of experts are built and trained in the
  * notebook's cells, from `nn/models/sparse.ts` and `nn`.
  *
@@ -18,15 +18,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { MNIST_CLASSES, MNIST_PIXELS } from "../data/mnist.ts";
 import { mlpParameters } from "../models/counting.ts";
-import { kernelValues } from "../models/inspect.ts";
 import { type ScheduleOptions, scheduleUntil } from "../models/sparse_schedule.ts";
-import {
-  csrBytesFor,
-  csrFromDense,
-  csrToDense,
-  denseBytes,
-  denseCsrMatMul,
-} from "../models/sparse_csr.ts";
+import { csrBytesFor, csrFromDense, denseBytes, denseCsrMatMul } from "../models/sparse_csr.ts";
 import { Rng } from "../random.ts";
 
 /** Sizes of every experiment of the sparse-networks notebook. */
@@ -332,55 +325,6 @@ export async function timeProducts(
     }
   } finally {
     xt.dispose();
-  }
-  return rows;
-}
-
-/** Storage of one kernel, dense and as CSR. */
-export interface KernelStorage {
-  /** Layer name. */
-  layer: string;
-  /** Kernel shape. */
-  shape: number[];
-  /** Non-zero weights. */
-  nnz: number;
-  /** Bytes as a dense float32 array. */
-  denseBytes: number;
-  /** Bytes in CSR (float32 values, int32 indices). */
-  csrBytes: number;
-  /** Whether CSR → dense gives back the kernel exactly. */
-  roundTrip: boolean;
-}
-
-/**
- * Each Dense kernel of a model stored dense and as CSR, with a check that the CSR form
- * expands back to the same kernel.
- *
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { kernelStorage } from "nn/experiments/sparse.ts";
- * await tf.setBackend("cpu");
- * const m = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [4] })] });
- * console.log((await kernelStorage(m))[0].denseBytes); // 48
- * ```
- */
-export async function kernelStorage(model: tf.LayersModel): Promise<KernelStorage[]> {
-  const rows: KernelStorage[] = [];
-  const dense = model.layers.filter((l) => l.getClassName() === "Dense");
-  for (let i = 0; i < dense.length; i++) {
-    const values = await kernelValues(model, i);
-    const [r, c] = dense[i].getWeights()[0].shape;
-    const csr = csrFromDense(values, r, c);
-    const back = csrToDense(csr);
-    rows.push({
-      layer: dense[i].name,
-      shape: [r, c],
-      nnz: csr.values.length,
-      denseBytes: denseBytes(r, c),
-      csrBytes: csrBytesFor(r, c, csr.values.length),
-      roundTrip: back.every((v, j) => v === values[j]),
-    });
   }
   return rows;
 }

@@ -1,7 +1,7 @@
 /**
- * Looking inside a trained model: its Dense kernels as plain arrays, the masks of a
- * pruned one, and weight pictures laid out for a heatmap or a histogram. Everything
- * reads tensors asynchronously and returns numbers.
+ * Looking inside a trained model: its Dense kernels as plain arrays, the masks and CSR
+ * storage of a pruned one, and weight pictures laid out for a heatmap or a histogram.
+ * Everything reads tensors asynchronously and returns numbers.
  *
  * @example
  * ```ts
@@ -16,6 +16,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { Rng } from "../random.ts";
+import { csrBytesFor, csrFromDense, csrToDense, denseBytes } from "./sparse_csr.ts";
 
 function denseLayer(model: tf.LayersModel, index: number): tf.layers.Layer {
   const dense = model.layers.filter((l) => l.getClassName() === "Dense");
@@ -271,4 +272,53 @@ export function sampleValues(values: ArrayLike<number>, max: number, seed: numbe
   const order = new Rng(seed).fork("sample").permutation(values.length);
   const n = Math.min(max, values.length);
   return Array.from({ length: n }, (_, i) => Number(values[order[i]].toPrecision(4)));
+}
+
+/** Storage of one kernel, dense and as CSR. */
+export interface KernelStorage {
+  /** Layer name. */
+  layer: string;
+  /** Kernel shape. */
+  shape: number[];
+  /** Non-zero weights. */
+  nnz: number;
+  /** Bytes as a dense float32 array. */
+  denseBytes: number;
+  /** Bytes in CSR (float32 values, int32 indices). */
+  csrBytes: number;
+  /** Whether CSR → dense gives back the kernel exactly. */
+  roundTrip: boolean;
+}
+
+/**
+ * Each Dense kernel of a model stored dense and as CSR, with a check that the CSR form
+ * expands back to the same kernel.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { kernelStorage } from "nn/models/inspect.ts";
+ * await tf.setBackend("cpu");
+ * const m = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [4] })] });
+ * console.log((await kernelStorage(m))[0].denseBytes); // 48
+ * ```
+ */
+export async function kernelStorage(model: tf.LayersModel): Promise<KernelStorage[]> {
+  const rows: KernelStorage[] = [];
+  const dense = model.layers.filter((l) => l.getClassName() === "Dense");
+  for (let i = 0; i < dense.length; i++) {
+    const values = await kernelValues(model, i);
+    const [r, c] = dense[i].getWeights()[0].shape;
+    const csr = csrFromDense(values, r, c);
+    const back = csrToDense(csr);
+    rows.push({
+      layer: dense[i].name,
+      shape: [r, c],
+      nnz: csr.values.length,
+      denseBytes: denseBytes(r, c),
+      csrBytes: csrBytesFor(r, c, csr.values.length),
+      roundTrip: back.every((v, j) => v === values[j]),
+    });
+  }
+  return rows;
 }

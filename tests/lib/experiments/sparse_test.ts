@@ -5,7 +5,6 @@ import { mlpParameters } from "nn/models/counting.ts";
 import { GradualPruning, MagnitudePruner, scheduleSparsity } from "nn/models/sparse.ts";
 import {
   fineTuneSchedule,
-  kernelStorage,
   matchedHidden,
   sparseProfile,
   timeProducts,
@@ -79,26 +78,6 @@ Deno.test("fineTuneSchedule drives GradualPruning to the target within the fine-
   assert.equal(gradual.events.length, 4);
   assert.equal(gradual.events.at(-1)!.sparsity, 0.8);
   assert.equal((await pruner.report()).zeros, 128);
-  pruner.dispose();
-  model.dispose();
-});
-
-Deno.test("kernelStorage: dense and CSR bytes per kernel, exact round trip", async () => {
-  const model = tf.sequential({
-    layers: [
-      tf.layers.dense({ units: 4, inputShape: [6] }),
-      tf.layers.dropout({ rate: 0.5 }),
-      tf.layers.dense({ units: 2 }),
-    ],
-  });
-  const pruner = new MagnitudePruner(model);
-  await pruner.prune(0.75);
-  const rows = await kernelStorage(model);
-  assert.deepEqual(rows.map((r) => r.shape), [[6, 4], [4, 2]]);
-  assert.deepEqual(rows.map((r) => r.nnz), [6, 2]);
-  assert.deepEqual(rows.map((r) => r.denseBytes), [96, 32]);
-  assert.deepEqual(rows.map((r) => r.csrBytes), [8 * 6 + 4 * 7, 8 * 2 + 4 * 5]);
-  assert.ok(rows.every((r) => r.roundTrip));
   pruner.dispose();
   model.dispose();
 });

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { compileClassifier, disposeModel, mlp, setupBackend, train } from "nn";
+import { MagnitudePruner } from "nn/models/sparse.ts";
 import {
   alwaysZeroFeatures,
   keptPerInput,
   kernelColumns,
   kernelMask,
+  kernelStorage,
   kernelValues,
   maskRows,
   maxAbsInRows,
@@ -102,4 +104,24 @@ Deno.test("sampleValues: seeded, without replacement, rounded", () => {
   assert.ok(a.every((v) => rounded.has(v)), "each is one of the values, to 4 digits");
   assert.ok(a.some((v) => !values.includes(v)), "rounded");
   assert.equal(sampleValues(values, 1000, 0).length, 100);
+});
+
+Deno.test("kernelStorage: dense and CSR bytes per kernel, exact round trip", async () => {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ units: 4, inputShape: [6] }),
+      tf.layers.dropout({ rate: 0.5 }),
+      tf.layers.dense({ units: 2 }),
+    ],
+  });
+  const pruner = new MagnitudePruner(model);
+  await pruner.prune(0.75);
+  const rows = await kernelStorage(model);
+  assert.deepEqual(rows.map((r) => r.shape), [[6, 4], [4, 2]]);
+  assert.deepEqual(rows.map((r) => r.nnz), [6, 2]);
+  assert.deepEqual(rows.map((r) => r.denseBytes), [96, 32]);
+  assert.deepEqual(rows.map((r) => r.csrBytes), [8 * 6 + 4 * 7, 8 * 2 + 4 * 5]);
+  assert.ok(rows.every((r) => r.roundTrip));
+  pruner.dispose();
+  model.dispose();
 });
