@@ -25,6 +25,7 @@ export * from "./kernels/mod.ts";
 export * from "./layers/mod.ts";
 export * from "./models/dense.ts";
 export * from "./models/counting.ts";
+export * from "./models/inspect.ts";
 export * from "./models/recurrent.ts";
 export * from "./models/transformer.ts";
 export * from "./models/encoder_decoder.ts";

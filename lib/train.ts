@@ -385,3 +385,40 @@ export function disposeModel(model: tf.LayersModel): void {
   model.dispose();
   optimizer?.dispose();
 }
+
+/**
+ * Accuracy (准确率) of a classifier on one-hot targets: the share of rows whose arg-max
+ * prediction is the arg-max target, predicted in inference mode (dropout off) in
+ * batches of `batchSize`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { classifierAccuracy } from "nn";
+ * await tf.setBackend("cpu");
+ * const model = tf.sequential({ layers: [tf.layers.dense({ units: 2, inputShape: [1] })] });
+ * const acc = await classifierAccuracy(model, tf.tensor2d([[1]]), tf.tensor2d([[1, 0]]));
+ * console.log(acc === 0 || acc === 1); // true
+ * ```
+ */
+export async function classifierAccuracy(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  batchSize = 512,
+): Promise<number> {
+  let correct = 0;
+  const n = x.shape[0];
+  for (let start = 0; start < n; start += batchSize) {
+    const size = Math.min(batchSize, n - start);
+    const hits = tf.tidy(() => {
+      const p = model.predict(tf.slice(x, start, size)) as tf.Tensor;
+      return tf.sum(
+        tf.cast(tf.equal(tf.argMax(p, 1), tf.argMax(tf.slice(y, start, size), 1)), "int32"),
+      );
+    });
+    correct += (await hits.data())[0];
+    hits.dispose();
+  }
+  return correct / n;
+}

@@ -19,6 +19,7 @@
 export * from "./files.ts";
 export * from "./sentiment.ts";
 export * from "./mnist.ts";
+export * from "./mnist_splits.ts";
 export * from "./tokenize.ts";
 export * from "./vocabulary.ts";
 export * from "./padding.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { disposeModel, rng, setupBackend, train } from "nn";
+import { classifierAccuracy, disposeModel, rng, SeededDropout, setupBackend, train } from "nn";
 
 /** A small seeded MLP on a fixed synthetic task (a 3-class rule of 8 features). */
 function makeData(seed: number, n: number) {
@@ -142,4 +142,22 @@ Deno.test("train rejects bad input with a clear message", async () => {
   disposeModel(model);
   raw.dispose();
   tf.dispose([x, y]);
+});
+
+Deno.test("classifierAccuracy counts arg-max hits, in batches, with dropout off", async () => {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.inputLayer({ inputShape: [1] }),
+      new SeededDropout({ rate: 0.9, seed: 0 }),
+      tf.layers.dense({ units: 2, useBias: false, weights: [tf.tensor2d([[-1, 1]])] }),
+    ],
+  });
+  const x = tf.tensor2d([[1], [-1], [2], [-3], [5]]);
+  const y = tf.tensor2d([[0, 1], [1, 0], [1, 0], [1, 0], [0, 1]]); // the third one is wrong
+  const before = tf.memory().numTensors;
+  assert.equal(await classifierAccuracy(model, x, y, 2), 4 / 5);
+  assert.equal(await classifierAccuracy(model, x, y), 4 / 5);
+  assert.equal(tf.memory().numTensors, before);
+  tf.dispose([x, y]);
+  model.dispose();
 });

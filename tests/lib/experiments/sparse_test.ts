@@ -1,33 +1,16 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { disposeModel, setupBackend } from "nn";
-import { mlp } from "nn/models/dense.ts";
+import { setupBackend } from "nn";
 import { mlpParameters } from "nn/models/counting.ts";
-import { mnistSplits } from "nn/experiments/dense.ts";
+import { GradualPruning, MagnitudePruner, scheduleSparsity } from "nn/models/sparse.ts";
 import {
-  copyMlp,
-  dropoutCurves,
-  fitMoe,
-  keptPerInput,
-  kernelValues,
-  maskRows,
+  fineTuneSchedule,
   matchedHidden,
-  nonZeroParameters,
-  pruneAndFineTune,
-  pruneWithoutFineTuning,
   sparseProfile,
   timeProducts,
-  trainBaseline,
 } from "nn/experiments/sparse.ts";
 
 await setupBackend({ backend: "cpu" });
-
-const tiny = sparseProfile("smoke", {
-  dense: { hidden: [16, 8], epochs: 8, batchSize: 64 },
-  pruning: { sparsities: [0.8, 0.9], fineTuneEpochs: 2, pruningSteps: 4 },
-  dropout: { trainSize: 100, hidden: [16], epochs: 3, batchSize: 50 },
-  moe: { experts: 4, topK: 2, hiddenUnits: 4, epochs: 1, batchSize: 64 },
-});
 
 Deno.test("sparseProfile: profiles, overrides and refusals", () => {
   const smoke = sparseProfile("smoke");
@@ -54,85 +37,6 @@ Deno.test("matchedHidden: the largest scaled shape within the budget", () => {
   assert.throws(() => matchedHidden([300, 100], 100), /exceeds/);
 });
 
-Deno.test("mask helpers: rows, transposed rows, kept share per pixel", () => {
-  const mask = new Uint8Array([1, 0, 0, 1, 1, 1]);
-  assert.deepEqual(maskRows(mask, [2, 3]), [[1, 0, 0], [1, 1, 1]]);
-  assert.deepEqual(maskRows(mask, [2, 3], true), [[1, 1], [0, 1], [0, 1]]);
-  assert.throws(() => maskRows(mask, [4, 4]), RangeError);
-  const image = keptPerInput(new Uint8Array([1, 1, 0, 1, 0, 0, 1, 0]), [4, 2], 2, 2);
-  assert.deepEqual(image, [[1, 0.5], [0, 0.5]]);
-  assert.throws(() => keptPerInput(mask, [3, 2], 28, 28), /not a 28 × 28/);
-});
-
-Deno.test("copyMlp copies weights into a fresh model; nonZeroParameters counts", async () => {
-  const a = mlp({ inputs: 5, hidden: [4], outputs: 3, seed: 3 });
-  const b = copyMlp(a, { learningRate: 0.01 });
-  const wa = a.getWeights(), wb = b.getWeights();
-  for (let i = 0; i < wa.length; i++) {
-    assert.deepEqual(Array.from(await wb[i].data()), Array.from(await wa[i].data()));
-  }
-  assert.notEqual(wa[0], wb[0]);
-  // biases start at zero: only kernels count
-  assert.equal(await nonZeroParameters(a), 5 * 4 + 4 * 3);
-  assert.equal((await kernelValues(a, 1)).length, 12);
-  assert.equal((await kernelValues(a, 0, { dropZeros: true })).length, 20);
-  a.dispose();
-  disposeModel(b);
-});
-
-Deno.test("prune and fine-tune: exact sparsity, zeros kept, one-shot and gradual", async () => {
-  const data = await mnistSplits({ trainSize: 256, valSize: 64, testSize: 64, seed: 1 });
-  const base = await trainBaseline(data, tiny, 1, "none");
-  assert.ok(base.testAcc > 0.3, `the tiny baseline learns something (${base.testAcc})`);
-  const tensors = tf.memory().numTensors;
-  for (const method of ["one-shot", "gradual"] as const) {
-    const r = await pruneAndFineTune(base.model, data, tiny, { method, sparsity: 0.8, seed: 1 });
-    assert.ok(r.deviation <= 0.5, `${method}: measured sparsity is exact (${r.deviation})`);
-    for (const l of r.report.layers) assert.equal(l.zeros, Math.round(0.8 * l.weights));
-    assert.equal(r.testAccBeforeFineTune === null, method === "gradual");
-    if (method === "gradual") {
-      // t0 = 0 with s_i = 0: steps Δt … nΔt prune (step 0 would prune nothing)
-      assert.equal(r.events.length, tiny.pruning.pruningSteps);
-      assert.equal(r.events.at(-1)!.sparsity, 0.8);
-      const s = r.events.map((e) => e.sparsity);
-      assert.ok(s.every((v, i) => i === 0 || v >= s[i - 1]), "sparsity rises");
-    }
-    const kernelsAndBiases = r.report.weights - r.report.zeros + (16 + 8 + 10);
-    assert.ok(r.nonZeroParams <= kernelsAndBiases);
-  }
-  assert.equal(tf.memory().numTensors, tensors, "pruning runs free their models");
-  const rows = await pruneWithoutFineTuning(base.model, data, [0.5, 0.99], "global");
-  assert.equal(rows.length, 2);
-  assert.ok(rows[1].testAcc <= rows[0].testAcc + 0.1);
-  assert.equal(rows[1].report.zeros, Math.round(0.99 * rows[1].report.weights));
-  base.dispose();
-  data.dispose();
-});
-
-Deno.test("dropoutCurves: one curve per rate and epoch, gap from the last epoch", async () => {
-  const data = await mnistSplits({ trainSize: 200, valSize: 50, testSize: 10, seed: 2 });
-  const runs = await dropoutCurves(data, tiny, 2, [0, 0.5]);
-  assert.deepEqual(runs.map((r) => r.rate), [0, 0.5]);
-  for (const r of runs) {
-    for (const k of ["trainAcc", "valAcc", "trainLoss", "valLoss"] as const) {
-      assert.equal(r[k].length, tiny.dropout.epochs);
-    }
-    assert.equal(r.gap, r.trainAcc.at(-1)! - r.valAcc.at(-1)!);
-  }
-  data.dispose();
-});
-
-Deno.test("fitMoe: k experts per example, active share k/E, load sums to 1", async () => {
-  const data = await mnistSplits({ trainSize: 128, valSize: 32, testSize: 64, seed: 3 });
-  const run = await fitMoe(data, tiny, 3, { progress: "none" });
-  assert.equal(run.activeExperts, tiny.moe.topK);
-  assert.equal(run.activeFraction, tiny.moe.topK / tiny.moe.experts);
-  assert.equal(run.load.length, tiny.moe.experts);
-  assert.ok(Math.abs(run.load.reduce((a, b) => a + b, 0) - 1) < 1e-9);
-  assert.equal(run.counts.activeExpertFraction, 0.5);
-  data.dispose();
-});
-
 Deno.test("timeProducts: sizes and bytes per sparsity (times are not asserted)", async () => {
   const rows = await timeProducts({
     batch: 3,
@@ -147,4 +51,33 @@ Deno.test("timeProducts: sizes and bytes per sparsity (times are not asserted)",
     assert.equal(r.csrBytes, 8 * r.nnz + 4 * 21);
     assert.ok(r.denseMs >= 0 && r.csrMs >= 0);
   }
+});
+
+Deno.test("fineTuneSchedule: n pruning steps over the first pruneFraction of fine-tuning", () => {
+  const cfg = sparseProfile("full");
+  const { schedule, steps } = fineTuneSchedule(cfg, 0.9);
+  assert.equal(steps, Math.ceil(7500 / 128) * cfg.pruning.fineTuneEpochs);
+  assert.equal(schedule.pruningSteps, cfg.pruning.pruningSteps);
+  const end = schedule.pruningSteps * schedule.frequency;
+  assert.ok(end <= steps * cfg.pruning.pruneFraction + schedule.pruningSteps, `ends at ${end}`);
+  assert.equal(scheduleSparsity(end, schedule), 0.9);
+  assert.equal(scheduleSparsity(0, schedule), 0);
+  // a smaller training set gives fewer steps, and the schedule still ends within them
+  const small = fineTuneSchedule(cfg, 0.8, 1000);
+  assert.equal(small.steps, Math.ceil(1000 / 128) * cfg.pruning.fineTuneEpochs);
+  assert.ok(small.schedule.pruningSteps * small.schedule.frequency <= small.steps);
+});
+
+Deno.test("fineTuneSchedule drives GradualPruning to the target within the fine-tuning steps", async () => {
+  const cfg = sparseProfile("smoke", { pruning: { fineTuneEpochs: 2, pruningSteps: 4 } });
+  const model = tf.sequential({ layers: [tf.layers.dense({ units: 8, inputShape: [20] })] });
+  const pruner = new MagnitudePruner(model);
+  const { schedule, steps } = fineTuneSchedule(cfg, 0.8, 300);
+  const gradual = new GradualPruning(pruner, schedule);
+  for (let i = 0; i < steps; i++) await gradual.onBatchEnd();
+  assert.equal(gradual.events.length, 4);
+  assert.equal(gradual.events.at(-1)!.sparsity, 0.8);
+  assert.equal((await pruner.report()).zeros, 128);
+  pruner.dispose();
+  model.dispose();
 });
