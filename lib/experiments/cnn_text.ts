@@ -27,7 +27,7 @@ import { splitData } from "../data/split.ts";
 import { Vocabulary } from "../data/vocabulary.ts";
 import { encodeTexts } from "../data/encode.ts";
 import { oneHot, sequencesToTensor } from "../data/tensors.ts";
-import { AFINN } from "./baselines.ts";
+import { AFINN } from "../models/baselines.ts";
 
 // ---------------------------------------------------------------------------------------
 // Profiles

@@ -26,7 +26,7 @@ import {
   afinnScore,
   bagOfWords,
   bowLogisticRegression,
-} from "../../../lib/experiments/baselines.ts";
+} from "../../../lib/models/baselines.ts";
 import { Vocabulary } from "../../../lib/data/vocabulary.ts";
 
 await tf.setBackend("cpu");

