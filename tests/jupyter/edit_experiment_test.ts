@@ -70,6 +70,24 @@ async function reportCell(page: Page, report: PageReport, index: number) {
   return report.cells[codeIndex];
 }
 
+/**
+ * Re-reads the page until `ready` holds or `ms` pass: the Deno kernel may send a cell's last
+ * lines after it reports the cell done, so a quiet page can still be missing a few of them.
+ */
+async function inspectUntil(
+  page: Page,
+  ready: (report: PageReport) => Promise<boolean>,
+  ms = 60_000,
+): Promise<PageReport> {
+  const deadline = Date.now() + ms;
+  let report = await inspectNotebookPage(page);
+  while (!(await ready(report)) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    report = await inspectNotebookPage(page);
+  }
+  return report;
+}
+
 Deno.test({
   name:
     "classic Notebook: edit the model cell of 05, re-run it and its dependants, see the new model",
@@ -98,7 +116,11 @@ Deno.test({
       // 1. Run all, as a reader opening the notebook does.
       const first = await runNotebookInPage(page, server, rel, { timeoutMs: TIMEOUT_MS });
       assert.deepEqual(first.kernelEvents, [], "the kernel died or restarted during run-all");
-      const before = await inspectNotebookPage(page);
+      const modelAt = await cellIndex(page, "const model = nn.cnnTextClassifier(");
+      const before = await inspectUntil(
+        page,
+        async (r) => /: \d+ parameters/.test(text(await reportCell(page, r, modelAt))),
+      );
       assert.deepEqual(before.errors, [], "run-all: error outputs");
       const sessions = async () =>
         (await (await server!.api("/api/sessions")).json() as Array<
@@ -107,7 +129,6 @@ Deno.test({
       const kernelId = await sessions();
       assert.ok(kernelId, "the notebook has a kernel");
 
-      const modelAt = await cellIndex(page, "const model = nn.cnnTextClassifier(");
       const trainAt = await cellIndex(page, "await nn.train(model,");
       const evaluateAt = await cellIndex(page, "await predictLabels(model, data.xTest)");
       const confusionAt = await cellIndex(page, "ex.confusionMatrix(cnn.predictions");
@@ -150,7 +171,15 @@ Deno.test({
       }, [modelAt, edited] as const);
       for (let i = 0; i < 4; i++) await page.keyboard.press("Shift+Enter");
       const second = await waitUntilQuiet(page, rel, { timeoutMs: TIMEOUT_MS });
-      const after = await inspectNotebookPage(page);
+      const after = await inspectUntil(
+        page,
+        async (r) =>
+          /CNN \{2,3\}: test accuracy .*parameters/.test(
+            text(await reportCell(page, r, evaluateAt)),
+          ) && /CNN \{2,3\}, 8 filters per width.*: \d+ parameters/.test(
+            text(await reportCell(page, r, modelAt)),
+          ),
+      );
 
       // 3. The same kernel, the earlier cells untouched, the re-run cells ran again.
       assert.deepEqual(second.kernelEvents, [], "the kernel died or restarted");
