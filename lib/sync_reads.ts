@@ -11,7 +11,7 @@
  * (values already on the CPU, strings) are left alone, and so is every runtime whose
  * `OffscreenCanvas` has a 2-D context (a browser).
  *
- * {@linkcode print} is the asynchronous `tensor.print()`: it downloads the values with
+ * {@linkcode print} is the asynchronous form of tfjs's `print` method: it downloads the values with
  * `await tensor.data()` (tfjs keeps them on the CPU afterwards) and prints tfjs's own
  * formatting, on every backend.
  *
@@ -97,7 +97,7 @@ export function guardSyncReads(): boolean {
 guardSyncReads();
 
 /**
- * Prints a tensor like `tensor.print()`, on every backend: the values are read with
+ * Prints a tensor as tfjs's `print` method does, on every backend: the values are read with
  * `await tensor.data()` first, so nothing is read synchronously from GPU memory.
  *
  * @param x the tensor to print
