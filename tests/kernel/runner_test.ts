@@ -127,6 +127,32 @@ Deno.test("an endless loop under --timeout 5: error output, kernel stopped, run 
   });
 });
 
+/**
+ * Waits until the endless-loop fixture's first code cell is done (the loop then runs), sends
+ * `signal` to `child`, and collects its stderr until it exits.
+ */
+async function signalDuringLoop(
+  child: Deno.ChildProcess,
+  signal: Deno.Signal,
+): Promise<{ code: number; stderr: string }> {
+  let stderr = "";
+  const decoder = new TextDecoder();
+  const reader = child.stderr.getReader();
+  const readAll = async (until?: RegExp) => {
+    while (!until?.test(stderr)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stderr += decoder.decode(value);
+    }
+  };
+  await readAll(/cell 1\/3 ok/);
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  child.kill(signal);
+  await readAll();
+  const { code } = await child.status;
+  return { code, stderr };
+}
+
 Deno.test("Ctrl-C (SIGINT): the running cell gets RunInterrupted, the partial notebook and report are written, exit 130", async () => {
   await withTempDir(async (out) => {
     const child = new Deno.Command(Deno.execPath(), {
@@ -136,23 +162,7 @@ Deno.test("Ctrl-C (SIGINT): the running cell gets RunInterrupted, the partial no
       stderr: "piped",
       env: { NO_COLOR: "1" },
     }).spawn();
-    let stderr = "";
-    const decoder = new TextDecoder();
-    const reader = child.stderr.getReader();
-    // Wait until the first code cell is done: the endless loop is then running.
-    while (!/cell 1\/3 ok/.test(stderr)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += decoder.decode(value);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    child.kill("SIGINT");
-    while (true) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      stderr += decoder.decode(value);
-    }
-    const { code } = await child.status;
+    const { code, stderr } = await signalDuringLoop(child, "SIGINT");
     assert.equal(code, 130, stderr);
     assert.match(stderr, /SIGINT: stopping/);
     const report = await readReport(out);
@@ -431,23 +441,7 @@ async function underTimeout(
     stderr: "piped",
     env: { NO_COLOR: "1", PATH: `${join(Deno.execPath(), "..")}:${Deno.env.get("PATH")}` },
   }).spawn();
-  let stderr = "";
-  const decoder = new TextDecoder();
-  const reader = child.stderr.getReader();
-  while (!/cell 1\/3 ok/.test(stderr)) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stderr += decoder.decode(value);
-  }
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
-  child.kill("SIGTERM");
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    stderr += decoder.decode(value);
-  }
-  const { code } = await child.status;
-  return { code, stderr };
+  return await signalDuringLoop(child, "SIGTERM");
 }
 
 for (const viaTask of [false, true]) {
