@@ -72,7 +72,7 @@ export async function runSmoke(file: string, expect: SmokeExpectations): Promise
       stderr: "piped",
     }).output();
     const log = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
-    assert.equal(run.code, 0, `the runner failed:\n${log}`);
+    assert.equal(run.code, 0, `the runner failed:\n${log}${await failedClaims(out)}`);
     const nb = await readNotebook(join(out, file));
     const errors = nb.cells.flatMap((c) => c.cell_type === "code" ? (c.outputs ?? []) : [])
       .filter((o) => o.output_type === "error");
@@ -98,5 +98,30 @@ export async function runSmoke(file: string, expect: SmokeExpectations): Promise
     return nb;
   } finally {
     await Deno.remove(out, { recursive: true });
+  }
+}
+
+/** The failed claims of the report in `out`, one line each (value, rule, backend), or "". */
+async function failedClaims(out: string): Promise<string> {
+  try {
+    const report = JSON.parse(await Deno.readTextFile(join(out, "report.json"))) as {
+      notebooks: {
+        claims: {
+          id: string;
+          value: unknown;
+          ruleText?: string;
+          pass: boolean;
+          backend?: string;
+        }[];
+      }[];
+    };
+    const failed = report.notebooks.flatMap((n) => n.claims).filter((c) => !c.pass);
+    return failed.map((c) =>
+      `\nclaim ${c.id} failed: ${JSON.stringify(c.value)} (rule ${c.ruleText ?? "?"}, ${
+        c.backend ?? "?"
+      })`
+    ).join("");
+  } catch {
+    return ""; // no report (the runner stopped before writing one): the log says why
   }
 }
