@@ -581,6 +581,28 @@ async function runNotebook(
 export const SIGNAL_BURST_MS = 1_000;
 
 /**
+ * What a Ctrl-C or SIGTERM at `now` (ms) means, given when the first one came (`null`: none
+ * yet): `"stop"` (the first: stop and write the partial notebooks), `"same request"` (within
+ * {@linkcode SIGNAL_BURST_MS} of the first: the same request delivered again by `timeout`,
+ * `deno task` or the terminal) or `"exit"` (a deliberate second one: exit without writing).
+ *
+ * @example
+ * ```ts
+ * import { interruptAction } from "./run.ts";
+ * console.log(interruptAction(null, 5_000)); // "stop"
+ * console.log(interruptAction(5_000, 5_004)); // "same request"
+ * console.log(interruptAction(5_000, 7_000)); // "exit"
+ * ```
+ */
+export function interruptAction(
+  firstAt: number | null,
+  now: number,
+): "stop" | "same request" | "exit" {
+  if (firstAt === null) return "stop";
+  return now - firstAt < SIGNAL_BURST_MS ? "same request" : "exit";
+}
+
+/**
  * Ctrl-C (SIGINT) and SIGTERM abort the run instead of killing it: the running cells get a
  * `RunInterrupted` error, their partial notebooks and the report are written, and the
  * runner exits with 130.
@@ -594,10 +616,11 @@ export const SIGNAL_BURST_MS = 1_000;
 function onInterrupt(): { signal: AbortSignal; remove: () => void } {
   const controller = new AbortController();
   const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  let first = 0;
+  let first: number | null = null;
   const handler = (name: Deno.Signal) => () => {
-    if (controller.signal.aborted) {
-      if (Date.now() - first < SIGNAL_BURST_MS) return; // the same request, delivered twice
+    const action = interruptAction(first, Date.now());
+    if (action === "same request") return;
+    if (action === "exit") {
       console.error(`${name} again: exiting without writing the notebooks`);
       killAll();
       Deno.exit(130);

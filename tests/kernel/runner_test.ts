@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { RunReport } from "../../kernel/report.ts";
-import { selectShard } from "../../kernel/run.ts";
+import { interruptAction, selectShard, SIGNAL_BURST_MS } from "../../kernel/run.ts";
 import { joinText, type Notebook, readNotebook } from "../../kernel/notebook.ts";
 import {
   FIXTURES,
@@ -468,3 +468,13 @@ for (const viaTask of [false, true]) {
     });
   });
 }
+
+Deno.test("signals: a burst within SIGNAL_BURST_MS is one request; a deliberate second one exits", () => {
+  assert.equal(interruptAction(null, 10_000), "stop", "the first signal stops the run");
+  // timeout and deno task deliver one SIGTERM twice within milliseconds
+  assert.equal(interruptAction(10_000, 10_000), "same request");
+  assert.equal(interruptAction(10_000, 10_000 + SIGNAL_BURST_MS - 1), "same request");
+  // a second Ctrl-C pressed after the burst window: exit at once, without writing
+  assert.equal(interruptAction(10_000, 10_000 + SIGNAL_BURST_MS), "exit");
+  assert.equal(interruptAction(10_000, 60_000), "exit");
+});
