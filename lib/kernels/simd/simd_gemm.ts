@@ -19,9 +19,9 @@
  * first band itself, then `Atomics.wait`s for the others: `simdGemm` stays synchronous.
  * Each thread packs into its own workspaces. The helpers start in the background on the
  * first call that asks for them (tens of milliseconds); until they are ready the GEMM
- * runs on the threads it has. Where shared memory or workers are unavailable the
- * single-threaded build (a memory of its own) runs, and {@linkcode simdGemmThreadsStatus}
- * says why. Whether threads pay for a given GEMM is decided by the caller
+ * runs on the threads it has. Where shared WebAssembly memory is unavailable the
+ * single-threaded build (a memory of its own) runs; where workers cannot start, the
+ * calling thread alone; {@linkcode simdGemmThreadsStatus} says why. Whether threads pay for a given GEMM is decided by the caller
  * (`lib/kernels/gemm.ts`: `NN_GEMM_THREADS`, the size, the load average).
  *
  * @example
@@ -296,24 +296,25 @@ function ensureHelpers(helpers: number, build: Loaded): Pool | null {
       }
       pool = { control, floats: new Float32Array(sab), workers: [], canWait };
     }
+    const p = pool;
+    const want = Math.min(helpers, MAX_SIMD_GEMM_THREADS - 1);
+    if (p.workers.length >= want) return p;
     const modules = KINDS.map(sharedModule);
     const url = new URL("data:text/javascript," + encodeURIComponent(HELPER_SOURCE));
-    while (pool.workers.length < Math.min(helpers, MAX_SIMD_GEMM_THREADS - 1)) {
-      const index = pool.workers.length;
+    // a helper of a pool since stopped must not break the current one
+    const fail = (why: string) => pool === p && breakPool(why);
+    while (p.workers.length < want) {
+      const index = p.workers.length;
       const worker = new NodeWorker(url);
       worker.unref();
       worker.on("message", (m: { error?: string }) => {
-        if (m?.error) {
-          breakPool(`a GEMM helper thread could not instantiate the module (${m.error})`);
-        }
+        if (m?.error) fail(`a GEMM helper thread could not instantiate the module (${m.error})`);
       });
-      worker.on("error", (e: unknown) => {
-        breakPool(`a GEMM helper thread failed (${describe(e)})`);
-      });
-      worker.postMessage({ modules, memory: build.memory, control: pool.control.buffer, index });
-      pool.workers.push(worker);
+      worker.on("error", (e: unknown) => fail(`a GEMM helper thread failed (${describe(e)})`));
+      worker.postMessage({ modules, memory: build.memory, control: p.control.buffer, index });
+      p.workers.push(worker);
     }
-    return pool;
+    return p;
   } catch (e) {
     breakPool(`GEMM helper threads could not start (${describe(e)})`);
     return null;
