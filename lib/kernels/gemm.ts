@@ -118,6 +118,7 @@ let ownCpuAt: { wall: number; cpu: number } | null = null;
  */
 function ownCpuSeconds(): number | null {
   try {
+    if (!granted({ name: "read", path: "/proc/self/stat" })) return null;
     const stat = Deno.readTextFileSync("/proc/self/stat");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const ticks = Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of stat
@@ -159,11 +160,21 @@ function coresBusy(): boolean {
   updateOwnLoad(now);
   try {
     const cores = navigator.hardwareConcurrency || 1;
-    busy = Deno.loadavg()[0] - Math.max(ownLoad, 1) + 1 >= cores;
+    busy = granted({ name: "sys", kind: "loadavg" }) &&
+      Deno.loadavg()[0] - Math.max(ownLoad, 1) + 1 >= cores;
   } catch {
     busy = false; // no --allow-sys: assume the cores are ours
   }
   return busy;
+}
+
+/** Whether a permission is granted (checked without prompting: a GEMM never asks). */
+function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false;
+  }
 }
 
 // ---------------------------------------------------------------------------------------
