@@ -183,13 +183,16 @@ function granted(descriptor: Deno.PermissionDescriptor): boolean {
 /** What `NN_GEMM_THREADS` and {@linkcode setGemmThreads} take: a count, `auto` or `off`. */
 export type GemmThreads = number | "auto" | "off";
 
-/** `auto`'s most threads: beyond 4 the copies in and out (on one thread) dominate. */
+/**
+ * `auto`'s most threads: the copies in and out stay on the calling thread, so each
+ * further thread adds less (measured on 2 cores only).
+ */
 const AUTO_GEMM_THREADS = 4;
 
 /**
  * The own GEMM splits a GEMM across threads only from this many multiply-adds (m·n·k)
  * on: waking a helper thread and waiting for it costs 10–50 µs, and each thread packs its
- * own copy of the shared operand; 2²² (128×128×256) takes about 0.3 ms on one thread.
+ * own copy of the shared operand; 2²² (128×128×256) takes about 0.2 ms on one thread.
  * An LSTM step (64×64×256) stays on one thread; a Transformer projection (2048×64×192)
  * and the layers' weight gradients are split.
  */

@@ -18,11 +18,12 @@
  * wider than tall) through a shared control block and `Atomics.notify`, computes the
  * first band itself, then `Atomics.wait`s for the others: `simdGemm` stays synchronous.
  * Each thread packs into its own workspaces. The helpers start in the background on the
- * first call that asks for them (tens of milliseconds); until they are ready the GEMM
- * runs on the threads it has. Where shared WebAssembly memory is unavailable the
+ * first call that asks for them (about 0.1 s on a busy machine); until they are ready the
+ * GEMM runs on the threads it has. Where shared WebAssembly memory is unavailable the
  * single-threaded build (a memory of its own) runs; where workers cannot start, the
- * calling thread alone; {@linkcode simdGemmThreadsStatus} says why. Whether threads pay for a given GEMM is decided by the caller
- * (`lib/kernels/gemm.ts`: `NN_GEMM_THREADS`, the size, the load average).
+ * calling thread alone; {@linkcode simdGemmThreadsStatus} says why. Whether threads pay
+ * for a given GEMM is decided by the caller (`lib/kernels/gemm.ts`: `NN_GEMM_THREADS`,
+ * the size, the load average).
  *
  * @example
  * ```ts
