@@ -147,7 +147,7 @@ Deno.test("threaded own GEMM: the shared memory grows while helpers hold it", ()
   }
 });
 
-Deno.test("gemm() splits GEMMs above the (lowered) threshold and matches tfjs's cpu matMul", async () => {
+Deno.test("gemm() splits GEMMs above the (lowered) threshold; = tfjs cpu matMul", async () => {
   await tf.setBackend("cpu");
   disableBlasForTesting("native");
   setGemmThreads(3);
