@@ -12,8 +12,10 @@
  * - `ts` (or `typescript`): the TypeScript loops (for comparisons);
  * - a path or library name (`/usr/lib/x86_64-linux-gnu/libopenblas.so.0`): that library.
  *
- * `NN_BLAS_THREADS=1` keeps OpenBLAS on one thread. Small GEMMs, and all GEMMs while
- * the load average says the cores are already busy, use one thread anyway.
+ * `NN_BLAS_THREADS=1` keeps OpenBLAS on one thread. `NN_GEMM_THREADS` sets the own SIMD
+ * GEMM's threads: unset or `auto` (one per core, at most 4), `off` (one) or a count
+ * (2–8, used whatever the load). Small GEMMs, and (but for an explicit count) all GEMMs
+ * while the load average says other work keeps the cores busy, use one thread anyway.
  *
  * @example
  * ```ts
@@ -27,7 +29,13 @@
  * @module
  */
 
-import { simdGemm, simdGemmKind } from "./simd/simd_gemm.ts";
+import {
+  MAX_SIMD_GEMM_THREADS,
+  simdGemm,
+  simdGemmKind,
+  simdGemmThreadsStatus,
+  startSimdGemmThreads,
+} from "./simd/simd_gemm.ts";
 
 /** What {@linkcode blasInfo} reports. */
 export interface BlasInfo {
@@ -40,9 +48,15 @@ export interface BlasInfo {
   available: boolean;
   /** The library path or name that was loaded, or why none was. */
   library: string;
-  /** OpenBLAS's configuration string (core type, threads), when known. */
+  /**
+   * OpenBLAS's configuration string (core type, threads), when known; for the own SIMD
+   * GEMM, how many threads it uses and why.
+   */
   config: string;
-  /** Threads OpenBLAS uses, when known. */
+  /**
+   * Threads OpenBLAS uses, when known; for the own SIMD GEMM, the threads a large GEMM
+   * is split across (1 when it runs single-threaded).
+   */
   threads: number | null;
 }
 
@@ -94,22 +108,244 @@ function wideReduction(transA: boolean, transB: boolean, m: number, n: number, k
 
 let busyCheckedAt = -Infinity;
 let busy = false;
+/** This process's CPU use (cores), averaged like the load average; 1 until measured. */
+let ownLoad = 1;
+let ownCpuAt: { wall: number; cpu: number } | null = null;
 
 /**
- * Whether other work already keeps the cores busy (1-minute load average ≥ cores),
- * checked at most every 2 s. A multi-threaded GEMM then waits for threads that are
- * not scheduled: on the shared 2-core benchmark machine one thread was up to 2× faster.
+ * This process's CPU seconds so far (all threads: utime + stime of /proc/self/stat, in
+ * clock ticks of 1/100 s), or `null` where that cannot be read.
+ */
+function ownCpuSeconds(): number | null {
+  try {
+    if (!granted({ name: "read", path: "/proc/self/stat" })) return null;
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]); // fields 14 and 15 of stat
+    return Number.isFinite(ticks) ? ticks / 100 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Updates {@linkcode ownLoad}: the CPU this process used since the last check (its
+ * helper threads included), folded into an average with the load average's 1-minute
+ * time constant.
+ */
+function updateOwnLoad(now: number): void {
+  const cpu = ownCpuSeconds();
+  if (cpu === null) return;
+  if (ownCpuAt && now > ownCpuAt.wall) {
+    const dt = (now - ownCpuAt.wall) / 1000;
+    const rate = (cpu - ownCpuAt.cpu) / dt;
+    ownLoad += (rate - ownLoad) * (1 - Math.exp(-dt / 60));
+  }
+  ownCpuAt = { wall: now, cpu };
+}
+
+/**
+ * Whether other work already keeps the cores busy, checked at most every 2 s: the
+ * 1-minute load average less this process's own share (itself averaged over about a
+ * minute; taken as one busy thread where /proc/self/stat cannot be read) leaves less
+ * than one core free besides this process's thread. A multi-threaded GEMM then waits for
+ * threads that are not scheduled: on the shared 2-core benchmark machine one thread was
+ * up to 2× faster. Subtracting the process's own share keeps its own extra threads from
+ * turning its threads off.
  */
 function coresBusy(): boolean {
   const now = performance.now();
   if (now - busyCheckedAt < 2000) return busy;
   busyCheckedAt = now;
+  updateOwnLoad(now);
   try {
-    busy = Deno.loadavg()[0] >= (navigator.hardwareConcurrency || 1);
+    const cores = navigator.hardwareConcurrency || 1;
+    busy = granted({ name: "sys", kind: "loadavg" }) &&
+      Deno.loadavg()[0] - Math.max(ownLoad, 1) + 1 >= cores;
   } catch {
     busy = false; // no --allow-sys: assume the cores are ours
   }
   return busy;
+}
+
+/** Whether a permission is granted (checked without prompting: a GEMM never asks). */
+function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Threads of the own SIMD GEMM
+
+/** What `NN_GEMM_THREADS` and {@linkcode setGemmThreads} take: a count, `auto` or `off`. */
+export type GemmThreads = number | "auto" | "off";
+
+/**
+ * `auto`'s most threads: the copies in and out stay on the calling thread, so each
+ * further thread adds less (measured on 2 cores only).
+ */
+const AUTO_GEMM_THREADS = 4;
+
+/**
+ * The own GEMM splits a GEMM across threads only from this many multiply-adds (m·n·k)
+ * on: waking a helper thread and waiting for it costs 10–50 µs, and each thread packs its
+ * own copy of the shared operand; 2²² (128×128×256) takes about 0.2 ms on one thread.
+ * An LSTM step (64×64×256) stays on one thread; a Transformer projection (2048×64×192)
+ * and the layers' weight gradients are split.
+ */
+const SIMD_THREADED_GEMM = 1 << 22;
+let simdThreadedMin = SIMD_THREADED_GEMM;
+let ignoreLoadForTesting = false;
+
+/**
+ * Parses a `NN_GEMM_THREADS` value: `auto` (also unset or empty), `off` (also `0`, `1`,
+ * `false`, `no`, `single`), or a thread count ≥ 2 (capped at 8).
+ *
+ * @example
+ * ```ts
+ * import { parseGemmThreads } from "nn/kernels/gemm.ts";
+ * parseGemmThreads("2"); // 2
+ * parseGemmThreads(" OFF "); // "off"
+ * parseGemmThreads(undefined); // "auto"
+ * ```
+ */
+export function parseGemmThreads(value: string | number | undefined): GemmThreads {
+  if (value === undefined) return "auto";
+  const text = String(value).trim().toLowerCase();
+  if (text === "" || text === "auto" || text === "default") return "auto";
+  if (/^(off|false|no|single|0|1)$/.test(text)) return "off";
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 2) {
+    throw new Error(
+      `NN_GEMM_THREADS must be "auto", "off" or a whole number of threads ` +
+        `(2-${MAX_SIMD_GEMM_THREADS}); got "${value}".`,
+    );
+  }
+  return Math.min(n, MAX_SIMD_GEMM_THREADS);
+}
+
+interface ThreadPlan {
+  /** threads a large GEMM uses */
+  threads: number;
+  /** an explicit count: used whatever the load average */
+  forced: boolean;
+  /** what was asked for and why this many */
+  why: string;
+}
+
+let threadPlan: ThreadPlan | null = null;
+let threadsChoice: { wanted: GemmThreads } | null = null;
+
+function planThreads(): ThreadPlan {
+  if (threadPlan) return threadPlan;
+  let wanted: GemmThreads;
+  let asked: string;
+  if (threadsChoice) {
+    wanted = threadsChoice.wanted;
+    asked = `setGemmThreads(${JSON.stringify(wanted)})`;
+  } else {
+    const value = env("NN_GEMM_THREADS");
+    try {
+      wanted = parseGemmThreads(value);
+    } catch (e) {
+      console.warn(`${(e as Error).message} Using one thread.`);
+      threadPlan = { threads: 1, forced: false, why: (e as Error).message };
+      return threadPlan;
+    }
+    asked = value === undefined ? "NN_GEMM_THREADS unset: auto" : `NN_GEMM_THREADS=${value}`;
+  }
+  const cores = navigator.hardwareConcurrency || 1;
+  const small = `one thread below 2^${Math.log2(simdThreadedMin)} multiply-adds`;
+  if (wanted === "off") threadPlan = { threads: 1, forced: false, why: asked };
+  else if (wanted === "auto") {
+    threadPlan = cores < 2 ? { threads: 1, forced: false, why: `${asked}, one core` } : {
+      threads: Math.min(cores, AUTO_GEMM_THREADS),
+      forced: false,
+      why: `${asked}, ${cores} cores; ${small} and while other work keeps the cores busy`,
+    };
+  } else threadPlan = { threads: wanted, forced: true, why: `${asked}; ${small}` };
+  return threadPlan;
+}
+
+/**
+ * Sets the own SIMD GEMM's threads from here on, overriding `NN_GEMM_THREADS`: `"auto"`
+ * (one per core up to 4; one while other work keeps the cores busy), `"off"`, or a count
+ * (used whatever the load); `null` goes back to `NN_GEMM_THREADS`. Large GEMMs only
+ * (≥ 2²² multiply-adds): smaller ones always run on one thread. For benchmarks, and for
+ * notebooks on a machine whose cores are free.
+ *
+ * @example
+ * ```ts
+ * import { blasInfo, selectGemm, setGemmThreads } from "nn/kernels/gemm.ts";
+ * selectGemm("simd");
+ * setGemmThreads(2);
+ * console.log(blasInfo().gemm); // "simd-wasm (relaxed fma, 2 threads)"
+ * setGemmThreads(null);
+ * selectGemm("auto");
+ * ```
+ */
+export function setGemmThreads(threads: GemmThreads | null): void {
+  threadsChoice = threads === null ? null : { wanted: parseGemmThreads(threads) };
+  threadPlan = null;
+}
+
+/**
+ * Starts the own GEMM's helper threads now and waits up to `waitMs` for them (otherwise
+ * they start in the background on the first large GEMM, which runs on one thread until
+ * they are ready). Returns the threads a large GEMM can use now. For benchmarks, so that
+ * the first timed GEMM already has its threads.
+ *
+ * @example
+ * ```ts
+ * import { selectGemm, startGemmThreads } from "nn/kernels/gemm.ts";
+ * selectGemm("simd");
+ * console.log(startGemmThreads()); // 2 on two free cores
+ * ```
+ */
+export function startGemmThreads(waitMs = 10_000): number {
+  const l = blas();
+  if (!l.simd) return 1;
+  const plan = planThreads();
+  return plan.threads > 1 ? startSimdGemmThreads(plan.threads, waitMs) : 1;
+}
+
+/**
+ * For tests: splits GEMMs of at least `minWork` multiply-adds (default 2²²) across the
+ * own GEMM's threads, and with `ignoreLoad` whatever the load average.
+ * @internal
+ */
+export function setGemmThreadingForTesting(
+  options: { minWork?: number; ignoreLoad?: boolean } = {},
+): void {
+  simdThreadedMin = options.minWork ?? SIMD_THREADED_GEMM;
+  ignoreLoadForTesting = options.ignoreLoad ?? false;
+  threadPlan = null;
+}
+
+/** Threads the own GEMM uses for this product. */
+function simdThreadsFor(m: number, n: number, k: number): number {
+  const plan = planThreads();
+  if (plan.threads < 2 || m * n * k < simdThreadedMin) return 1;
+  return plan.forced || ignoreLoadForTesting || !coresBusy() ? plan.threads : 1;
+}
+
+/** The own GEMM's entry of {@linkcode blasInfo}: label, threads and why. */
+function simdInfo(info: BlasInfo): BlasInfo {
+  const plan = planThreads();
+  const status = simdGemmThreadsStatus();
+  const threads = status.shared && !status.reason ? plan.threads : 1;
+  const why = threads === plan.threads
+    ? plan.why
+    : `one thread: ${status.reason}; asked for ${plan.threads}`;
+  return {
+    ...info,
+    gemm: threads > 1 ? info.gemm.replace(/\)$/, `, ${threads} threads)`) : info.gemm,
+    config: `${threads} thread${threads > 1 ? "s" : ""} (${why})`,
+    threads,
+  };
 }
 
 function env(name: string): string | undefined {
@@ -249,7 +485,8 @@ function blas(): Loaded {
  * ```
  */
 export function blasInfo(): BlasInfo {
-  return { ...blas().info };
+  const l = blas();
+  return l.simd ? simdInfo(l.info) : { ...l.info };
 }
 
 /**
@@ -358,8 +595,9 @@ export function gemm(
     );
     return;
   }
-  if (lib.simd) simdGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  else gemmTs(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (lib.simd) {
+    simdGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, simdThreadsFor(m, n, k));
+  } else gemmTs(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 /** The TypeScript GEMM (same contract as {@linkcode gemm}). */

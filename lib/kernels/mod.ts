@@ -45,8 +45,17 @@ import { gatherKernels } from "./gather.ts";
 import { reduceKernels } from "./reduce.ts";
 import { identityKernels } from "./identity.ts";
 
-export { blasInfo, gemm, hasBlas, hasNativeBlas, selectGemm } from "./gemm.ts";
-export type { GemmChoice } from "./gemm.ts";
+export {
+  blasInfo,
+  gemm,
+  hasBlas,
+  hasNativeBlas,
+  parseGemmThreads,
+  selectGemm,
+  setGemmThreads,
+  startGemmThreads,
+} from "./gemm.ts";
+export type { GemmChoice, GemmThreads } from "./gemm.ts";
 
 const done = new Set<string>();
 

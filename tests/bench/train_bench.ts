@@ -7,6 +7,7 @@
  * deno task bench --models mlp,lstm --backends wasm --reps 5
  * deno task bench --compare-torch                   # also runs torch_reference.py
  * deno task bench --backends wasm --blas both        # native BLAS and own SIMD GEMM rows
+ * deno task bench --backends wasm --blas off --gemm-threads off,2   # own GEMM, 1 and 2 threads
  * deno task bench --backends webgpu --models lstm,transformer --no-matmul
  *
  * Adam (lr 1e-3) is the library's one-pass `adam` unless `--optimizer tfjs`.
@@ -18,7 +19,11 @@
  * `--blas on` (default) runs cpu and wasm with the GEMM `NN_BLAS` picks (a native BLAS
  * where found), `off` with the library's own SIMD GEMM, `both` with each, row by row
  * (same model, same load), `ts` with the TypeScript loops; the backend cell says which
- * GEMM ran, e.g. `wasm (simd-wasm (relaxed fma))`.
+ * GEMM ran, e.g. `wasm (simd-wasm (relaxed fma))`. Where the own SIMD GEMM runs, the
+ * matmul rows show it on one thread and on the threads `NN_GEMM_THREADS` gives it
+ * (`simd-wasm (relaxed fma, 2 threads)`); `--gemm-threads off,2` (a list of `off`, `auto`
+ * or counts, as `NN_GEMM_THREADS` takes) runs the matmul and every model row once per
+ * setting instead. The `load_avg` of each row says how busy the machine was.
  *
  * Reports training samples/s (median of `--reps` timed epochs after a warm-up) as a
  * table and as JSON in `out/bench.json`: a list of rows `{model, backend,
@@ -37,8 +42,15 @@ import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { setupBackend } from "../../lib/backend.ts";
 import { disposeModel, train } from "../../lib/train.ts";
-import { adam, blasInfo, selectGemm } from "../../lib/kernels/mod.ts";
-import type { GemmChoice } from "../../lib/kernels/mod.ts";
+import {
+  adam,
+  blasInfo,
+  parseGemmThreads,
+  selectGemm,
+  setGemmThreads,
+  startGemmThreads,
+} from "../../lib/kernels/mod.ts";
+import type { GemmChoice, GemmThreads } from "../../lib/kernels/mod.ts";
 import { rnnClassifier } from "../../lib/models/recurrent.ts";
 import { transformerClassifier } from "../../lib/models/transformer.ts";
 import { cnnTextClassifier } from "../../lib/models/cnn_text.ts";
@@ -163,6 +175,25 @@ export function gemmChoices(flag: string): GemmChoice[] {
   return c;
 }
 
+/**
+ * The own GEMM's thread settings for the rows of one GEMM choice: the `--gemm-threads`
+ * list where given (`null`: as `NN_GEMM_THREADS` says). Without it, matmul rows compare
+ * one thread with the configured threads, model rows run as configured.
+ */
+function threadSettings(list: GemmThreads[] | null, matmul: boolean): (GemmThreads | null)[] {
+  const own = !blasInfo().available && blasInfo().gemm.startsWith("simd-wasm");
+  if (!own) return [null];
+  if (list) return list;
+  const threads = blasInfo().threads ?? 1;
+  return matmul && threads > 1 ? ["off", threads] : [null];
+}
+
+/** Sets the own GEMM's threads for the next rows, with the helper threads started. */
+function useThreads(setting: GemmThreads | null): void {
+  setGemmThreads(setting);
+  startGemmThreads();
+}
+
 /** The GEMM choices for a backend's rows (webgpu runs no GEMM of ours: one row). */
 function choicesFor(backend: string, choices: GemmChoice[]): GemmChoice[] {
   return backend === "cpu" || backend === "wasm" ? choices : ["auto"];
@@ -226,7 +257,10 @@ async function benchModel(
   return row;
 }
 
-async function matmulGflops(size: number, reps: number): Promise<number> {
+async function matmulGflops(
+  size: number,
+  reps: number,
+): Promise<{ median: number; best: number }> {
   const a = tf.randomNormal([size, size], 0, 1, "float32", 1);
   const b = tf.randomNormal([size, size], 0, 1, "float32", 2);
   // cpu and wasm compute synchronously: reading the result back would time a 4 MB copy
@@ -244,7 +278,8 @@ async function matmulGflops(size: number, reps: number): Promise<number> {
     times.push(performance.now() - t0);
   }
   tf.dispose([a, b]);
-  return (2 * size ** 3) / (median(times) / 1000) / 1e9;
+  const gflops = (ms: number) => (2 * size ** 3) / (ms / 1000) / 1e9;
+  return { median: gflops(median(times)), best: gflops(Math.min(...times)) };
 }
 
 /** FP32 FMA peak from /proc/cpuinfo: cores × clock × FLOP/cycle (2 FMA units assumed). */
@@ -337,6 +372,7 @@ async function main() {
       optimizer: { type: "string", default: "fast" },
       "no-matmul": { type: "boolean", default: false },
       blas: { type: "string", default: "on" },
+      "gemm-threads": { type: "string" },
       out: { type: "string", default: "out/bench.json" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -345,7 +381,7 @@ async function main() {
     console.log(
       "deno task bench [--models mlp,lstm,transformer,cnn] [--backends wasm,cpu,webgpu] " +
         "[--reps 3] [--target-ms 2500] [--max-batches 40] [--compare-torch [--torch-threads 2]] " +
-        "[--optimizer fast|tfjs] [--blas on|off|both|ts] " +
+        "[--optimizer fast|tfjs] [--blas on|off|both|ts] [--gemm-threads off,auto,2] " +
         "[--no-matmul] " +
         "[--out out/bench.json]",
     );
@@ -366,8 +402,17 @@ async function main() {
     throw new Error(`--optimizer must be "fast" (the library's Adam) or "tfjs" (tf.train.adam).`);
   }
   const gemms = gemmChoices(values.blas);
+  const threadList = values["gemm-threads"]?.split(",").map((t) => parseGemmThreads(t)) ?? null;
   const rows: BenchRow[] = [];
-  const matmul: Array<{ backend: string; size: number; gflops: number; gemm?: string }> = [];
+  const matmul: Array<{
+    backend: string;
+    size: number;
+    gflops: number;
+    gflops_best: number;
+    reps: number;
+    gemm?: string;
+    load_avg: number;
+  }> = [];
   const blas = blasInfo();
   console.error(`BLAS: ${blas.available ? `${blas.library} (${blas.config})` : blas.library}`);
   const available: string[] = [];
@@ -381,10 +426,28 @@ async function main() {
     }
     for (const choice of values["no-matmul"] ? [] : choicesFor(backend, gemms)) {
       selectGemm(choice);
-      const gemm = backend === "webgpu" ? undefined : blasInfo().gemm;
-      const g = await matmulGflops(1024, backend === "cpu" ? 1 : 5);
-      matmul.push({ backend, size: 1024, gflops: g, gemm });
-      console.error(`${backend}${gemm ? ` (${gemm})` : ""}: matmul 1024² ${g.toFixed(1)} GFLOP/s`);
+      const settings = backend === "webgpu" ? [null] : threadSettings(threadList, true);
+      for (const setting of settings) {
+        useThreads(setting);
+        const gemm = backend === "webgpu" ? undefined : blasInfo().gemm;
+        const reps = backend === "cpu" ? 1 : 5;
+        const g = await matmulGflops(1024, reps);
+        const load = Deno.loadavg()[0];
+        matmul.push({
+          backend,
+          size: 1024,
+          gflops: g.median,
+          gflops_best: g.best,
+          reps,
+          gemm,
+          load_avg: load,
+        });
+        console.error(
+          `${backend}${gemm ? ` (${gemm})` : ""}: matmul 1024² ${g.median.toFixed(1)} GFLOP/s ` +
+            `(best of ${reps} ${g.best.toFixed(1)}; load ${load.toFixed(1)})`,
+        );
+      }
+      useThreads(null);
     }
     selectGemm("auto");
   }
@@ -415,21 +478,27 @@ async function main() {
       }
       for (const choice of choicesFor(backend, gemms)) {
         selectGemm(choice);
-        // the cpu backend is 10–100× slower: one short rep keeps the run short
-        const o = backend === "cpu" ? { ...opts, targetMs: 1, maxBatches: 2 } : opts;
-        const row = await benchModel(m, backend, o);
-        if (backend !== "webgpu") row.gemm = blasInfo().gemm;
-        if (torch.has(m)) {
-          row.torch_samples_per_s = torch.get(m);
-          if (row.samples_per_s) row.ratio = row.samples_per_s / torch.get(m)!;
+        for (const setting of threadSettings(threadList, false)) {
+          useThreads(setting);
+          // the cpu backend is 10–100× slower: one short rep keeps the run short
+          const o = backend === "cpu" ? { ...opts, targetMs: 1, maxBatches: 2 } : opts;
+          const row = await benchModel(m, backend, o);
+          row.gemm = blasInfo().gemm;
+          row.load_avg = Deno.loadavg()[0];
+          if (torch.has(m)) {
+            row.torch_samples_per_s = torch.get(m);
+            if (row.samples_per_s) row.ratio = row.samples_per_s / torch.get(m)!;
+          }
+          rows.push(row);
+          console.error(
+            `${backendLabel(row)} ${m}: ${
+              row.error ? `error: ${row.error}` : `${fmt(row.ms_per_batch, 1)} ms/batch ` +
+                `(best ${fmt(Math.min(...row.ms_per_batch_all), 1)}), ` +
+                `${fmt(row.samples_per_s)} samples/s`
+            } (load ${row.load_avg.toFixed(1)})`,
+          );
         }
-        rows.push(row);
-        console.error(
-          `${backendLabel(row)} ${m}: ${
-            row.error ? `error: ${row.error}` : `${fmt(row.ms_per_batch, 1)} ms/batch, ` +
-              `${fmt(row.samples_per_s)} samples/s`
-          }`,
-        );
+        useThreads(null);
       }
       selectGemm("auto");
     }

@@ -10,16 +10,22 @@
 ;;   (plus 2 vectors of B and 1 splat of A: 11 of the 16 SIMD registers) and, per step of
 ;;   the reduction, does 8 multiply-adds from 2 vector loads and 4 splat loads.
 ;; - edges: packed panels are padded with zeros, so the micro-kernel always computes a
-;;   full tile; a partial tile goes through a scratch tile at address 0 (bytes 0–127).
+;;   full tile; a partial tile goes through a scratch tile of 128 bytes at $tile.
+;; - threads: the memory is imported and shared, so that several threads (each with its
+;;   own instance of this module) can compute disjoint parts of one C at once; every
+;;   address a call writes besides C ($wa, $wb, $tile) is a parameter, so threads given
+;;   their own workspaces never write the same bytes. lib/kernels/simd/simd_gemm.ts splits
+;;   the work; build.ts also assembles a variant with a memory of its own (exported),
+;;   for runtimes without shared memory.
 ;; - $madd is a*b + c as mul then add. build.ts also assembles a variant in which it is
 ;;   relaxed-SIMD's f32x4.relaxed_madd (one fused multiply-add where the CPU has FMA);
 ;;   lib/kernels/simd/simd_gemm.ts picks that one where the runtime validates it.
 ;;
 ;; Assembled by `deno task build:wasm` (build.ts: wabt, then Binaryen -O3, which inlines
-;; $madd and the packing helpers) into gemm_wasm.ts. Addresses are byte offsets into this
-;; module's own memory; strides (lda, ldb, ldc) are in floats.
+;; $madd and the packing helpers) into gemm_wasm.ts. Addresses are byte offsets into the
+;; memory; strides (lda, ldb, ldc) are in floats.
 (module
-  (memory (export "memory") 1)
+  (import "env" "memory" (memory 1 65536 shared))
 
   (func $madd (param $x v128) (param $y v128) (param $z v128) (result v128)
     (f32x4.add (f32x4.mul (local.get $x) (local.get $y)) (local.get $z)))
@@ -288,9 +294,10 @@
 
   ;; The 4×8 micro-kernel: C[rows × cols] at $c (rows ≤ 4, cols ≤ 8, ldc4 bytes apart) +=
   ;; packed A panel ($pa, kc × 4) · packed B panel ($pb, kc × 8); kc ≥ 1. With $add = 0
-  ;; the tile is stored instead (the first block of k when beta = 0: C is never read).
+  ;; the tile is stored instead (the first block of k when beta = 0: C is never read). A
+  ;; partial tile goes through the 128 bytes at $tile.
   (func $kernel (param $pa i32) (param $pb i32) (param $kc i32) (param $c i32) (param $ldc4 i32)
-    (param $rows i32) (param $cols i32) (param $add i32)
+    (param $rows i32) (param $cols i32) (param $add i32) (param $tile i32)
     (local $end i32) (local $b0 v128) (local $b1 v128) (local $x v128)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
@@ -344,15 +351,15 @@
         (v128.store (local.get $c) (local.get $c30))
         (v128.store offset=16 (local.get $c) (local.get $c31)))
       (else
-        ;; a partial tile: through the scratch tile at address 0
-        (v128.store (i32.const 0) (local.get $c00))
-        (v128.store (i32.const 16) (local.get $c01))
-        (v128.store (i32.const 32) (local.get $c10))
-        (v128.store (i32.const 48) (local.get $c11))
-        (v128.store (i32.const 64) (local.get $c20))
-        (v128.store (i32.const 80) (local.get $c21))
-        (v128.store (i32.const 96) (local.get $c30))
-        (v128.store (i32.const 112) (local.get $c31))
+        ;; a partial tile: through the scratch tile at $tile
+        (v128.store (local.get $tile) (local.get $c00))
+        (v128.store offset=16 (local.get $tile) (local.get $c01))
+        (v128.store offset=32 (local.get $tile) (local.get $c10))
+        (v128.store offset=48 (local.get $tile) (local.get $c11))
+        (v128.store offset=64 (local.get $tile) (local.get $c20))
+        (v128.store offset=80 (local.get $tile) (local.get $c21))
+        (v128.store offset=96 (local.get $tile) (local.get $c30))
+        (v128.store offset=112 (local.get $tile) (local.get $c31))
         (loop $er
           (local.set $j (i32.const 0))
           (loop $ec
@@ -361,8 +368,9 @@
               (f32.add
                 (select (f32.load (local.get $p)) (f32.const 0) (local.get $add))
                 (f32.load
-                  (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $j))
-                    (i32.const 2)))))
+                  (i32.add (local.get $tile)
+                    (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $j))
+                      (i32.const 2))))))
             (local.set $j (i32.add (local.get $j) (i32.const 1)))
             (br_if $ec (i32.lt_s (local.get $j) (local.get $cols))))
           (local.set $c (i32.add (local.get $c) (local.get $ldc4)))
@@ -370,11 +378,12 @@
           (br_if $er (i32.lt_s (local.get $r) (local.get $rows)))))))
 
   ;; C = alpha·op(A)·op(B) + beta·C (A is m×k after op, B k×n, C m×n). $wa has room for
-  ;; 128·256 floats, $wb for 256·(min(n, 1024) rounded up to 8) floats; both 16-byte aligned.
+  ;; 128·256 floats, $wb for 256·(min(n, 1024) rounded up to 8) floats, $tile for 32
+  ;; floats; all three 16-byte aligned. Reads A, B and C, writes C, $wa, $wb and $tile.
   (func (export "gemm") (param $ta i32) (param $tb i32) (param $m i32) (param $n i32)
     (param $k i32) (param $alpha f32) (param $a i32) (param $lda i32) (param $b i32)
     (param $ldb i32) (param $beta f32) (param $c i32) (param $ldc i32) (param $wa i32)
-    (param $wb i32)
+    (param $wb i32) (param $tile i32)
     (local $jc i32) (local $nc i32) (local $pc i32) (local $kc i32) (local $ic i32) (local $mc i32)
     (local $jr i32) (local $ir i32) (local $ldc4 i32) (local $noAB i32)
     (local.set $noAB
@@ -426,7 +435,8 @@
                       (call $min (i32.sub (local.get $nc) (local.get $jr)) (i32.const 8))
                       ;; add to C unless this is the first block of k and beta = 0
                       (i32.or (i32.ne (local.get $pc) (i32.const 0))
-                        (f32.ne (local.get $beta) (f32.const 0))))
+                        (f32.ne (local.get $beta) (f32.const 0)))
+                      (local.get $tile))
                     (local.set $ir (i32.add (local.get $ir) (i32.const 4)))
                     (br_if $irloop (i32.lt_s (local.get $ir) (local.get $mc))))
                   (local.set $jr (i32.add (local.get $jr) (i32.const 8)))

@@ -5,10 +5,25 @@
  * `f32x4.relaxed_madd` to one FMA instruction on CPUs that have it), plain f32x4
  * multiply and add elsewhere.
  *
- * The module has its own linear memory (so that growing it never detaches the views the
- * fused ops hold into the other SIMD module's memory): the operands are copied in (a
+ * The module works in a memory of its own (so that growing it never detaches the views
+ * the fused ops hold into the other SIMD module's memory): the operands are copied in (a
  * `memcpy` per matrix, or per row for a strided slice of a wider array), and C copied
  * back; that is O(m·k + k·n + m·n) next to the product's O(m·n·k).
+ *
+ * **Threads.** That memory is a shared `WebAssembly.Memory`, so a large GEMM can be split
+ * across threads: {@linkcode simdGemm}'s last argument says how many may work on it. Each
+ * helper thread is a `node:worker_threads` worker (unref'd: an idle one never keeps a
+ * script alive) with its own instance of the same module on the same memory. The calling
+ * thread copies the operands in, hands each helper a band of C (rows, or columns when C is
+ * wider than tall) through a shared control block and `Atomics.notify`, computes the
+ * first band itself, then `Atomics.wait`s for the others: `simdGemm` stays synchronous.
+ * Each thread packs into its own workspaces. The helpers start in the background on the
+ * first call that asks for them (about 0.1 s on a busy machine); until they are ready the
+ * GEMM runs on the threads it has. Where shared WebAssembly memory is unavailable the
+ * single-threaded build (a memory of its own) runs; where workers cannot start, the
+ * calling thread alone; {@linkcode simdGemmThreadsStatus} says why. Whether threads pay
+ * for a given GEMM is decided by the caller (`lib/kernels/gemm.ts`: `NN_GEMM_THREADS`,
+ * the size, the load average).
  *
  * @example
  * ```ts
@@ -21,56 +36,109 @@
  * @module
  */
 
+import { Worker as NodeWorker } from "node:worker_threads";
 import { decodeBase64 } from "./base64.ts";
-import { GEMM_RELAXED_WASM_BASE64, GEMM_WASM_BASE64 } from "./gemm_wasm.ts";
+import {
+  GEMM_OWN_MEMORY_RELAXED_WASM_BASE64,
+  GEMM_OWN_MEMORY_WASM_BASE64,
+  GEMM_RELAXED_WASM_BASE64,
+  GEMM_WASM_BASE64,
+} from "./gemm_wasm.ts";
 
-interface GemmModule {
-  memory: WebAssembly.Memory;
-  gemm(
-    ta: number,
-    tb: number,
-    m: number,
-    n: number,
-    k: number,
-    alpha: number,
-    a: number,
-    lda: number,
-    b: number,
-    ldb: number,
-    beta: number,
-    c: number,
-    ldc: number,
-    wa: number,
-    wb: number,
-  ): void;
-}
+type GemmFn = (
+  ta: number,
+  tb: number,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: number,
+  lda: number,
+  b: number,
+  ldb: number,
+  beta: number,
+  c: number,
+  ldc: number,
+  wa: number,
+  wb: number,
+  tile: number,
+) => void;
 
 /** Which build of the own GEMM runs. */
 export type SimdGemmKind = "relaxed fma" | "f32x4";
 
-type Loaded = { module: GemmModule; kind: SimdGemmKind };
+/** The kinds in the order the helper threads index them. */
+const KINDS: SimdGemmKind[] = ["f32x4", "relaxed fma"];
+
+interface Loaded {
+  kind: SimdGemmKind;
+  gemm: GemmFn;
+  memory: WebAssembly.Memory;
+  /** the compiled module, when it imports the shared memory (helpers can run it) */
+  shared: WebAssembly.Module | null;
+}
+
+/** Pages of 64 KiB the shared memory may grow to (as `gemm.wat` declares: 4 GiB). */
+const MAX_PAGES = 65536;
 
 let instance: Loaded | null | undefined;
 let forcePlain = false;
-const built = new Map<SimdGemmKind, Loaded | null>();
+let forceOwnMemory = false;
+const built = new Map<string, Loaded | null>();
+let sharedMemory: WebAssembly.Memory | null | undefined;
+/** Why the shared-memory builds do not run, when they do not. */
+let noSharedWhy = "";
+
+function theSharedMemory(): WebAssembly.Memory | null {
+  if (sharedMemory === undefined) {
+    try {
+      sharedMemory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    } catch (e) {
+      sharedMemory = null;
+      noSharedWhy = `no shared WebAssembly memory (${describe(e)})`;
+    }
+  }
+  return sharedMemory;
+}
 
 /** The build of that kind, or `null` where this runtime does not validate it. */
-function build(kind: SimdGemmKind): Loaded | null {
-  if (!built.has(kind)) {
-    const bytes = decodeBase64(kind === "f32x4" ? GEMM_WASM_BASE64 : GEMM_RELAXED_WASM_BASE64);
+function build(kind: SimdGemmKind, own: boolean): Loaded | null {
+  const key = `${kind}/${own ? "own" : "shared"}`;
+  if (!built.has(key)) {
+    const relaxed = kind === "relaxed fma";
+    const b64 = own
+      ? (relaxed ? GEMM_OWN_MEMORY_RELAXED_WASM_BASE64 : GEMM_OWN_MEMORY_WASM_BASE64)
+      : (relaxed ? GEMM_RELAXED_WASM_BASE64 : GEMM_WASM_BASE64);
+    const bytes = decodeBase64(b64);
     let loaded: Loaded | null = null;
-    if (WebAssembly.validate(bytes)) {
-      const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-      loaded = { module: inst.exports as unknown as GemmModule, kind };
+    const memory = own ? null : theSharedMemory();
+    if ((own || memory) && WebAssembly.validate(bytes)) {
+      try {
+        const module = new WebAssembly.Module(bytes);
+        const inst = new WebAssembly.Instance(module, memory ? { env: { memory } } : {});
+        const exports = inst.exports as unknown as { gemm: GemmFn; memory?: WebAssembly.Memory };
+        loaded = {
+          kind,
+          gemm: exports.gemm,
+          memory: memory ?? exports.memory!,
+          shared: memory ? module : null,
+        };
+      } catch (e) {
+        if (!own) noSharedWhy = `the shared-memory build failed to load (${describe(e)})`;
+      }
+    } else if (!own && memory && !noSharedWhy && !relaxed) {
+      noSharedWhy = "this runtime does not validate the shared-memory build";
     }
-    built.set(kind, loaded);
+    built.set(key, loaded);
   }
-  return built.get(kind)!;
+  return built.get(key)!;
 }
 
 function instantiate(): Loaded | null {
   if (typeof WebAssembly === "undefined") return null;
-  return (forcePlain ? null : build("relaxed fma")) ?? build("f32x4");
+  const pick = (own: boolean) =>
+    (forcePlain ? null : build("relaxed fma", own)) ?? build("f32x4", own);
+  return (forceOwnMemory ? null : pick(false)) ?? pick(true);
 }
 
 function loaded(): Loaded | null {
@@ -81,6 +149,12 @@ function loaded(): Loaded | null {
 /**
  * The build that runs: `"relaxed fma"` (relaxed SIMD validated), `"f32x4"` (plain
  * SIMD), or `null` where this runtime has no WebAssembly SIMD.
+ *
+ * @example
+ * ```ts
+ * import { simdGemmKind } from "nn/kernels/simd/simd_gemm.ts";
+ * console.log(simdGemmKind()); // "relaxed fma" under Deno 2.9
+ * ```
  */
 export function simdGemmKind(): SimdGemmKind | null {
   return loaded()?.kind ?? null;
@@ -96,12 +170,264 @@ export function forcePlainSimdGemm(plain: boolean): void {
   instance = undefined;
 }
 
+/**
+ * Uses the single-threaded build with a memory of its own, as where shared memory is
+ * missing (`true`), or chooses again (`false`); for tests of that fallback.
+ * @internal
+ */
+export function forceOwnMemorySimdGemm(own: boolean): void {
+  forceOwnMemory = own;
+  instance = undefined;
+}
+
+// ---------------------------------------------------------------------------------------
+// Helper threads
+
+/** The most threads one GEMM is split across (the caller and up to 7 helpers). */
+export const MAX_SIMD_GEMM_THREADS = 8;
+
+// The control block (Int32 words of a SharedArrayBuffer): PENDING counts the helpers
+// still working on the current GEMM; FAILED is 1 + the index of a helper whose GEMM
+// threw. Helper i owns the 32 words from SLOTS + 32·i: SEQ (bumped to start a job; the
+// helper waits on it), READY (1 once its instances exist), BUILD (index into KINDS; −1
+// stops the helper) and the 16 arguments of `gemm` (alpha and beta as float32 bits).
+const PENDING = 0;
+const FAILED = 1;
+const SLOTS = 16;
+const SLOT = 32; // words: 128 bytes, so two helpers' SEQ words never share a cache line
+const SEQ = 0;
+const READY = 1;
+const BUILD = 2;
+const ARGS = 3;
+const ALPHA = ARGS + 5;
+const BETA = ARGS + 10;
+
+/** The helper thread: instantiates both builds on the shared memory, then runs jobs. */
+const HELPER_SOURCE = `import { parentPort } from "node:worker_threads";
+parentPort.once("message", ({ modules, memory, control, index }) => {
+  const ctl = new Int32Array(control);
+  const f32 = new Float32Array(control);
+  const s = ${SLOTS} + index * ${SLOT};
+  let gemms;
+  try {
+    gemms = modules.map((m) => m && new WebAssembly.Instance(m, { env: { memory } }).exports.gemm);
+  } catch (e) {
+    parentPort.postMessage({ error: String(e && e.message || e) });
+    return;
+  }
+  // the job count before saying ready: the first job may come at once
+  let seq = Atomics.load(ctl, s + ${SEQ});
+  Atomics.store(ctl, s + ${READY}, 1);
+  Atomics.notify(ctl, s + ${READY});
+  for (;;) {
+    while (Atomics.load(ctl, s + ${SEQ}) === seq) Atomics.wait(ctl, s + ${SEQ}, seq);
+    seq = Atomics.load(ctl, s + ${SEQ});
+    const build = ctl[s + ${BUILD}];
+    if (build < 0) break;
+    const a = s + ${ARGS};
+    try {
+      gemms[build](ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], f32[s + ${ALPHA}],
+        ctl[a + 6], ctl[a + 7], ctl[a + 8], ctl[a + 9], f32[s + ${BETA}], ctl[a + 11], ctl[a + 12],
+        ctl[a + 13], ctl[a + 14], ctl[a + 15]);
+    } catch (e) {
+      Atomics.store(ctl, ${FAILED}, index + 1);
+    }
+    if (Atomics.sub(ctl, ${PENDING}, 1) === 1) Atomics.notify(ctl, ${PENDING});
+  }
+});
+`;
+
+interface Pool {
+  control: Int32Array;
+  floats: Float32Array;
+  workers: NodeWorker[];
+  /** whether this thread may block in `Atomics.wait` (else it spins) */
+  canWait: boolean;
+}
+
+let pool: Pool | null = null;
+let helperBands = 0;
+/** Why helper threads cannot run, once that is known (then they are never tried again). */
+let poolBroken: string | null = null;
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function helpersReady(p: Pool): number {
+  let n = 0;
+  while (n < p.workers.length && Atomics.load(p.control, SLOTS + n * SLOT + READY) === 1) n++;
+  return n;
+}
+
+/** Marks the helpers unusable (with the reason) and stops them. */
+function breakPool(why: string): void {
+  poolBroken ??= why;
+  const p = pool;
+  pool = null;
+  if (p) stopWorkers(p);
+}
+
+function stopWorkers(p: Pool): void {
+  p.workers.forEach((w, i) => {
+    const s = SLOTS + i * SLOT;
+    Atomics.store(p.control, s + BUILD, -1);
+    Atomics.add(p.control, s + SEQ, 1);
+    Atomics.notify(p.control, s + SEQ);
+    void w.terminate();
+  });
+}
+
+/**
+ * Starts helper threads (in the background) until there are `helpers` of them; returns
+ * the pool, or `null` where threads cannot run (the reason in `poolBroken`).
+ */
+function ensureHelpers(helpers: number, build: Loaded): Pool | null {
+  if (poolBroken) return null;
+  if (!build.shared) return null;
+  try {
+    if (!pool) {
+      const sab = new SharedArrayBuffer(4 * (SLOTS + SLOT * (MAX_SIMD_GEMM_THREADS - 1)));
+      const control = new Int32Array(sab);
+      let canWait = true;
+      try {
+        Atomics.wait(control, 0, 1); // "not-equal" at once where blocking is allowed
+      } catch {
+        canWait = false; // a browser's main thread: spin instead
+      }
+      pool = { control, floats: new Float32Array(sab), workers: [], canWait };
+    }
+    const p = pool;
+    const want = Math.min(helpers, MAX_SIMD_GEMM_THREADS - 1);
+    if (p.workers.length >= want) return p;
+    const modules = KINDS.map(sharedModule);
+    const url = new URL("data:text/javascript," + encodeURIComponent(HELPER_SOURCE));
+    // a helper of a pool since stopped must not break the current one
+    const fail = (why: string) => pool === p && breakPool(why);
+    while (p.workers.length < want) {
+      const index = p.workers.length;
+      const worker = new NodeWorker(url);
+      worker.unref();
+      worker.on("message", (m: { error?: string }) => {
+        if (m?.error) fail(`a GEMM helper thread could not instantiate the module (${m.error})`);
+      });
+      worker.on("error", (e: unknown) => fail(`a GEMM helper thread failed (${describe(e)})`));
+      worker.postMessage({ modules, memory: build.memory, control: p.control.buffer, index });
+      p.workers.push(worker);
+    }
+    return p;
+  } catch (e) {
+    breakPool(`GEMM helper threads could not start (${describe(e)})`);
+    return null;
+  }
+}
+
+function sharedModule(kind: SimdGemmKind): WebAssembly.Module | null {
+  return build(kind, false)?.shared ?? null;
+}
+
+/**
+ * Starts the own GEMM's helper threads so that `threads` threads (the caller and
+ * `threads − 1` helpers) can share a GEMM, and waits up to `waitMs` milliseconds for them
+ * to be ready (they start in the background otherwise, on the first GEMM that asks for
+ * them). Returns how many threads a GEMM can use now: 1 where threads cannot run (see
+ * {@linkcode simdGemmThreadsStatus}).
+ *
+ * @example
+ * ```ts
+ * import { startSimdGemmThreads } from "nn/kernels/simd/simd_gemm.ts";
+ * console.log(startSimdGemmThreads(2, 5000)); // 2 where workers and shared memory exist
+ * ```
+ */
+export function startSimdGemmThreads(threads: number, waitMs = 0): number {
+  const l = loaded();
+  if (!l || threads < 2) return 1;
+  const p = ensureHelpers(threads - 1, l);
+  if (!p) return 1;
+  const want = Math.min(threads - 1, p.workers.length);
+  const deadline = performance.now() + waitMs;
+  for (let i = 0; i < want; i++) {
+    const at = SLOTS + i * SLOT + READY;
+    while (Atomics.load(p.control, at) !== 1) {
+      const left = deadline - performance.now();
+      if (left <= 0) return Math.min(threads, 1 + helpersReady(p));
+      if (p.canWait) Atomics.wait(p.control, at, 0, Math.min(left, 50));
+    }
+  }
+  return Math.min(threads, 1 + helpersReady(p));
+}
+
+/**
+ * Stops the helper threads (a later threaded GEMM starts new ones); for tests and for
+ * scripts that want their threads gone before they exit.
+ *
+ * @example
+ * ```ts
+ * import { stopSimdGemmThreads } from "nn/kernels/simd/simd_gemm.ts";
+ * await stopSimdGemmThreads();
+ * ```
+ */
+export async function stopSimdGemmThreads(): Promise<void> {
+  const p = pool;
+  pool = null;
+  if (!p) return;
+  stopWorkers(p);
+  await Promise.all(p.workers.map((w) => w.terminate().catch(() => 0)));
+}
+
+/** What {@linkcode simdGemmThreadsStatus} reports. */
+export interface SimdGemmThreadsStatus {
+  /** Whether the build that runs can use helper threads (it imports shared memory). */
+  shared: boolean;
+  /** Helper threads started. */
+  helpers: number;
+  /** Helper threads ready to take work. */
+  ready: number;
+  /** Bands of C helper threads have computed so far in this process. */
+  bands: number;
+  /** Why no helper can run, or `""`. */
+  reason: string;
+}
+
+/**
+ * Whether the own GEMM can use helper threads, how many are started and ready, and why
+ * none can run when that is so.
+ *
+ * @example
+ * ```ts
+ * import { simdGemmThreadsStatus } from "nn/kernels/simd/simd_gemm.ts";
+ * console.log(simdGemmThreadsStatus().shared); // true where helper threads can run
+ * ```
+ */
+export function simdGemmThreadsStatus(): SimdGemmThreadsStatus {
+  const l = loaded();
+  const shared = !!l?.shared;
+  const reason = !l
+    ? "no WebAssembly SIMD"
+    : !shared
+    ? (forceOwnMemory ? "the single-threaded build was forced (tests)" : noSharedWhy ||
+      "the shared-memory build is unavailable")
+    : poolBroken ?? "";
+  return {
+    shared,
+    helpers: pool?.workers.length ?? 0,
+    ready: pool ? helpersReady(pool) : 0,
+    bands: helperBands,
+    reason,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// The GEMM
+
 // must match gemm.wat's blocking
 const MC = 128;
 const KC = 256;
 const NC = 1024;
-/** Bytes 0–127 hold the micro-kernel's scratch tile. */
-const HEAP_START = 128;
+/** Micro-kernel tiles are MR × NR: bands of C are whole tiles but for the last one. */
+const MR = 4;
+const NR = 8;
+const TILE_BYTES = 128;
 
 const align = (bytes: number) => Math.ceil(bytes / 16) * 16;
 
@@ -173,10 +499,32 @@ function heapOf(memory: WebAssembly.Memory): Float32Array {
   return heapView;
 }
 
+/** One thread's band of C: its arguments to `gemm` (byte addresses, strides in floats). */
+interface Band {
+  m: number;
+  n: number;
+  a: number;
+  b: number;
+  c: number;
+}
+
 /**
  * `C = alpha · op(A) · op(B) + beta · C` in the own SIMD GEMM (same contract as
- * `gemm` in `lib/kernels/gemm.ts`: row-major arrays, strides in floats). Throws where
- * WebAssembly SIMD is unavailable (see {@linkcode simdGemmKind}).
+ * `gemm` in `lib/kernels/gemm.ts`: row-major arrays, strides in floats), on up to
+ * `threads` threads (1, the default: this thread only). More threads run only where the
+ * shared-memory build runs and helper threads are ready; the first call that asks for
+ * them starts them in the background (see {@linkcode startSimdGemmThreads}). Throws
+ * where WebAssembly SIMD is unavailable (see {@linkcode simdGemmKind}), or if a helper
+ * thread fails mid-GEMM (helpers are then off for the rest of the process).
+ *
+ * @example
+ * ```ts
+ * import { simdGemm } from "nn/kernels/simd/simd_gemm.ts";
+ * const a = new Float32Array(512 * 512).fill(1);
+ * const c = new Float32Array(512 * 512);
+ * simdGemm(false, false, 512, 512, 512, 1, a, 512, a, 512, 0, c, 512, 2); // up to 2 threads
+ * console.log(c[0]); // 512
+ * ```
  */
 export function simdGemm(
   transA: boolean,
@@ -192,27 +540,46 @@ export function simdGemm(
   beta: number,
   c: Float32Array,
   ldc: number,
+  threads = 1,
 ): void {
   if (m <= 0 || n <= 0) return;
-  const mod = loaded()?.module;
-  if (!mod) {
+  const l = loaded();
+  if (!l) {
     throw new Error(
       "simdGemm: this runtime cannot compile WebAssembly SIMD; use the TypeScript GEMM (gemmTs).",
     );
   }
   const useAB = k > 0 && alpha !== 0;
+  // helpers that are ready now (starting more in the background when asked for)
+  let helpers = 0;
+  let p: Pool | null = null;
+  if (useAB && threads > 1 && l.shared) {
+    p = ensureHelpers(threads - 1, l);
+    if (p) helpers = Math.min(threads - 1, helpersReady(p));
+  }
+  // bands of whole tiles: rows of C, or columns where C is wider than tall (each thread
+  // packs all of the other operand: the smaller share of duplicated packing)
+  const byRows = m >= n;
+  const unit = byRows ? MR : NR;
+  const extent = byRows ? m : n;
+  const per = Math.ceil(Math.ceil(extent / unit) / (helpers + 1)) * unit;
+  const bandCount = Math.ceil(extent / per);
   const aRows = transA ? k : m, aCols = transA ? m : k;
   const bRows = transB ? n : k, bCols = transB ? k : n;
   const pa = useAB ? place(aRows, aCols, lda) : { floats: 0, ld: lda, span: true };
   const pb = useAB ? place(bRows, bCols, ldb) : { floats: 0, ld: ldb, span: true };
   const pc = place(m, n, ldc);
-  const offA = HEAP_START;
+  const offA = 0;
   const offB = offA + align(4 * pa.floats);
   const offC = offB + align(4 * pb.floats);
-  const offWa = offC + align(4 * pc.floats);
-  const offWb = offWa + (useAB ? 4 * MC * KC : 0);
-  const end = offWb + (useAB ? 4 * KC * Math.ceil(Math.min(n, NC) / 8) * 8 : 0);
-  const memory = mod.memory;
+  // per thread: the scratch tile, then the packed A block, then the packed B block
+  const bandN = byRows ? n : Math.min(per, n);
+  const waBytes = useAB ? 4 * MC * KC : 0;
+  const wbBytes = useAB ? 4 * KC * Math.ceil(Math.min(bandN, NC) / NR) * NR : 0;
+  const perThread = TILE_BYTES + waBytes + wbBytes;
+  const offW = offC + align(4 * pc.floats);
+  const end = offW + bandCount * perThread;
+  const memory = l.memory;
   if (end > memory.buffer.byteLength) {
     memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
   }
@@ -223,22 +590,119 @@ export function simdGemm(
   }
   // C's old values are needed when beta ≠ 0, and in the gaps of a span copied back whole
   if (beta !== 0 || (pc.span && pc.ld !== n)) copyIn(heap, offC / 4, c, m, n, ldc, pc);
-  mod.gemm(
-    transA ? 1 : 0,
-    transB ? 1 : 0,
-    m,
-    n,
-    useAB ? k : 0,
-    alpha,
-    offA,
-    pa.ld,
-    offB,
-    pb.ld,
-    beta,
-    offC,
-    pc.ld,
-    offWa,
-    offWb,
-  );
+  const band = (t: number): Band => {
+    const lo = t * per, hi = Math.min(extent, lo + per);
+    if (byRows) {
+      return {
+        m: hi - lo,
+        n,
+        a: offA + 4 * (transA ? lo : lo * pa.ld),
+        b: offB,
+        c: offC + 4 * lo * pc.ld,
+      };
+    }
+    return {
+      m,
+      n: hi - lo,
+      a: offA,
+      b: offB + 4 * (transB ? lo * pb.ld : lo),
+      c: offC + 4 * lo,
+    };
+  };
+  const ta = transA ? 1 : 0, tb = transB ? 1 : 0, kk = useAB ? k : 0;
+  if (p && bandCount > 1) {
+    const ctl = p.control;
+    Atomics.store(ctl, PENDING, bandCount - 1);
+    helperBands += bandCount - 1;
+    const buildIndex = KINDS.indexOf(l.kind);
+    for (let t = 1; t < bandCount; t++) {
+      const w = band(t);
+      const s = SLOTS + (t - 1) * SLOT;
+      const at = s + ARGS;
+      const work = offW + t * perThread;
+      ctl[s + BUILD] = buildIndex;
+      ctl.set([ta, tb, w.m, w.n, kk, 0, w.a, pa.ld, w.b, pb.ld, 0, w.c, pc.ld], at);
+      p.floats[s + ALPHA] = alpha;
+      p.floats[s + BETA] = beta;
+      ctl[at + 13] = work + TILE_BYTES;
+      ctl[at + 14] = work + TILE_BYTES + waBytes;
+      ctl[at + 15] = work;
+      Atomics.add(ctl, s + SEQ, 1);
+      Atomics.notify(ctl, s + SEQ, 1);
+    }
+    const t0 = performance.now();
+    const w = band(0);
+    l.gemm(
+      ta,
+      tb,
+      w.m,
+      w.n,
+      kk,
+      alpha,
+      w.a,
+      pa.ld,
+      w.b,
+      pb.ld,
+      beta,
+      w.c,
+      pc.ld,
+      offW + TILE_BYTES,
+      offW + TILE_BYTES + waBytes,
+      offW,
+    );
+    waitForHelpers(p, performance.now() - t0);
+  } else {
+    l.gemm(
+      ta,
+      tb,
+      m,
+      n,
+      kk,
+      alpha,
+      offA,
+      pa.ld,
+      offB,
+      pb.ld,
+      beta,
+      offC,
+      pc.ld,
+      offW + TILE_BYTES,
+      offW + TILE_BYTES + waBytes,
+      offW,
+    );
+  }
   copyOut(heap, offC / 4, c, m, n, ldc, pc);
+}
+
+/**
+ * Blocks until the helpers have finished their bands (spinning briefly first: a wake-up
+ * from `Atomics.wait` costs tens of microseconds). A helper that has not finished long
+ * after this thread finished its own band (a band is at most one tile row or column
+ * larger) is taken for dead: helpers are turned off, and this GEMM throws.
+ */
+function waitForHelpers(p: Pool, ownMs: number): void {
+  const ctl = p.control;
+  const limit = performance.now() + Math.max(60_000, 100 * ownMs);
+  let spins = 0;
+  for (;;) {
+    const left = Atomics.load(ctl, PENDING);
+    if (left === 0) break;
+    if (++spins < 2000) continue;
+    if (performance.now() > limit) {
+      breakPool("a GEMM helper thread stopped responding");
+      throw new Error(
+        "simdGemm: a helper thread did not finish its part of the GEMM; helper threads are " +
+          "now off for this process (set NN_GEMM_THREADS=off to keep them off from the start).",
+      );
+    }
+    if (p.canWait) Atomics.wait(ctl, PENDING, left, 1000);
+  }
+  const failed = Atomics.exchange(ctl, FAILED, 0);
+  if (failed) {
+    breakPool(`GEMM helper thread ${failed} threw`);
+    throw new Error(
+      `simdGemm: helper thread ${failed} failed in the wasm GEMM; helper threads are now off ` +
+        "for this process (set NN_GEMM_THREADS=off to keep them off from the start).",
+    );
+  }
 }
