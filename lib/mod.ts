@@ -19,6 +19,7 @@ export * from "./backend.ts";
 export * from "./sync_reads.ts";
 export * from "./charts.ts";
 export * from "./claims.ts";
+export * from "./compare.ts";
 export * from "./train.ts";
 export * from "./data/mod.ts";
 export * from "./kernels/mod.ts";

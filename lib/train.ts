@@ -422,3 +422,38 @@ export async function classifierAccuracy(
   }
   return correct / n;
 }
+
+/**
+ * Whether a classifier gets each example right (argmax of its output equals argmax of the
+ * one-hot label), in batches; the per-example record a paired comparison of two models
+ * on the same test set needs ({@linkcode pairedComparison}).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { classifierCorrect, mlp, setupBackend } from "nn";
+ * await setupBackend({ backend: "cpu" });
+ * const model = mlp({ inputs: 2, hidden: [4], outputs: 2, seed: 1 });
+ * const right = await classifierCorrect(model, tf.ones([3, 2]), tf.oneHot([0, 1, 1], 2));
+ * console.log(right.length); // 3
+ * ```
+ */
+export async function classifierCorrect(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  batchSize = 512,
+): Promise<boolean[]> {
+  const correct: boolean[] = [];
+  const n = x.shape[0];
+  for (let start = 0; start < n; start += batchSize) {
+    const size = Math.min(batchSize, n - start);
+    const hits = tf.tidy(() => {
+      const p = model.predict(tf.slice(x, start, size)) as tf.Tensor;
+      return tf.cast(tf.equal(tf.argMax(p, 1), tf.argMax(tf.slice(y, start, size), 1)), "int32");
+    });
+    for (const hit of await hits.data()) correct.push(hit === 1);
+    hits.dispose();
+  }
+  return correct;
+}

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
-import { classifierAccuracy, disposeModel, rng, SeededDropout, setupBackend, train } from "nn";
+import {
+  classifierAccuracy,
+  classifierCorrect,
+  disposeModel,
+  rng,
+  SeededDropout,
+  setupBackend,
+  train,
+} from "nn";
 
 /** A small seeded MLP on a fixed synthetic task (a 3-class rule of 8 features). */
 function makeData(seed: number, n: number) {
@@ -144,7 +152,7 @@ Deno.test("train rejects bad input with a clear message", async () => {
   tf.dispose([x, y]);
 });
 
-Deno.test("classifierAccuracy counts arg-max hits, in batches, with dropout off", async () => {
+Deno.test("classifierAccuracy and classifierCorrect count arg-max hits, in batches, with dropout off", async () => {
   const model = tf.sequential({
     layers: [
       tf.layers.inputLayer({ inputShape: [1] }),
@@ -157,6 +165,9 @@ Deno.test("classifierAccuracy counts arg-max hits, in batches, with dropout off"
   const before = tf.memory().numTensors;
   assert.equal(await classifierAccuracy(model, x, y, 2), 4 / 5);
   assert.equal(await classifierAccuracy(model, x, y), 4 / 5);
+  const right = [true, true, false, true, true];
+  assert.deepEqual(await classifierCorrect(model, x, y, 2), right, "per example, in batches");
+  assert.deepEqual(await classifierCorrect(model, x, y), right);
   assert.equal(tf.memory().numTensors, before);
   tf.dispose([x, y]);
   model.dispose();
