@@ -18,7 +18,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { loadMnist, MNIST_CLASSES, MNIST_PIXELS } from "./mnist.ts";
-import { oneHot } from "./tensors.ts";
+import { oneHot, type SplitTensors } from "./tensors.ts";
 
 /** Options for {@linkcode mnistSplits}. */
 export interface MnistSplitsOptions {
@@ -44,20 +44,11 @@ export interface TrainValTensors {
   yVal: tf.Tensor;
 }
 
-/** MNIST as float32 tensors in three disjoint parts. */
-export interface MnistSplits extends TrainValTensors {
-  /** Training images `[trainSize, 784]`, in a seeded random order. */
-  xTrain: tf.Tensor2D;
-  /** One-hot training labels `[trainSize, 10]`. */
-  yTrain: tf.Tensor2D;
-  /** Validation images. */
-  xVal: tf.Tensor2D;
-  /** One-hot validation labels. */
-  yVal: tf.Tensor2D;
-  /** Test images. */
-  xTest: tf.Tensor2D;
-  /** One-hot test labels. */
-  yTest: tf.Tensor2D;
+/**
+ * MNIST as float32 tensors in three disjoint parts: images `[n, 784]` (training images in a
+ * seeded random order) and one-hot labels `[n, 10]`.
+ */
+export interface MnistSplits extends SplitTensors {
   /** Training pixels as a flat array (for statistics such as always-zero pixels). */
   trainPixels: Float32Array;
   /** Frees the six tensors. */

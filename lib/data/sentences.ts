@@ -22,7 +22,7 @@ import { loadSentiment } from "./sentiment.ts";
 import { splitData } from "./split.ts";
 import { Vocabulary } from "./vocabulary.ts";
 import { encodeTexts } from "./encode.ts";
-import { sequencesToTensor } from "./tensors.ts";
+import { sequencesToTensor, type SplitTensors } from "./tensors.ts";
 
 /** Options of {@linkcode sentenceData} and {@linkcode sentimentTensors}. */
 export interface SentenceDataOptions {
@@ -41,14 +41,7 @@ export interface SentenceData {
   /** The training vocabulary (words seen at least twice). */
   vocabulary: Vocabulary;
   /** Ids `[n, length]` (int32) and one-hot labels `[n, 2]` (float32). */
-  tensors: {
-    xTrain: tf.Tensor2D;
-    yTrain: tf.Tensor2D;
-    xVal: tf.Tensor2D;
-    yVal: tf.Tensor2D;
-    xTest: tf.Tensor2D;
-    yTest: tf.Tensor2D;
-  };
+  tensors: SplitTensors;
   /** Frees the tensors. */
   dispose(): void;
 }

@@ -18,6 +18,25 @@ import * as tf from "@tensorflow/tfjs";
 import type { MnistData } from "./mnist.ts";
 
 /**
+ * A dataset's three parts as tensors: inputs `x…` (`[n, …]`) and one-hot labels `y…`
+ * (`[n, classes]`) for training, validation and test.
+ */
+export interface SplitTensors {
+  /** Training inputs. */
+  xTrain: tf.Tensor2D;
+  /** One-hot training labels. */
+  yTrain: tf.Tensor2D;
+  /** Validation inputs. */
+  xVal: tf.Tensor2D;
+  /** One-hot validation labels. */
+  yVal: tf.Tensor2D;
+  /** Test inputs. */
+  xTest: tf.Tensor2D;
+  /** One-hot test labels. */
+  yTest: tf.Tensor2D;
+}
+
+/**
  * One-hot encoding of integer labels as a float32 `[n, numClasses]` tensor, the target
  * format of `categoricalCrossentropy`.
  *

@@ -26,7 +26,7 @@ import { loadSentiment, SENTIMENT_SOURCES } from "../data/sentiment.ts";
 import { splitData } from "../data/split.ts";
 import { Vocabulary } from "../data/vocabulary.ts";
 import { encodeTexts } from "../data/encode.ts";
-import { oneHot, sequencesToTensor } from "../data/tensors.ts";
+import { oneHot, sequencesToTensor, type SplitTensors } from "../data/tensors.ts";
 import { AFINN } from "../models/baselines.ts";
 
 // ---------------------------------------------------------------------------------------
@@ -145,13 +145,7 @@ export async function sentenceSplit(
 }
 
 /** A split encoded for a token model: ids `[n, length]` and one-hot labels `[n, 2]`. */
-export interface EncodedSplit {
-  xTrain: tf.Tensor2D;
-  yTrain: tf.Tensor2D;
-  xVal: tf.Tensor2D;
-  yVal: tf.Tensor2D;
-  xTest: tf.Tensor2D;
-  yTest: tf.Tensor2D;
+export interface EncodedSplit extends SplitTensors {
   /** Test ids as rows (for reading n-grams back). */
   testIds: Int32Array[];
   /** 0/1 test labels. */
