@@ -44,6 +44,7 @@ import { broadcastKernels } from "./broadcast.ts";
 import { gatherKernels } from "./gather.ts";
 import { reduceKernels } from "./reduce.ts";
 import { identityKernels } from "./identity.ts";
+import { transposedMatMulKernels } from "./webgpu/matmul.ts";
 
 export {
   blasInfo,
@@ -59,7 +60,7 @@ export type { GemmChoice, GemmThreads } from "./gemm.ts";
 
 const done = new Set<string>();
 
-/** The kernels this library registers for `backendName` (empty for webgpu). */
+/** The kernels this library registers for `backendName` (wasm, cpu, webgpu). */
 export function fastKernelConfigs(backendName: string): KernelConfig[] {
   if (backendName === "wasm") {
     return [
@@ -74,11 +75,12 @@ export function fastKernelConfigs(backendName: string): KernelConfig[] {
     ];
   }
   if (backendName === "cpu") return [...segmentSumKernels("cpu"), ...matmulKernels("cpu")];
+  if (backendName === "webgpu") return transposedMatMulKernels("webgpu");
   return [];
 }
 
 /**
- * Registers the library's kernels for one backend ("wasm", "cpu"; others: nothing).
+ * Registers the library's kernels for one backend ("wasm", "cpu", "webgpu"; others: nothing).
  * Safe to call many times.
  *
  * @example
@@ -99,7 +101,7 @@ export function registerFastKernels(backendName: string): string[] {
     }
     registerKernel(config);
   }
-  done.add(backendName);
+  if (configs.length) done.add(backendName); // webgpu: none until its backend is loaded
   return configs.map((c) => c.kernelName);
 }
 

@@ -8,6 +8,7 @@
  * - `layer_norm.ts`: layer norm forward and backward;
  * - `conv_max.ts`: max over time of a Conv1D, with the winning-window backward pass;
  * - `adam.ts`: the Adam update, three programs per weight;
+ * - `matmul.ts`: tfjs's matMul with a transposed B, as a transpose and a plain matMul;
  * - `program.ts`: the program wrapper, the fusion switch and a program counter.
  *
  * The layers (`FusedLSTM`, `FusedGRU`, `FusedSimpleRNN`, `MultiHeadSelfAttention`,
@@ -47,3 +48,4 @@ export { attentionWebGPU, MAX_ATTENTION_LENGTH } from "./attention.ts";
 export { layerNormWebGPU } from "./layer_norm.ts";
 export { type AdamConstants, adamUpdateWebGPU } from "./adam.ts";
 export { convMaxWebGPU } from "./conv_max.ts";
+export { transposedMatMulKernels } from "./matmul.ts";

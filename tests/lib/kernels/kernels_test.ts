@@ -280,6 +280,7 @@ Deno.test("broadcastInto follows numpy broadcasting", () => {
 
 Deno.test("registerFastKernels is idempotent", () => {
   assert.deepEqual(registerFastKernels("wasm"), []);
+  registerFastKernels("webgpu"); // registers the transposed matMuls where webgpu is loaded
   assert.deepEqual(registerFastKernels("webgpu"), []);
 });
 

@@ -1,7 +1,7 @@
 // The WebGPU time loops of the LSTM, GRU and simple RNN against the same layers' plain
 // tfjs ops on the cpu backend: forward (last state and every state) and gradients with
 // respect to the input and the three weights, tiny odd shapes (llvmpipe is slow), B = 1
-// and T = 1 included; no leaked tensors.
+// and T = 1 included, and B = 11 (a partly live second workgroup); no leaked tensors.
 // Tolerance: the fused recurrent layers' own, |a − b| ≤ 1e-6 + 1e-5 · |b|, widened to
 // 1e-5 + 1e-4 · |b| for gradients (BPTT sums T·U products in another order than tfjs's
 // autodiff; float32).
@@ -22,7 +22,16 @@ for (const cell of ["lstm", "gru", "simple"] as Cell[]) {
     gpuTest(
       `webgpu ${cell} loop (returnSequences ${seq}) = cpu ops, value and gradients`,
       async () => {
-        for (const [B, T, I, U] of [[3, 5, 2, 5], [1, 1, 3, 2], [2, 4, 3, 67]]) {
+        // B = 11: a full workgroup of 8 sequences, then one of 3 live and 5 clamped rows; B = 5:
+        // tiles of 4
+        for (
+          const [B, T, I, U] of [[3, 5, 2, 5], [1, 1, 3, 2], [2, 4, 3, 67], [11, 3, 2, 6], [
+            5,
+            2,
+            3,
+            4,
+          ]]
+        ) {
           const G = GATES[cell] * U;
           const inputs = [
             input([B, T, I], 1),
