@@ -3,8 +3,8 @@
  * forward pass, one runs backpropagation through time, for the LSTM, the GRU and the
  * simple (tanh) RNN of `nn/layers/fused_*.ts` (same maths, weights and gate order).
  *
- * One workgroup owns one sequence of the batch and loops over time: each step it
- * multiplies the previous state (in workgroup memory) by the recurrent kernel, applies
+ * One workgroup owns up to eight sequences of the batch and loops over time: each step
+ * it multiplies the previous states (in workgroup memory) by the recurrent kernel, applies
  * the gates, and writes the step's gates and states to one packed output row (kept for
  * the backward pass). The input projection `X·W + b` of all steps is one matmul before
  * the loop; after BPTT, `dX`, `dW` and `db` are two matmuls and a sum, and the
