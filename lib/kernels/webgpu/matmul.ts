@@ -18,9 +18,8 @@
 
 import { getKernel } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import { sizeOf } from "../io.ts";
 import { webgpuFusion } from "./program.ts";
-
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * Kernel configs wrapping `BatchMatMul` and `_FusedMatMul` of `backendName` (webgpu):
@@ -36,7 +35,7 @@ export function transposedMatMulKernels(backendName = "webgpu"): KernelConfig[] 
     const kernelFunc: KernelFunc = (args) => {
       const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
       const transposeB = (args.attrs as { transposeB?: boolean } | undefined)?.transposeB;
-      if (!transposeB || !webgpuFusion() || size(b.shape) > size(a.shape)) {
+      if (!transposeB || !webgpuFusion() || sizeOf(b.shape) > sizeOf(a.shape)) {
         return original.kernelFunc(args);
       }
       const rank = b.shape.length;

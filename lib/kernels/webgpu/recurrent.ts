@@ -121,21 +121,14 @@ fn main(index : i32) {
 function lstmForwardByUnit(U: number, NB: number): string {
   const G = 4 * U;
   const S = 6 * U;
-  const seqs = (f: (n: number) => string) =>
-    Array.from({ length: NB }, (_, n) => f(n)).join("\n      ");
+  const { start, rows: seqs } = frame(U, G, S, NB);
   const gates = (f: (m: number, n: number) => string) =>
     seqs((n) => [0, 1, 2, 3].map((m) => f(m, n)).join(" "));
   return `
 var<workgroup> hs : array<f32, ${NB * U}>;
-var<workgroup> cs : array<f32, ${NB * U}>;
-fn main(index : i32) {
-  let b0 = (index / WG) * ${NB};
-  let j = i32(localId.x);
+var<workgroup> cs : array<f32, ${NB * U}>;` + start("hs[e] = 0.0; cs[e] = 0.0;") + `
+  let j = tid;
   let jj = min(j, ${U - 1});
-  let T = uniforms.T;
-  let B = uniforms.B;
-  for (var e = j; e < ${NB * U}; e += WG) { hs[e] = 0.0; cs[e] = 0.0; }
-  workgroupBarrier();
   for (var t = 0; t < T; t++) {
       ${seqs((n) => `let x${n} = (min(b0 + ${n}, B - 1) * T + t) * ${G} + jj;`)}
       ${gates((m, n) => `var z${m}_${n} = xw[x${n} + ${m * U}];`)}
@@ -270,17 +263,33 @@ ${cell === "gru" ? `var<workgroup> dg : array<f32, ${NB * U}>;` : ""}`;
     }`;
   const write = (m: number) =>
     `if (live) { result[q + ${m * U} + j] = dz[n * ${G} + ${m * U} + j]; }`;
-  if (cell === "lstm" && NB % 4 === 0) {
-    // dz laid out gate-major, the tile's sequences side by side as vec4s: the product
-    // with the recurrent kernel reads one vec4 per four sequences instead of four floats
+  if (cell === "lstm") {
+    // With whole vec4s of sequences (NB a multiple of 4), dz is laid out gate-major with
+    // the tile's sequences side by side: the product with the recurrent kernel then reads
+    // one vec4 per four sequences instead of four floats.
+    const vec = NB % 4 === 0;
     const V = NB / 4;
-    const at = (m: number) => `dz[(${m * U} + j) * ${V} + n / 4][n % 4]`;
-    const vecShared = `
+    const dzAt = (m: number) =>
+      vec ? `dz[(${m * U} + j) * ${V} + n / 4][n % 4]` : `dz[n * ${G} + ${m * U} + j]`;
+    const accs = Array.from({ length: V }, (_, v) => v);
+    const product = vec
+      ? `
+    for (var k = tid; k < ${U}; k += WG) {
+      ${accs.map((v) => `var acc${v} = vec4<f32>(0.0);`).join(" ")}
+      for (var g = 0; g < ${G}; g++) {
+        let w = rT[g * ${U} + k];
+        ${accs.map((v) => `acc${v} += dz[g * ${V} + ${v}] * w;`).join(" ")}
+      }
+      ${rows((n) => `dh[${n * U} + k] = acc${n >> 2}[${n & 3}];`)}
+    }`
+      : back("dh", 0, G, () => "0.0");
+    const lstmShared = vec
+      ? `
 var<workgroup> dh : array<f32, ${NB * U}>;
 var<workgroup> dz : array<vec4<f32>, ${G * V}>;
-var<workgroup> dc : array<f32, ${NB * U}>;`;
-    const accs = Array.from({ length: V }, (_, v) => v);
-    return vecShared + open + each(`
+var<workgroup> dc : array<f32, ${NB * U}>;`
+      : shared;
+    return lstmShared + open + each(`
       let d = ${dOut};
       let ig = st[o + j];
       let fg = st[o + ${U} + j];
@@ -292,46 +301,12 @@ var<workgroup> dc : array<f32, ${NB * U}>;`;
       let d1 = dct * ${prev(4)} * fg * (1.0 - fg);
       let d2 = dct * ig * (1.0 - gg * gg);
       let d3 = d * tc * og * (1.0 - og);
-      ${at(0)} = d0;
-      ${at(1)} = d1;
-      ${at(2)} = d2;
-      ${at(3)} = d3;
+      ${[0, 1, 2, 3].map((m) => `${dzAt(m)} = d${m};`).join(" ")}
       dc[e] = dct * fg;
       if (live) {
-        result[q + j] = d0;
-        result[q + ${U} + j] = d1;
-        result[q + ${2 * U} + j] = d2;
-        result[q + ${3 * U} + j] = d3;
+        ${[0, 1, 2, 3].map((m) => `result[q + ${m * U} + j] = d${m};`).join(" ")}
       }`) + `
-    workgroupBarrier();
-    for (var k = tid; k < ${U}; k += WG) {
-      ${accs.map((v) => `var acc${v} = vec4<f32>(0.0);`).join(" ")}
-      for (var g = 0; g < ${G}; g++) {
-        let w = rT[g * ${U} + k];
-        ${accs.map((v) => `acc${v} += dz[g * ${V} + ${v}] * w;`).join(" ")}
-      }
-      ${
-      Array.from({ length: NB }, (_, n) => `dh[${n * U} + k] = acc${n >> 2}[${n & 3}];`).join(" ")
-    }
-    }` + close;
-  }
-  if (cell === "lstm") {
-    return shared + open + each(`
-      let d = ${dOut};
-      let ig = st[o + j];
-      let fg = st[o + ${U} + j];
-      let gg = st[o + ${2 * U} + j];
-      let og = st[o + ${3 * U} + j];
-      let tc = tanh_(st[o + ${4 * U} + j]);
-      let dct = dc[e] + d * og * (1.0 - tc * tc);
-      let z = n * ${G} + j;
-      dz[z] = dct * gg * ig * (1.0 - ig);
-      dz[z + ${U}] = dct * ${prev(4)} * fg * (1.0 - fg);
-      dz[z + ${2 * U}] = dct * ig * (1.0 - gg * gg);
-      dz[z + ${3 * U}] = d * tc * og * (1.0 - og);
-      dc[e] = dct * fg;
-      ${write(0)} ${write(1)} ${write(2)} ${write(3)}`) + `
-    workgroupBarrier();` + back("dh", 0, G, () => "0.0") + close;
+    workgroupBarrier();` + product + close;
   }
   if (cell === "gru") {
     // dg = d(r ⊙ h₋) = dĥ · U_hᵀ; then dh₋ = dh · z + dg · r + [dz dr] · U_zrᵀ
