@@ -34,3 +34,7 @@ export * from "./models/encoder_decoder.ts";
 export * from "./models/generation.ts";
 export * from "./models/cnn_text.ts";
 export * from "./models/sample_text.ts";
+export * from "./models/cnn_image.ts";
+export * from "./models/attribution.ts";
+export * from "./control/cartpole.ts";
+export * from "./control/policy_gradient.ts";
