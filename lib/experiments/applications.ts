@@ -100,7 +100,7 @@ const FULL: ApplicationsProfile = {
     maxSteps: 200,
     window: 100,
   },
-  attribution: { images: 6, steps: 32, sentences: 4, textEpochs: 4, textFilters: 32 },
+  attribution: { images: 6, steps: 64, sentences: 4, textEpochs: 4, textFilters: 32 },
   sparse: {
     trainSize: 5000,
     testSize: 1000,
@@ -115,9 +115,9 @@ const FULL: ApplicationsProfile = {
 
 const SMOKE: ApplicationsProfile = {
   images: { ...FULL.images, trainSize: 1000, testSize: 500, epochs: 2 },
-  sound: { ...FULL.sound, epochs: 8 },
-  control: { ...FULL.control, updates: 10, episodesPerUpdate: 8, window: 40 },
-  attribution: { images: 3, steps: 16, sentences: 2, textEpochs: 2, textFilters: 16 },
+  sound: { ...FULL.sound, epochs: 5 },
+  control: { ...FULL.control, updates: 15, episodesPerUpdate: 8, window: 40 },
+  attribution: { images: 3, steps: 64, sentences: 2, textEpochs: 2, textFilters: 16 },
   sparse: {
     ...FULL.sparse,
     trainSize: 1000,

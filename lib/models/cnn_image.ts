@@ -162,7 +162,8 @@ export interface ResidualCnnOptions {
  * import { residualCnn } from "nn/models/cnn_image.ts";
  * await tf.setBackend("cpu");
  * const m = residualCnn({ inputShape: [28, 28, 1], stages: [8, 16], classes: 10 });
- * const again = await tf.models.modelFromJSON(m.toJSON(null, false) as tf.io.ModelJSON);
+ * const topology = m.toJSON(null, false) as tf.io.ModelJSON["modelTopology"];
+ * const again = await tf.models.modelFromJSON({ modelTopology: topology } as tf.io.ModelJSON);
  * console.log(again.countParams() === m.countParams()); // true
  * ```
  */
