@@ -39,7 +39,17 @@ Deno.test("06 builds and trains its models, and writes REINFORCE, in its own cel
   }
   const markdown = nb.cells.filter((c) => c.cell_type === "markdown").map((c) => c.source.join(""));
   assert.ok(markdown.join("\n").split("$$").length - 1 >= 2 * 5, "at least five display equations");
-  for (const term of ["卷积神经网络", "残差网络", "声谱图", "强化学习", "策略梯度", "可解释性", "积分梯度"]) {
+  for (
+    const term of [
+      "卷积神经网络",
+      "残差网络",
+      "声谱图",
+      "强化学习",
+      "策略梯度",
+      "可解释性",
+      "积分梯度",
+    ]
+  ) {
     assert.ok(markdown.some((m) => m.includes(term)), term);
   }
   assert.ok(markdown.some((m) => m.startsWith("## About the claims")));
@@ -66,5 +76,8 @@ Deno.test("06_applications runs in the smoke profile with every claim holding", 
   const html = nb.cells.flatMap((c) => c.outputs ?? []).map((o) =>
     String((o as { data?: Record<string, unknown> }).data?.["text/html"] ?? "")
   );
-  assert.ok(html.some((h) => h.includes("Integrated gradients of the") && h.includes("<span")), "word attributions");
+  assert.ok(
+    html.some((h) => h.includes("Integrated gradients of the") && h.includes("<span")),
+    "word attributions",
+  );
 });
