@@ -7,7 +7,7 @@
  * deno task build                       # notebooks/ → out/ → site/
  * deno task build notebooks/01_dense.ipynb --profile smoke
  * deno task build --no-execute          # only what is already in out/
- * deno task build --untrusted elsewhere/executed.ipynb   # add a third-party notebook
+ * deno task build --untrusted elsewhere/*.ipynb          # add third-party notebooks
  * deno task build --no-execute --out out/sweep/seed-0 --report out/sweep/report.json
  *                                       # pages of seed 0, claims across every seed
  * ```
@@ -82,7 +82,7 @@ export interface BuildOptions {
   profile?: string;
   /** Parallel kernels for the runner. */
   jobs?: number;
-  /** Executed notebooks from elsewhere, shown as third-party (sanitised). */
+  /** Executed notebooks from elsewhere, or folders of them, shown as third-party (sanitised). */
   untrusted?: string[];
   /** Site title. */
   siteTitle?: string;
@@ -340,7 +340,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       ...(entry?.executedAt ? { executedAt: entry.executedAt } : {}),
     });
   }
-  for (const path of options.untrusted ?? []) {
+  for (const path of await findNotebooks(options.untrusted ?? [])) {
     const notebook = await readNotebook(path);
     found.push({
       stem: basename(path, extname(path)),
@@ -370,6 +370,39 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
   return { notebooks, missing, ran, siteDir: written.siteDir, renderMs };
 }
 
+/**
+ * Rewrites `--untrusted A B C` (a shell glob such as `out/*.ipynb`, expanded) into
+ * `--untrusted A --untrusted B --untrusted C`: every argument after `--untrusted` up to the
+ * next option is a third-party path.
+ *
+ * @example
+ * ```ts
+ * import { untrustedLists } from "./build.ts";
+ * console.log(untrustedLists(["notebooks", "--untrusted", "a.ipynb", "b.ipynb", "--force"]));
+ * // ["notebooks", "--untrusted", "a.ipynb", "--untrusted", "b.ipynb", "--force"]
+ * ```
+ */
+export function untrustedLists(args: string[]): string[] {
+  const out: string[] = [];
+  let inList = false;
+  for (const [i, arg] of args.entries()) {
+    if (arg === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (arg.startsWith("-")) {
+      inList = arg === "--untrusted";
+      // "--untrusted=A" names one path and opens a list too
+      if (arg.startsWith("--untrusted=")) inList = true;
+      out.push(arg);
+      continue;
+    }
+    if (inList && out.at(-1) !== "--untrusted") out.push("--untrusted");
+    out.push(arg);
+  }
+  return out;
+}
+
 const USAGE = `Usage: deno task build [options] [NOTEBOOK|FOLDER ...]
 
 Executes the notebooks (default: notebooks/) with the project's runner when their executed
@@ -381,7 +414,8 @@ copy is missing or stale (decided by content hash), then writes the static site.
   --force            run every notebook even if its copy is fresh
   --profile NAME     smoke or full, passed to the runner (default: the runner's)
   --jobs N           parallel kernels for the runner
-  --untrusted FILE   add an executed notebook from elsewhere, shown sanitised (repeatable)
+  --untrusted PATH…  executed notebooks from elsewhere, or folders of them, shown sanitised:
+                     every path after --untrusted up to the next option (out/*.ipynb works)
   --title TEXT       site title (default: Neural Notebooks)
   --report FILE      a sweep's report.json (deno task run --seeds ...): the index shows its
                      claims across runs (default: <out>/report.json when it has them)
@@ -400,7 +434,7 @@ export async function main(args: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      args: untrustedLists(args),
       allowPositionals: true,
       options: {
         out: { type: "string" },
