@@ -18,6 +18,7 @@
 
 import { parseArgs } from "node:util";
 import { basename, dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { DEFAULT_SETTLE_MS, executeNotebook, type ExecutionEvent } from "./executor.ts";
 import { KernelLookupError, type ResolvedKernel, resolveKernel } from "./kernel_lookup.ts";
 import { handleInterrupts, type Interrupts, trace } from "./interrupts.ts";
@@ -51,6 +52,7 @@ import {
   sortRuns,
   summarize,
 } from "./report.ts";
+import { checkSandbox, runSandboxed, SANDBOXED_ENV, SandboxError } from "./sandbox.ts";
 import { parseShard, type Shard, ShardError } from "./shard.ts";
 import {
   expandSweep,
@@ -103,6 +105,11 @@ Options:
                               the report one unsharded run gives, aggregates included
       --settle MS             quiet time on iopub before a cell counts as done (default ${DEFAULT_SETTLE_MS})
       --startup-timeout SECONDS  give up starting a kernel after this long (default 60)
+      --sandbox               run this runner and its kernels in a bubblewrap sandbox: no
+                              network but loopback, the file system read-only except --out
+                              and a private /tmp, nothing of $HOME but Deno's cache. Use it
+                              for every notebook you did not write (needs bwrap: exit 2
+                              without it, never a run without the sandbox)
   -q, --quiet                 no per-cell progress lines
   -h, --help                  show this help
       --version               print the runner version
@@ -162,6 +169,10 @@ export interface RunOptions {
   help: boolean;
   /** Print the version. */
   version: boolean;
+  /** Run the kernels in a bubblewrap sandbox (`--sandbox`). */
+  sandbox: boolean;
+  /** Set when this process already runs inside the sandbox. */
+  sandboxed: boolean;
 }
 
 function positiveNumber(flag: string, text: string | undefined, fallback: number, min = 0): number {
@@ -210,6 +221,7 @@ export function parseRunArgs(
         quiet: { type: "boolean", short: "q" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
+        sandbox: { type: "boolean" },
       },
     });
   } catch (error) {
@@ -268,8 +280,10 @@ export function parseRunArgs(
       throw error;
     }
   }
-  if (v.merge && (seeds.length > 0 || grid.length > 0 || shard)) {
-    throw new UsageError("--merge takes report.json files only: drop --seeds, --grid and --shard");
+  if (v.merge && (seeds.length > 0 || grid.length > 0 || shard || v.sandbox)) {
+    throw new UsageError(
+      "--merge takes report.json files only: drop --seeds, --grid, --shard and --sandbox",
+    );
   }
   return {
     paths: parsed.positionals,
@@ -287,6 +301,8 @@ export function parseRunArgs(
     quiet: v.quiet ?? false,
     help: v.help ?? false,
     version: v.version ?? false,
+    sandbox: v.sandbox ?? false,
+    sandboxed: env[SANDBOXED_ENV] === "1",
   };
 }
 
@@ -468,6 +484,41 @@ function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
 
+/** Errors that a notebook reaching outside the sandbox gets. */
+const SANDBOX_ERRORS = new RegExp(
+  [
+    "fetch failed",
+    "error sending request",
+    "dns error",
+    "os error (2|13|30|101|111)\\b",
+    "Read-only file system",
+    "Connection refused",
+    "Network is unreachable",
+    "No such file or directory",
+    "Permission denied",
+  ].join("|"),
+  "i",
+);
+
+/**
+ * Adds a line to the traceback of each error output that the sandbox may have caused,
+ * saying what the sandbox allows (the errors themselves, such as `TypeError: fetch failed`,
+ * do not say).
+ */
+function noteSandbox(nb: Notebook, outDir: string): void {
+  const note = "note: this notebook ran in a sandbox (--sandbox): no network but loopback, " +
+    `the file system read-only except ${outDir} and /tmp, nothing of $HOME but Deno's ` +
+    "cache; an error like this one is what a notebook that reaches outside the sandbox gets";
+  for (const cell of nb.cells) {
+    for (const output of cell.outputs ?? []) {
+      if (output.output_type !== "error") continue;
+      const text = [output.ename, output.evalue, ...(output.traceback ?? [])].join("\n");
+      if (!SANDBOX_ERRORS.test(text)) continue;
+      output.traceback = [...(output.traceback ?? []), note];
+    }
+  }
+}
+
 /** The report of a run that has not started yet. */
 function newReport(p: Plan): NotebookReport {
   return {
@@ -578,6 +629,7 @@ async function runNotebook(
     }
   }
   trace(`${name}: ${status}; writing ${p.output}`);
+  if (options.sandboxed) noteSandbox(p.nb, options.outDir);
   report.claims = extractClaims(p.nb);
   report.backend = extractBackend(p.nb);
   if (status === "ok" && report.claims.some((c) => !c.pass)) status = "claims failed";
@@ -821,7 +873,8 @@ async function runAll(options: RunOptions, interrupts: Interrupts): Promise<numb
     ? `${plans.length} run(s) of ${new Set(plans.map((p) => p.path)).size} notebook(s) ` +
       `at ${points.length} sweep point(s)`
     : `${plans.length} notebook(s)`;
-  console.error(`running ${what}${shardText}, ${options.jobs} at a time`);
+  const sandboxText = options.sandboxed ? ", in a sandbox" : "";
+  console.error(`running ${what}${shardText}, ${options.jobs} at a time${sandboxText}`);
   const kernels = new Map<
     string,
     { implementation: string; version: string; language: string }
@@ -876,6 +929,7 @@ async function runAll(options: RunOptions, interrupts: Interrupts): Promise<numb
       jobs: options.jobs,
       settleMs: options.settleMs,
       paths: paths.map((p) => relative(Deno.cwd(), resolve(p)) || "."),
+      ...(options.sandboxed ? { sandbox: true } : {}),
     },
     versions: { ...localVersions(), kernels: [...kernels.values()] },
     notebooks,
@@ -888,6 +942,29 @@ async function runAll(options: RunOptions, interrupts: Interrupts): Promise<numb
   if (written) console.error(`report: ${join(written, "report.md")}`);
   if (signal.aborted) return 130;
   return report.summary.failed > 0 || written !== options.outDir ? 1 : 0;
+}
+
+/**
+ * `--sandbox`: runs this same command, less `--sandbox`, inside bubblewrap (see
+ * sandbox.ts), with the output folder writable; returns its exit code, or 2 when there can
+ * be no sandbox here (never a silent run without one).
+ */
+async function runInSandbox(args: string[], options: RunOptions): Promise<number> {
+  try {
+    const bwrap = await checkSandbox();
+    await checkWritable(options.outDir);
+    const runner = fileURLToPath(import.meta.url);
+    return await runSandboxed({
+      command: [Deno.execPath(), "run", "-A", runner, ...args.filter((a) => a !== "--sandbox")],
+      project: fileURLToPath(new URL("..", import.meta.url)),
+      writable: [options.outDir],
+      readable: options.paths,
+      bwrap,
+    });
+  } catch (error) {
+    if (error instanceof SandboxError) throw new UsageError(`${error.message}; nothing was run`);
+    throw error;
+  }
 }
 
 /**
@@ -921,6 +998,7 @@ export async function main(args: string[]): Promise<number> {
       console.error(`report: ${join(options.outDir, "report.md")}`);
       return merged.summary.failed > 0 ? 1 : 0;
     }
+    if (options.sandbox && !options.sandboxed) return await runInSandbox(args, options);
     const interrupts = handleInterrupts();
     try {
       return await runAll(options, interrupts);

@@ -8,6 +8,7 @@
  * deno task build notebooks/01_dense.ipynb --profile smoke
  * deno task build --no-execute          # only what is already in out/
  * deno task build --untrusted elsewhere/*.ipynb          # add third-party notebooks
+ * deno task build --sandbox             # execute in a bubblewrap sandbox (untrusted sources)
  * deno task build --no-execute --out out/sweep/seed-0 --report out/sweep/report.json
  *                                       # pages of seed 0, claims across every seed
  * ```
@@ -31,6 +32,7 @@
 import { parseArgs } from "node:util";
 import { basename, extname, join, relative, resolve } from "node:path";
 import { findNotebooks } from "../clean.ts";
+import { checkSandbox, SandboxError } from "../sandbox.ts";
 import { readNotebook } from "../notebook.ts";
 import { exportSite } from "./export.ts";
 import {
@@ -55,6 +57,8 @@ export interface RunRequest {
   profile?: string;
   /** Parallel kernels. */
   jobs?: number;
+  /** Run the notebooks in the runner's bubblewrap sandbox (`--sandbox`). */
+  sandbox?: boolean;
 }
 
 /** Per-notebook facts a runner reports (all optional). */
@@ -82,6 +86,8 @@ export interface BuildOptions {
   profile?: string;
   /** Parallel kernels for the runner. */
   jobs?: number;
+  /** Execute in the runner's bubblewrap sandbox (see kernel/sandbox.ts). */
+  sandbox?: boolean;
   /** Executed notebooks from elsewhere, or folders of them, shown as third-party (sanitised). */
   untrusted?: string[];
   /** Site title. */
@@ -155,6 +161,7 @@ export const subprocessRunner: Runner = async (request) => {
   const args = ["run", "-A", RUNNER.pathname, "--out", request.outDir];
   if (request.profile) args.push("--profile", request.profile);
   if (request.jobs) args.push("--jobs", String(request.jobs));
+  if (request.sandbox) args.push("--sandbox");
   args.push(...request.sources);
   const child = new Deno.Command(Deno.execPath(), {
     args,
@@ -274,6 +281,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       outDir,
       profile: options.profile,
       jobs: options.jobs,
+      ...(options.sandbox ? { sandbox: true } : {}),
     });
     ran.push(...stale.map((p) => p.source));
     for (const p of stale) {
@@ -414,6 +422,8 @@ copy is missing or stale (decided by content hash), then writes the static site.
   --force            run every notebook even if its copy is fresh
   --profile NAME     smoke or full, passed to the runner (default: the runner's)
   --jobs N           parallel kernels for the runner
+  --sandbox          execute in the runner's bubblewrap sandbox (no network, read-only file
+                     system but --out, no $HOME): for notebooks you did not write
   --untrusted PATH…  executed notebooks from elsewhere, or folders of them, shown sanitised:
                      every path after --untrusted up to the next option (out/*.ipynb works)
   --title TEXT       site title (default: Neural Notebooks)
@@ -443,6 +453,7 @@ export async function main(args: string[]): Promise<number> {
         force: { type: "boolean" },
         profile: { type: "string" },
         jobs: { type: "string" },
+        sandbox: { type: "boolean" },
         untrusted: { type: "string", multiple: true },
         title: { type: "string" },
         report: { type: "string" },
@@ -467,6 +478,15 @@ export async function main(args: string[]): Promise<number> {
     console.error("--no-execute and --force contradict each other: give one.");
     return 2;
   }
+  if (v.sandbox && !v["no-execute"]) {
+    try {
+      await checkSandbox();
+    } catch (error) {
+      if (!(error instanceof SandboxError)) throw error;
+      console.error(`${error.message}; nothing was built.`);
+      return 2;
+    }
+  }
   const started = performance.now();
   let result: BuildResult;
   try {
@@ -478,6 +498,7 @@ export async function main(args: string[]): Promise<number> {
       force: v.force,
       profile: v.profile,
       jobs,
+      sandbox: v.sandbox,
       untrusted: v.untrusted,
       siteTitle: v.title,
       report: v.report,
