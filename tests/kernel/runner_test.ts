@@ -6,6 +6,7 @@ import { selectShard } from "../../kernel/run.ts";
 import { interruptAction, SIGNAL_BURST_MS } from "../../kernel/interrupts.ts";
 import { joinText, type Notebook, readNotebook } from "../../kernel/notebook.ts";
 import {
+  comparable,
   FIXTURES,
   nbformatAvailable,
   nbformatErrors,
@@ -365,22 +366,6 @@ Deno.test("sweep mistakes: one clear message, exit code 2, nothing written", asy
     assert.deepEqual([...Deno.readDirSync(out)], [], "nothing written");
   });
 });
-
-/** A report with what differs between two equal runs (times, output folders) taken out. */
-function comparable(report: RunReport, outDir: string): unknown {
-  return {
-    notebooks: report.notebooks.map((n) => ({
-      ...n,
-      durationMs: 0,
-      // Which cells are slowest depends on timing: keep only which cells ran.
-      slowestCells: n.slowestCells.map((c) => c.index).sort(),
-      output: n.output && n.output.slice(outDir.length),
-    })),
-    summary: report.summary,
-    aggregate: report.aggregate,
-    interrupted: report.interrupted,
-  };
-}
 
 Deno.test("--shard auto: Kubernetes and Slurm task variables, merged shards equal the unsharded run", async () => {
   await withTempDir(async (dir) => {
