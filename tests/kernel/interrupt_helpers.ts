@@ -251,7 +251,7 @@ export function cpuCount(): number {
 export async function assertInterrupted(
   result: InterruptResult,
   { out, source, sourceBytes }: { out: string; source: string; sourceBytes: Uint8Array },
-): Promise<void> {
+): Promise<RunReport> {
   const context = `${result.actions.join(" ")}\n--- stderr ---\n${result.stderr}`;
   const left = await leftovers(result.mark);
   if (left.length > 0) killMarked(result.mark);
@@ -272,4 +272,5 @@ export async function assertInterrupted(
   assert.deepEqual(await Deno.readFile(source), sourceBytes, "the source notebook is unchanged");
   assert.equal(result.code, 130, `exit code: ${context}`);
   assert.deepEqual(left, [], `processes left running: ${context}`);
+  return report;
 }

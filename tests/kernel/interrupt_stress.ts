@@ -47,6 +47,8 @@ console.log(`interruption trials: ${TRIALS}, seed ${seed} (NN_INTERRUPT_SEED to 
 const random = mulberry32(seed);
 
 const tally = { runs: 0, ok: 0, lost: 0 };
+/** Where the interruptions landed: kernel startup, or the cell (1-based over all cells). */
+const landed = new Map<string, number>();
 
 for (let i = 0; i < TRIALS; i++) {
   const mode = MODES[i % MODES.length];
@@ -72,8 +74,11 @@ for (let i = 0; i < TRIALS; i++) {
           out,
         });
         try {
-          await assertInterrupted(result, { out, source: SOURCE, sourceBytes });
+          const report = await assertInterrupted(result, { out, source: SOURCE, sourceBytes });
           tally.ok++;
+          const index = report.notebooks[0].failure?.index ?? -1;
+          const where = index < 0 ? "kernel startup" : `cell ${index + 1}`;
+          landed.set(where, (landed.get(where) ?? 0) + 1);
         } catch (error) {
           try {
             await Deno.stat(join(out, "report.json"));
@@ -93,7 +98,8 @@ for (let i = 0; i < TRIALS; i++) {
 Deno.test("interruptions: every report written", () => {
   console.log(
     `${tally.runs} interruptions under CPU load: ${tally.ok} left everything in order, ` +
-      `${tally.lost} lost the report`,
+      `${tally.lost} lost the report; they landed in ` +
+      [...landed].sort().map(([where, n]) => `${where}: ${n}`).join(", "),
   );
   if (tally.lost > 0) {
     throw new Error(`${tally.lost} of ${tally.runs} interrupted runs lost the report`);
