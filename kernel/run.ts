@@ -724,12 +724,14 @@ function diskHint(error: unknown): string {
 
 /**
  * Writes the report to `outDir`, or when that fails (disk full, folder gone) to a fresh
- * folder in the system's temporary folder, saying where; returns the folder written, or
- * `undefined` when both failed (each failure printed).
+ * folder in the system's temporary folder, saying where (not in a sandbox, whose /tmp
+ * vanishes with it); returns the folder written, or `undefined` when nothing could be
+ * written (each failure printed).
  */
 async function writeReportSomewhere(
   report: RunReport,
   outDir: string,
+  { sandboxed = false } = {},
 ): Promise<string | undefined> {
   trace("writing the report");
   try {
@@ -741,6 +743,10 @@ async function writeReportSomewhere(
       `error: could not write the report to ${outDir}: ${(error as Error).message}` +
         diskHint(error),
     );
+  }
+  if (sandboxed) {
+    console.error("the sandbox can write nowhere else: the table below is all that is left of it");
+    return undefined;
   }
   try {
     const fallback = await Deno.makeTempDir({ prefix: "nn-report-" });
@@ -937,7 +943,9 @@ async function runAll(options: RunOptions, interrupts: Interrupts): Promise<numb
     ...(aggregate.length > 0 ? { aggregate } : {}),
   };
   if (signal.aborted) report.interrupted = { signal: String(signal.reason), notRun: skipped };
-  const written = await writeReportSomewhere(report, options.outDir);
+  const written = await writeReportSomewhere(report, options.outDir, {
+    sandboxed: options.sandboxed,
+  });
   console.log(renderTable(report));
   if (written) console.error(`report: ${join(written, "report.md")}`);
   if (signal.aborted) return 130;
