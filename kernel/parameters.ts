@@ -127,6 +127,40 @@ export function renderParameters(params: Record<string, ParameterValue>, source 
   return ["// Parameters", ...lines].join("\n") + "\n";
 }
 
+/**
+ * The defaults the notebook's `parameters` cell gives as plain literals (`let profile =
+ * "full";`, `let seed = 0;`, `let sizes = {};`): name → value, for every declaration whose
+ * value reads as JSON; other declarations are left out. Empty without a parameters cell.
+ *
+ * @example
+ * ```ts
+ * import { parameterDefaults } from "./parameters.ts";
+ * const nb = {
+ *   nbformat: 4, nbformat_minor: 5, metadata: {},
+ *   cells: [{
+ *     cell_type: "code", metadata: { tags: ["parameters"] },
+ *     source: 'let profile = "full"; // the lesson\nlet seed = 0;\nconst f = () => 1;',
+ *   }],
+ * };
+ * console.log(parameterDefaults(nb)); // { profile: "full", seed: 0 }
+ * ```
+ */
+export function parameterDefaults(nb: Notebook): Record<string, ParameterValue> {
+  const cell = nb.cells.find((c) => c.cell_type === "code" && cellTags(c).includes(PARAMETERS_TAG));
+  const defaults: Record<string, ParameterValue> = {};
+  if (!cell) return defaults;
+  const pattern =
+    /^\s*(?:let|const|var)\s+([A-Za-z_$][A-Za-z0-9_$]*)\s*(?::[^=]+)?=\s*(.+?);?\s*(?:\/\/.*)?$/;
+  for (const line of joinText(cell.source).split("\n")) {
+    const match = pattern.exec(line);
+    if (!match) continue;
+    try {
+      defaults[match[1]] = JSON.parse(match[2]) as ParameterValue;
+    } catch { /* not a JSON literal: no default recorded */ }
+  }
+  return defaults;
+}
+
 /** The result of {@linkcode injectParameters}. */
 export interface Injection {
   /** Index of the injected cell in the notebook. */

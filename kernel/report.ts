@@ -93,6 +93,8 @@ export interface NotebookReport {
   backend: unknown;
   /** Parameters injected (including `profile`). */
   parameters: Record<string, unknown>;
+  /** The profile it ran with, injected or the parameters cell's default (absent: none). */
+  profile?: string;
   /** Warnings (kernel guessed, no parameters cell, …). */
   warnings: string[];
   /** Kernel restarts after timeouts or deaths. */

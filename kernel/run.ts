@@ -32,6 +32,7 @@ import {
 } from "./notebook.ts";
 import {
   injectParameters,
+  parameterDefaults,
   ParameterError,
   type ParameterValue,
   parseParameterArg,
@@ -401,6 +402,8 @@ interface Plan {
   parameters: Record<string, ParameterValue>;
   /** sha256 (hex) of the source file's bytes, recorded so that builds can reuse the copy. */
   sourceSha256: string;
+  /** The profile the run uses: injected, else the parameters cell's default (absent: none). */
+  profile?: string;
   nb: Notebook;
   kernel: ResolvedKernel;
   output: string;
@@ -456,6 +459,7 @@ async function plan(jobs: Job[], options: RunOptions): Promise<Plan[]> {
       outputs.set(output, path);
       const warnings = kernel.warning ? [kernel.warning] : [];
       const parameters = { ...options.parameters, ...point };
+      const profile = parameters.profile ?? parameterDefaults(nb).profile;
       const injection = injectParameters(nb, parameters);
       if (injection) warnings.push(...injection.warnings);
       plans.push({
@@ -464,6 +468,7 @@ async function plan(jobs: Job[], options: RunOptions): Promise<Plan[]> {
         job,
         parameters,
         sourceSha256,
+        ...(typeof profile === "string" ? { profile } : {}),
         nb,
         kernel,
         output,
@@ -536,6 +541,7 @@ function newReport(p: Plan): NotebookReport {
     claims: [],
     backend: null,
     parameters: p.parameters,
+    ...(p.profile ? { profile: p.profile } : {}),
     warnings: p.warnings,
     restarts: 0,
     ...(p.point ? { sweep: p.point } : {}),
@@ -640,6 +646,7 @@ async function runNotebook(
       runner: RUNNER_VERSION,
       status,
       parameters: p.parameters,
+      ...(p.profile ? { profile: p.profile } : {}),
       started: new Date(started).toISOString(),
       duration_s: Math.round(report.durationMs) / 1000,
       source_sha256: p.sourceSha256,

@@ -24,7 +24,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
-import { type Displayable, displayable, escapeHtml } from "./display.ts";
+import { escapeHtml, type MimeBundle, publish } from "./display.ts";
 import {
   installThreadedWasm,
   type WasmThreadsReport,
@@ -315,16 +315,17 @@ export function currentBackendReport(): BackendReport | null {
 export const BACKEND_MIME = "application/vnd.neural-notebooks.backend+json";
 
 /**
- * Makes a report displayable: a one-line text, a small HTML table and the JSON the
+ * The mimebundle of a backend report: a one-line text, a small HTML table and the JSON the
  * runner and the site read.
  *
  * @example
  * ```ts
- * import { setupBackend, showBackend } from "nn";
- * showBackend(await setupBackend({ backend: "cpu" }));
+ * import { backendBundle, setupBackend } from "nn";
+ * const bundle = backendBundle(await setupBackend({ backend: "cpu" }));
+ * console.log(bundle["text/plain"]);
  * ```
  */
-export function showBackend(report: BackendReport): Displayable {
+export function backendBundle(report: BackendReport): MimeBundle {
   const adapter = report.adapter
     ? `${report.adapter.description}${report.adapter.fallback ? " (software fallback)" : ""}`
     : "none";
@@ -346,5 +347,18 @@ export function showBackend(report: BackendReport): Displayable {
     rows.map(([k, v]) => `<tr><th style="text-align:left">${k}</th><td>${escapeHtml(v)}</td></tr>`)
       .join("")
   }</table>`;
-  return displayable({ [BACKEND_MIME]: report, "text/html": html, "text/plain": text });
+  return { [BACKEND_MIME]: report, "text/html": html, "text/plain": text };
+}
+
+/**
+ * Displays a backend report at once (see {@linkcode backendBundle}); returns nothing.
+ *
+ * @example
+ * ```ts
+ * import { setupBackend, showBackend } from "nn";
+ * showBackend(await setupBackend({ backend: "cpu" }));
+ * ```
+ */
+export function showBackend(report: BackendReport): void {
+  publish(backendBundle(report));
 }

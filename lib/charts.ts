@@ -18,21 +18,15 @@
  *   series: [{ name: "train", y: [0.9, 0.5, 0.3] }],
  *   xTitle: "epoch",
  * });
- * show(fig); // the last expression of a cell renders the chart
+ * show(fig); // displayed at once, wherever it stands in the cell
  * ```
  * @module
  */
 
 import { createRequire } from "node:module";
 import { gzipSync } from "node:zlib";
-import {
-  display,
-  DISPLAY_SYMBOL,
-  type Displayable,
-  inJupyter,
-  type MimeBundle,
-  uniqueId,
-} from "./display.ts";
+import { display, escapeHtml, inJupyter, type MimeBundle, publish, uniqueId } from "./display.ts";
+import { currentProfile } from "./profile.ts";
 
 /** A Plotly trace (kept open: any Plotly attribute may be set). */
 export type Trace = Record<string, unknown> & { type?: string; name?: string };
@@ -384,8 +378,7 @@ function formatNumber(v: number): string {
 
 /** A one-line description of a figure for terminals, diffs and `text/plain`. */
 export function describeFigure(figure: Figure): string {
-  const title = (figure.layout.title as { text?: string } | undefined)?.text ??
-    (typeof figure.layout.title === "string" ? figure.layout.title : "untitled");
+  const title = figureTitle(figure) ?? "untitled";
   const traces = figure.data.map((t) => `${t.type ?? "scatter"}${t.name ? ` "${t.name}"` : ""}`);
   return `Chart "${title}": ${figure.data.length} trace${figure.data.length === 1 ? "" : "s"}` +
     (traces.length ? ` (${traces.join(", ")})` : "");
@@ -498,17 +491,41 @@ function scriptSafeJson(value: unknown): string {
   );
 }
 
+/** The figure's title text, if it has one. */
+function figureTitle(figure: Figure): string | undefined {
+  const title = figure.layout.title;
+  if (typeof title === "string") return title;
+  return (title as { text?: string } | undefined)?.text;
+}
+
+/** A copy of the figure whose title ends with "(smoke)". */
+function smokeTitled(figure: Figure): Figure {
+  const title = figureTitle(figure);
+  if (title?.endsWith("(smoke)")) return figure;
+  const old = typeof figure.layout.title === "object" ? figure.layout.title : {};
+  return {
+    ...figure,
+    layout: { ...figure.layout, title: { ...old, text: title ? `${title} (smoke)` : "(smoke)" } },
+  };
+}
+
 /** Options for {@linkcode chartBundle} and {@linkcode show}. */
 export interface ShowOptions {
   /** Inline plotly.js into this bundle even if it was emitted before. */
   includePlotly?: boolean;
   /** CSS height of the HTML fallback (default: the layout height or 380px). */
   height?: number;
+  /**
+   * Why smoke sizes cannot make this figure meaningful (e.g. "the models are untrained
+   * after 2 epochs"): in the smoke profile {@linkcode show} displays this note instead.
+   */
+  fullOnly?: string;
 }
 
 /**
  * Builds the display-contract mimebundle for a figure. Inlines plotly.js when it has
- * not been emitted in this process yet (or when asked).
+ * not been emitted in this process yet (or when asked). In the smoke profile the title
+ * ends with "(smoke)".
  *
  * @example
  * ```ts
@@ -519,6 +536,7 @@ export interface ShowOptions {
  */
 export function chartBundle(figure: Figure, options: ShowOptions = {}): MimeBundle {
   validateFigure(figure);
+  if (currentProfile() === "smoke") figure = smokeTitled(figure);
   const id = uniqueId("nn-chart");
   const height = options.height ?? (figure.layout.height as number | undefined) ?? 380;
   const inline = options.includePlotly || !plotlyEmitted;
@@ -541,21 +559,44 @@ export function chartBundle(figure: Figure, options: ShowOptions = {}): MimeBund
   };
 }
 
+/** The mime type of the note shown instead of a figure the smoke profile cannot make meaningful. */
+export const FIGURE_NOTE_MIME = "application/vnd.neural-notebooks.figure-note+json";
+
 /**
- * Makes a figure displayable: as a cell's last expression it renders as a chart.
- * The bundle is built when the front end asks for it.
+ * Displays a figure at once, wherever the call stands in a cell — like plotly's
+ * `fig.show()` — and returns nothing, so the cell prints no value after it. In Jupyter the
+ * output is the display contract's mimebundle ({@linkcode chartBundle}); elsewhere the
+ * one-line description is printed.
+ *
+ * In the smoke profile (see `useProfile`) the title says "(smoke)"; a figure given
+ * `fullOnly: "why"` is replaced by a one-line note saying why smoke sizes cannot make it
+ * meaningful, instead of showing noise.
  *
  * @example
  * ```ts
- * import { barChart, show } from "nn";
- * show(barChart({ categories: ["a"], series: [{ name: "n", y: [1] }] }));
+ * import { barChart, lineChart, show } from "nn";
+ * show(lineChart({ title: "Loss", series: [{ name: "train", y: [0.9, 0.5, 0.3] }] }));
+ * show(barChart({ categories: ["a"], series: [{ name: "n", y: [1] }] })); // both are shown
  * ```
  */
-export function show(figure: Figure, options: ShowOptions = {}): Displayable {
+export function show(figure: Figure, options: ShowOptions = {}): void {
   validateFigure(figure);
-  let bundle: MimeBundle | undefined;
+  if (options.fullOnly && currentProfile() === "smoke") {
+    publish(figureNote(figure, options.fullOnly));
+    return;
+  }
+  publish(chartBundle(figure, options));
+}
+
+/** The note {@linkcode show} displays for a `fullOnly` figure in the smoke profile. */
+function figureNote(figure: Figure, reason: string): MimeBundle {
+  const title = figureTitle(figure) ?? "untitled";
+  const text = `Chart "${title}" (smoke): not drawn in the smoke profile — ${reason}. ` +
+    `Run with profile = "full" to see it.`;
   return {
-    [DISPLAY_SYMBOL]: () => (bundle ??= chartBundle(figure, options)),
-    toString: () => describeFigure(figure),
-  } as Displayable;
+    [FIGURE_NOTE_MIME]: { title, reason, profile: "smoke" },
+    "text/html": `<div class="nn-figure-note" style="font-family:system-ui,sans-serif;` +
+      `color:#57606a;border:1px dashed #d0d7de;padding:8px 12px">${escapeHtml(text)}</div>`,
+    "text/plain": text,
+  };
 }

@@ -7,6 +7,8 @@
  * carries `{id, value, rule, pass, backend}` in the output under
  * `application/vnd.neural-notebooks.claim+json`, which the runner and the site read.
  * A failed claim does not throw: the notebook keeps running and the runner reports it.
+ * Like every display of the library, a claim is shown at once where it is made and leaves
+ * nothing for the cell to print.
  *
  * @example
  * ```ts
@@ -18,7 +20,7 @@
  */
 
 import { currentBackendReport } from "./backend.ts";
-import { display, type Displayable, displayable, escapeHtml } from "./display.ts";
+import { escapeHtml, publish } from "./display.ts";
 
 /** The mime type of a claim in notebook outputs. */
 export const CLAIM_MIME = "application/vnd.neural-notebooks.claim+json";
@@ -111,7 +113,8 @@ export interface ClaimOptions {
 }
 
 /**
- * Checks a claim, records it, and returns a displayable pass/fail line.
+ * Checks a claim, records it and displays its pass/fail line at once, wherever the call
+ * stands in a cell (in a loop too); returns nothing, so the cell prints no value after it.
  *
  * @example
  * ```ts
@@ -119,6 +122,7 @@ export interface ClaimOptions {
  * claim("gap-widens", 0.12 - 0.03, { greaterThan: 0 }, {
  *   statement: "the train–validation gap widens with capacity",
  * });
+ * for (const seed of [0, 1]) claim(`acc-seed-${seed}`, 0.96, { atLeast: 0.95 });
  * ```
  */
 export function claim(
@@ -126,7 +130,7 @@ export function claim(
   value: number | boolean | string,
   rule: ClaimRule,
   options: ClaimOptions = {},
-): Displayable {
+): void {
   if (!/^[a-z0-9][a-z0-9._-]*$/i.test(id)) {
     throw new TypeError(`Claim id "${id}" must be letters, digits, ".", "_" or "-" (no spaces).`);
   }
@@ -141,7 +145,7 @@ export function claim(
     ...(options.statement ? { statement: options.statement } : {}),
   };
   recorded.push(record);
-  return displayable(claimBundle(record));
+  publish(claimBundle(record));
 }
 
 /** The mimebundle of a claim record. */
@@ -158,27 +162,6 @@ export function claimBundle(record: ClaimRecord): Record<string, unknown> {
     (record.rule.because ? ` <em>(${escapeHtml(record.rule.because)})</em>` : "") +
     ` <small>[${escapeHtml(record.backend)}]</small></div>`;
   return { [CLAIM_MIME]: record, "text/html": html, "text/plain": text };
-}
-
-/**
- * Shows a claim now instead of returning it (for claims made inside loops).
- *
- * @example
- * ```ts
- * import { showClaim } from "nn";
- * for (const seed of [0, 1]) await showClaim(`acc-seed-${seed}`, 0.96, { atLeast: 0.95 });
- * ```
- */
-export async function showClaim(
-  id: string,
-  value: number | boolean | string,
-  rule: ClaimRule,
-  options: ClaimOptions = {},
-): Promise<ClaimRecord> {
-  claim(id, value, rule, options);
-  const record = recorded[recorded.length - 1];
-  await display(claimBundle(record));
-  return record;
 }
 
 /** Every claim recorded in this process so far (a copy). */

@@ -1,33 +1,27 @@
 /**
  * Jupyter display plumbing shared by charts, claims, progress and reports.
  *
- * Inside the Deno kernel, objects with a `Symbol.for("Jupyter.display")` method are
- * rendered as a mimebundle when they are the last expression of a cell, and
- * {@linkcode display} / {@linkcode updateDisplay} publish on iopub directly. Outside
- * Jupyter (`deno run`, `deno test`) the same calls print the `text/plain` entry, so
- * library code never needs to know where it runs.
+ * One display rule, the ecosystem's: {@linkcode publish} (and everything built on it: `show`
+ * for charts, `claim`, `showBackend`) displays an output at once, wherever it stands in a
+ * cell, and returns nothing, so a cell never prints a raw object after it.
+ * {@linkcode display} / {@linkcode updateDisplay} are the awaitable forms, with display ids
+ * for outputs updated in place (live training). Outside Jupyter (`deno run`, `deno test`)
+ * the same calls print the `text/plain` entry, so library code never needs to know where it
+ * runs. (The kernel's other way, an object with a `Symbol.for("Jupyter.display")` method,
+ * renders only as a cell's last expression and silently shows nothing anywhere else: the
+ * library does not offer it.)
  *
  * @example
  * ```ts
- * import { DISPLAY_SYMBOL, displayable, inJupyter } from "nn";
- * const bundle = { "text/plain": "hello", "text/html": "<b>hello</b>" };
- * const shown = displayable(bundle);
- * if (!inJupyter()) console.log(shown[DISPLAY_SYMBOL]()["text/plain"]);
+ * import { publish } from "nn";
+ * // a table in a notebook, its text in a terminal; shown here, and nothing printed after it
+ * publish({ "text/plain": "loss 0.31", "text/html": "<table><tr><td>loss</td><td>0.31</td></tr></table>" });
  * ```
  * @module
  */
 
 /** A Jupyter mimebundle: mime type → data (strings, or JSON objects for `+json` types). */
 export type MimeBundle = Record<string, unknown>;
-
-/** The symbol the Deno kernel looks for to render an object as a mimebundle. */
-export const DISPLAY_SYMBOL: unique symbol = Symbol.for("Jupyter.display") as never;
-
-/** An object the Deno kernel renders as a rich output. */
-export interface Displayable {
-  /** Returns the mimebundle to show. */
-  [DISPLAY_SYMBOL](): MimeBundle;
-}
 
 /** Minimal view of `Deno.jupyter` used here (it throws when read outside the kernel). */
 interface JupyterApi {
@@ -64,22 +58,6 @@ export function inJupyter(): boolean {
   return jupyterApi() !== null;
 }
 
-/**
- * Wraps a mimebundle so that the kernel renders it when it is a cell's last value.
- *
- * @example
- * ```ts
- * import { displayable } from "nn";
- * displayable({ "text/plain": "42", "text/html": "<b>42</b>" });
- * ```
- */
-export function displayable(bundle: MimeBundle): Displayable {
-  return {
-    [DISPLAY_SYMBOL]: () => bundle,
-    toString: () => String(bundle["text/plain"] ?? ""),
-  } as Displayable;
-}
-
 /** Options for {@linkcode display}. */
 export interface DisplayOptions {
   /** A display id, so that the output can later be replaced by {@linkcode updateDisplay}. */
@@ -109,6 +87,27 @@ export async function display(bundle: MimeBundle, options: DisplayOptions = {}):
     metadata: options.metadata ?? {},
     transient: options.displayId ? { display_id: options.displayId } : {},
   });
+}
+
+/**
+ * Publishes a mimebundle at once and returns nothing, so that the call renders where it
+ * stands in a cell, like plotly's `fig.show()`, and leaves nothing for the cell to print as
+ * its value. Inside Jupyter the `display_data` message is sent before the call returns (the
+ * kernel's broadcast op runs its send eagerly, so the output is filed under the running
+ * cell, in call order); outside Jupyter the `text/plain` entry is printed. A failed send
+ * is reported on stderr. {@linkcode show}, {@linkcode claim} and
+ * {@linkcode showBackend} display through it.
+ *
+ * @example
+ * ```ts
+ * import { publish } from "nn";
+ * publish({ "text/plain": "step 1 done", "text/html": "<b>step 1 done</b>" });
+ * ```
+ */
+export function publish(bundle: MimeBundle, options: DisplayOptions = {}): void {
+  display(bundle, options).catch((error) =>
+    console.error(`could not display an output: ${(error as Error).message}`)
+  );
 }
 
 /**

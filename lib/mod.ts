@@ -14,6 +14,7 @@
  */
 
 export * from "./display.ts";
+export * from "./profile.ts";
 export * from "./random.ts";
 export * from "./backend.ts";
 export * from "./sync_reads.ts";

@@ -34,6 +34,7 @@ import { basename, extname, join, relative, resolve } from "node:path";
 import { findNotebooks } from "../clean.ts";
 import { checkSandbox, SandboxError } from "../sandbox.ts";
 import { readNotebook } from "../notebook.ts";
+import { parameterDefaults } from "../parameters.ts";
 import { exportSite } from "./export.ts";
 import {
   copyState,
@@ -82,7 +83,10 @@ export interface BuildOptions {
   noExecute?: boolean;
   /** Run every notebook, fresh or not. */
   force?: boolean;
-  /** Profile passed to the runner and part of freshness. */
+  /**
+   * Profile passed to the runner and part of freshness. Default: each notebook's own (the
+   * `profile` of its parameters cell; the project's notebooks default to `full`).
+   */
   profile?: string;
   /** Parallel kernels for the runner. */
   jobs?: number;
@@ -215,6 +219,16 @@ function pageNames(stems: string[]): string[] {
   });
 }
 
+/** The `profile` default of a source notebook's parameters cell, if it has one. */
+function defaultProfile(bytes: Uint8Array): string | undefined {
+  try {
+    const profile = parameterDefaults(JSON.parse(new TextDecoder().decode(bytes))).profile;
+    return typeof profile === "string" ? profile : undefined;
+  } catch {
+    return undefined; // not a notebook: reported when it is read
+  }
+}
+
 /**
  * Executes what is stale and writes the site (see the module doc).
  *
@@ -243,18 +257,15 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     names.set(name, source);
   }
 
-  // 1. Which executed copies are fresh?
+  // 1. Which executed copies are fresh? (made from this source, with the profile asked for:
+  // --profile, else the notebook's own default)
   const plan = await Promise.all(sources.map(async (source) => {
-    const sourceSha256 = await sha256Hex(await Deno.readFile(source));
+    const bytes = await Deno.readFile(source);
+    const sourceSha256 = await sha256Hex(bytes);
     const name = basename(source);
-    const state = await copyState({
-      manifest,
-      outDir,
-      name,
-      sourceSha256,
-      profile: options.profile,
-    });
-    return { source, name, sourceSha256, state };
+    const profile = options.profile ?? defaultProfile(bytes);
+    const state = await copyState({ manifest, outDir, name, sourceSha256, profile });
+    return { source, name, sourceSha256, profile, state };
   }));
   const stale = plan.filter((p) => options.force || !p.state.fresh);
 
@@ -295,7 +306,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
         source: p.source,
         sourceSha256: p.sourceSha256,
         executedSha256,
-        ...(options.profile ? { profile: options.profile } : {}),
+        ...(p.profile ? { profile: p.profile } : {}),
         executedAt: startedAt,
         ...(facts?.status ? { status: facts.status } : {}),
         ...(facts?.durationMs !== undefined ? { durationMs: facts.durationMs } : {}),
@@ -420,7 +431,8 @@ copy is missing or stale (decided by content hash), then writes the static site.
   --site DIR         site folder, replaced whole (default: site)
   --no-execute       run nothing: use only the executed copies already in --out
   --force            run every notebook even if its copy is fresh
-  --profile NAME     smoke or full, passed to the runner (default: the runner's)
+  --profile NAME     smoke or full, passed to the runner (default: each notebook's own, full
+                     for the project's notebooks)
   --jobs N           parallel kernels for the runner
   --sandbox          execute in the runner's bubblewrap sandbox (no network, read-only file
                      system but --out, no $HOME): for notebooks you did not write

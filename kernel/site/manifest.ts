@@ -11,7 +11,8 @@
  *   they are; any other executed notebook is rendered as third-party (sanitised).
  *
  * An executed copy whose metadata carries the runner's own record of the source hash
- * (`metadata["neural-notebooks"].run.source_sha256`, with `run.parameters.profile`) equal to
+ * (`metadata["neural-notebooks"].run.source_sha256`, with `run.profile`: the profile it ran
+ * with, injected or the notebook's default; older copies: `run.parameters.profile`) equal to
  * the current source's is also accepted as fresh and trusted, so that copies made by
  * `deno task run` can be reused.
  *
@@ -144,7 +145,7 @@ function runnerRecord(text: string): { sourceSha256?: string; profile?: string }
     const meta = JSON.parse(text)?.metadata?.["neural-notebooks"];
     const run = meta?.run;
     const hash = meta?.source_sha256 ?? run?.source_sha256 ?? run?.sourceSha256;
-    const profile = run?.parameters?.profile;
+    const profile = run?.profile ?? run?.parameters?.profile;
     return {
       ...(typeof hash === "string" ? { sourceSha256: hash.toLowerCase() } : {}),
       ...(typeof profile === "string" ? { profile } : {}),

@@ -78,6 +78,39 @@ Deno.test("the executor collects every kind of output from the real Deno kernel"
       assert.equal(mimeText(value, "text/plain"), '"done"');
     });
 
+    await t.step("the library's displays appear at once, wherever they are called", async () => {
+      const [nb] = await run([
+        'import * as nn from "nn";\n' +
+        'for (const n of [1, 2]) nn.show(nn.lineChart({ title: `loop ${n}`, series: [{ name: "a", y: [n] }] }));\n' +
+        'console.log("between");\n' +
+        'nn.claim("inside", 1, { equals: 1 });\n' +
+        'nn.publish({ "text/plain": "published" });\n' +
+        "const after = 1;",
+        'nn.show(nn.barChart({ title: "last", categories: ["x"], series: [{ name: "n", y: [1] }] }))',
+        'nn.claim("last", 2, { atLeast: 1 })',
+      ]);
+      const kinds = (i: number) =>
+        nb.cells[i].outputs!.map((o) =>
+          o.output_type === "stream"
+            ? "stream"
+            : Object.keys(o.data ?? {}).find((k) => k.includes("vnd.")) ?? mimeText(o, "text/plain")
+        );
+      assert.deepEqual(kinds(0).filter((k) => k !== "stream" && !k.startsWith("plotly.js")), [
+        "application/vnd.plotly.v1+json",
+        "application/vnd.plotly.v1+json",
+        "application/vnd.neural-notebooks.claim+json",
+        "published",
+      ]);
+      for (const i of [1, 2]) {
+        assert.equal(
+          nb.cells[i].outputs!.length,
+          1,
+          `cell ${i}: one output, nothing printed after`,
+        );
+        assert.equal(nb.cells[i].outputs![0].output_type, "display_data");
+      }
+    });
+
     await t.step("a display updated in place from a later cell, via the library", async () => {
       const [nb] = await run([
         'import { display, updateDisplay } from "nn/display.ts";\n' +

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { printedBy } from "./printed.ts";
 import * as tf from "@tensorflow/tfjs";
 import {
   type AdapterReport,
+  backendBundle,
   chooseBackend,
   parseBackendName,
   probeWebGpu,
@@ -96,13 +98,12 @@ Deno.test("setupBackend on this machine: auto, NN_BACKEND, forced webgpu", async
   await setupBackend({ backend: "cpu" });
 });
 
-Deno.test("showBackend carries the report under the backend mime type", async () => {
+Deno.test("showBackend displays at once; the bundle carries the report under its mime type", async () => {
   const report = await setupBackend({ backend: "cpu" });
-  const bundle = showBackend(report)[Symbol.for("Jupyter.display") as never] as unknown as () =>
-    Record<string, unknown>;
-  const b = bundle();
+  const b = backendBundle(report);
   assert.deepEqual(b["application/vnd.neural-notebooks.backend+json"], report);
   assert.match(String(b["text/plain"]), /^backend cpu \(argument: cpu was asked for\)/);
+  assert.deepEqual(printedBy(() => showBackend(report)), [b["text/plain"]]);
 });
 
 Deno.test("importing the library selects cpu until setupBackend (no uninitialised webgpu)", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   barChart,
   chartBundle,
+  currentProfile,
   describeFigure,
   heatmap,
   histogram,
@@ -9,19 +10,20 @@ import {
   plotlyJs,
   plotlyVersion,
   resetPlotlySession,
+  resetProfile,
   scatterChart,
   show,
   trainingCurves,
+  useProfile,
   validateFigure,
 } from "nn";
+import { printedBy } from "./printed.ts";
 
 const PLOTLY = "application/vnd.plotly.v1+json";
-const render = (d: unknown) =>
-  (d as Record<symbol, () => Record<string, unknown>>)[Symbol.for("Jupyter.display")]();
 
 Deno.test("chart bundle: exactly the three entries of the display contract", () => {
   const fig = lineChart({ title: "Loss", x: [1, 2, 3], series: [{ name: "train", y: [3, 2, 1] }] });
-  const bundle = render(show(fig));
+  const bundle = chartBundle(fig);
   assert.deepEqual(Object.keys(bundle).sort(), [PLOTLY, "text/html", "text/plain"].sort());
   assert.deepEqual(bundle[PLOTLY], fig);
   assert.equal(bundle["text/plain"], 'Chart "Loss": 1 trace (scatter "train")');
@@ -96,4 +98,54 @@ Deno.test("validateFigure rejects what Plotly cannot draw", () => {
   assert.throws(() => validateFigure({ data: {}, layout: {} }), /data must be an array/);
   assert.throws(() => validateFigure({ data: [], layout: null }), /layout must be an object/);
   assert.throws(() => show({ data: [1], layout: {} } as never), /not a trace/);
+  assert.throws(() => show({ data: [{ y: [1] }] } as never), /layout/);
+});
+
+Deno.test("show displays at once, wherever it is called, and returns nothing", () => {
+  resetProfile();
+  const a = lineChart({ title: "A", series: [{ name: "a", y: [1, 2] }] });
+  const b = barChart({ title: "B", categories: ["x"], series: [{ name: "n", y: [1] }] });
+  let values: unknown[] = [];
+  const printed = printedBy(() => values = [show(a), show(b)]);
+  assert.deepEqual(values, [undefined, undefined], "nothing left for the cell to print");
+  assert.deepEqual(printed, ['Chart "A": 1 trace (scatter "a")', 'Chart "B": 1 trace (bar "n")']);
+});
+
+Deno.test("smoke profile: '(smoke)' in every title, full-only figures replaced by a note", () => {
+  const fig = heatmap({ title: "Attention", z: [[1, 0], [0, 1]] });
+  try {
+    printedBy(() => useProfile("smoke"));
+    const bundle = chartBundle(fig);
+    const title = (bundle[PLOTLY] as { layout: { title: { text: string } } }).layout.title.text;
+    assert.equal(title, "Attention (smoke)");
+    assert.equal(fig.layout.title && (fig.layout.title as { text: string }).text, "Attention");
+    const untitled = chartBundle(lineChart({ series: [{ name: "a", y: [1] }] }));
+    assert.match(String(untitled["text/plain"]), /^Chart "\(smoke\)"/);
+    const printed = printedBy(() => show(fig, { fullOnly: "the model is untrained in smoke" }));
+    assert.equal(printed.length, 1);
+    assert.match(printed[0], /Attention.*\(smoke\): not drawn.*untrained in smoke/);
+    printedBy(() => useProfile("full"));
+    assert.equal(
+      (chartBundle(fig)[PLOTLY] as { layout: { title: { text: string } } }).layout.title.text,
+      "Attention",
+    );
+    assert.deepEqual(printedBy(() => show(fig, { fullOnly: "x" })), [
+      'Chart "Attention": 1 trace (heatmap)',
+    ]);
+    assert.throws(() => useProfile("quick"), /expected "full".*or "smoke"/);
+  } finally {
+    resetProfile();
+  }
+});
+
+Deno.test("useProfile: a smoke banner at once, nothing in the full profile", () => {
+  try {
+    assert.deepEqual(printedBy(() => useProfile("full")), []);
+    const banner = printedBy(() => useProfile("smoke"));
+    assert.equal(banner.length, 1);
+    assert.match(banner[0], /^SMOKE PROFILE: tiny sizes/);
+    assert.equal(currentProfile(), "smoke");
+  } finally {
+    resetProfile();
+  }
 });

@@ -1,9 +1,15 @@
 import assert from "node:assert/strict";
-import { checkRule, claim, recordedClaims, setupBackend } from "nn";
+import { checkRule, claim, claimBundle, recordedClaims, setupBackend } from "nn";
+import { printedBy } from "./printed.ts";
 
 const CLAIM = "application/vnd.neural-notebooks.claim+json";
-const render = (d: unknown) =>
-  (d as Record<symbol, () => Record<string, unknown>>)[Symbol.for("Jupyter.display")]();
+/** Makes a claim; returns the bundle of its record and what it printed at once. */
+const make = (...args: Parameters<typeof claim>) => {
+  let value: unknown = "not called";
+  const printed = printedBy(() => value = claim(...args));
+  assert.equal(value, undefined, "claim returns nothing for the cell to print");
+  return { bundle: claimBundle(recordedClaims().at(-1)!), printed };
+};
 
 Deno.test("checkRule: each rule passes and fails where it should", () => {
   assert.equal(checkRule(0.95, { atLeast: 0.95 }).pass, true);
@@ -24,9 +30,9 @@ Deno.test("checkRule: each rule passes and fails where it should", () => {
 
 Deno.test("claim: the bundle carries {id, value, rule, pass, backend}", async () => {
   await setupBackend({ backend: "cpu" });
-  const bundle = render(claim("acc", 0.97, { atLeast: 0.95, because: "LeCun 1998" }, {
+  const { bundle, printed } = make("acc", 0.97, { atLeast: 0.95, because: "LeCun 1998" }, {
     statement: "the MLP reaches 95 %",
-  }));
+  });
   const record = bundle[CLAIM] as Record<string, unknown>;
   assert.equal(record.id, "acc");
   assert.equal(record.value, 0.97);
@@ -37,7 +43,8 @@ Deno.test("claim: the bundle carries {id, value, rule, pass, backend}", async ()
     bundle["text/plain"],
     "PASS acc: 0.97 ≥ 0.95 — the MLP reaches 95 % (LeCun 1998) [cpu]",
   );
-  const failed = render(claim("gap", -0.01, { greaterThan: 0 }));
+  assert.deepEqual(printed, [bundle["text/plain"]], "shown at once (outside Jupyter: printed)");
+  const failed = make("gap", -0.01, { greaterThan: 0 }).bundle;
   assert.equal((failed[CLAIM] as Record<string, unknown>).pass, false);
   assert.match(String(failed["text/html"]), /data-pass="false"/);
   assert.deepEqual(recordedClaims().slice(-2).map((c) => c.id), ["acc", "gap"]);

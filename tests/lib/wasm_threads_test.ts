@@ -114,11 +114,11 @@ Deno.test("threaded wasm: 2 threads, same numbers as the single-threaded build",
 Deno.test("threaded wasm: setupBackend reports it, and the script still exits", async () => {
   const script = `
     import * as tf from "@tensorflow/tfjs";
-    import { setupBackend, showBackend } from "nn";
+    import { backendBundle, setupBackend } from "nn";
     const report = await setupBackend({ backend: "wasm" });
     const c = tf.matMul(tf.ones([512, 512]), tf.ones([512, 512]));
     console.log(JSON.stringify({ wasm: report.wasm, value: (await c.data())[0] }));
-    console.error(showBackend(report)[Symbol.for("Jupyter.display")]()["text/plain"]);
+    console.error(backendBundle(report)["text/plain"]);
   `;
   const config = new URL("../../deno.json", import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {

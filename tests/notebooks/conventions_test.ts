@@ -44,7 +44,23 @@ for (const name of notebooks) {
     const tags = ((params.metadata as Record<string, unknown>)?.tags ?? []) as string[];
     assert.ok(tags.includes("parameters"), "second cell is tagged `parameters`");
     const src = text(params.source as string[]);
-    assert.match(src, /\bprofile\b/, "parameters cell sets `profile`");
+    assert.match(
+      src,
+      /^let profile = "full";/m,
+      'the parameters cell defaults to profile = "full": Run All shows the lesson\'s experiment',
+    );
+    const code = cells.filter((c) => c.cell_type === "code").map((c) => text(c.source as string[]));
+    assert.ok(
+      code.some((c) => /\bnn\.useProfile\(profile\)/.test(c)),
+      "a setup cell declares the profile with nn.useProfile(profile) (smoke banner, titles)",
+    );
+    for (const c of code) {
+      assert.doesNotMatch(
+        c,
+        /\bnn\.(displayable|showClaim|chartBundle)\(|Symbol\.for\("Jupyter\.display"\)/,
+        "one display rule: nn.show, nn.claim and nn.publish display at once (no local helpers)",
+      );
+    }
     assert.match(src, /\bseed\b/, "parameters cell sets `seed`");
   });
 }

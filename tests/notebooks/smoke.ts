@@ -2,7 +2,9 @@
  * Shared body of the notebook smoke tests: run one notebook of notebooks/ headless in the
  * smoke profile through the project's runner (`kernel/run.ts`, a real Deno kernel) and
  * check that no cell raised, exactly the expected claims were stated and all hold, they
- * carry the notebook's backend, enough charts were drawn, and the source is untouched.
+ * carry the notebook's backend, enough charts were drawn, every `nn.show` call left its
+ * chart and no cell's result is a raw object dump (display_check.ts), the smoke banner is
+ * shown, and the source is untouched.
  * The backend is the automatic choice unless NN_BACKEND says otherwise. Where bubblewrap
  * works, the default pass runs each notebook with `--sandbox`, as a reviewer runs a notebook
  * they did not write (`NN_TEST_SANDBOX=0`: without).
@@ -17,6 +19,7 @@ import { join } from "node:path";
 import { type Notebook, readNotebook } from "../../kernel/notebook.ts";
 import { extractBackend, extractClaims } from "../../kernel/report.ts";
 import { checkSandbox } from "../../kernel/sandbox.ts";
+import { displayProblems } from "./display_check.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -96,6 +99,15 @@ export async function runSmoke(file: string, expect: SmokeExpectations): Promise
     const errors = nb.cells.flatMap((c) => c.cell_type === "code" ? (c.outputs ?? []) : [])
       .filter((o) => o.output_type === "error");
     assert.deepEqual(errors, [], "no cell raised");
+    assert.deepEqual(
+      displayProblems(nb),
+      [],
+      "every nn.show call has its chart output, and no cell's result is a raw object dump",
+    );
+    const smokeBanner = nb.cells.flatMap((c) => c.outputs ?? []).find((o) =>
+      o.data?.["application/vnd.neural-notebooks.profile+json"]
+    );
+    assert.ok(smokeBanner, "the smoke profile says so in a banner");
     const claims = extractClaims(nb);
     assert.deepEqual(claims.map((c) => c.id).sort(), [...expect.claims].sort());
     for (const c of claims) {
@@ -110,7 +122,8 @@ export async function runSmoke(file: string, expect: SmokeExpectations): Promise
       : ["execute_result"];
     const charts = nb.cells.flatMap((c) => c.outputs ?? []).filter((o) =>
       kinds.includes(o.output_type) &&
-      (o as { data?: Record<string, unknown> }).data?.["application/vnd.plotly.v1+json"]
+      ["application/vnd.plotly.v1+json", "application/vnd.neural-notebooks.figure-note+json"]
+        .some((mime) => (o as { data?: Record<string, unknown> }).data?.[mime])
     );
     assert.ok(charts.length >= expect.minCharts, `${charts.length} charts`);
     assert.equal(await Deno.readTextFile(source), before, "the source notebook is untouched");

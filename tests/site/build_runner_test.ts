@@ -98,3 +98,53 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "deno task run with no flags, then build --no-execute: every page is the project's own and fresh",
+  ignore: !runnerPresent,
+  sanitizeResources: false,
+  async fn() {
+    await Deno.mkdir(join(root, "out"), { recursive: true });
+    const dir = await Deno.makeTempDir({ dir: join(root, "out"), prefix: ".site-runner-test-" });
+    try {
+      await Deno.mkdir(join(dir, "notebooks"));
+      await Deno.writeTextFile(join(dir, "notebooks/smoke.ipynb"), JSON.stringify(notebook));
+      const runner = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "kernel/run.ts",
+          "--quiet",
+          "--out",
+          join(dir, "out"),
+          join(dir, "notebooks"),
+        ],
+        cwd: root,
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+      assert.equal(runner.code, 0, new TextDecoder().decode(runner.stderr));
+      const executed = JSON.parse(await Deno.readTextFile(join(dir, "out/smoke.ipynb")));
+      assert.equal(
+        executed.metadata["neural-notebooks"].run.profile,
+        "smoke",
+        "the runner records the profile it ran with, the notebook's default included",
+      );
+      const result = await build({
+        sources: [join(dir, "notebooks")],
+        outDir: join(dir, "out"),
+        siteDir: join(dir, "site"),
+        noExecute: true,
+        log: () => {},
+      });
+      assert.deepEqual(
+        result.notebooks.map((n) => [n.page, n.trusted, n.stale]),
+        [["smoke.html", true, false]],
+      );
+      assert.deepEqual(result.missing, []);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -90,8 +90,16 @@ Deno.test("build: runs missing copies, then reuses fresh ones; re-runs only an e
 
     await build({ ...opts, force: true });
     assert.equal(fake.calls[2].sources.length, 2, "--force runs everything");
+    assert.equal(fake.calls[2].profile, undefined, "no --profile: the notebooks' own");
+    assert.equal(
+      (await readManifest(ws.out)).notebooks["a.ipynb"].profile,
+      "smoke",
+      "the manifest records the profile the copy ran with: the notebook's default",
+    );
     await build({ ...opts, profile: "smoke" });
-    assert.equal(fake.calls[3].profile, "smoke");
+    assert.equal(fake.calls.length, 3, "the notebooks' own profile, asked for: still fresh");
+    await build({ ...opts, profile: "full" });
+    assert.equal(fake.calls[3].profile, "full");
     assert.equal(fake.calls[3].sources.length, 2, "a copy made with another profile is stale");
   } finally {
     await Deno.remove(ws.dir, { recursive: true });
