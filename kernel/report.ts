@@ -679,6 +679,13 @@ export function renderMarkdown(report: RunReport): string {
       `Claims: ${s.claims.passed} of ${s.claims.total} hold. ` +
       `Started ${report.startedAt}, ${seconds(report.durationMs)}${shardText}.`,
     "",
+    ...(report.options?.sandbox
+      ? [
+        "Ran in a sandbox (`--sandbox`): no network but loopback, the file system read-only " +
+        "except the output folder and a private /tmp, nothing of $HOME.",
+        "",
+      ]
+      : []),
     ...(report.interrupted
       ? [
         `Interrupted by ${report.interrupted.signal}; not run: ` +
