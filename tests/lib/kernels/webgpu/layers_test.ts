@@ -61,3 +61,25 @@ gpuTest("layers on webgpu: fused programs by default, same outputs as plain ops"
     assert.equal(tf.memory().numTensors, before, `${name}: leaked tensors`);
   }
 });
+
+gpuTest("MultiHeadSelfAttention with a key padding mask on webgpu: fused = plain ops", async () => {
+  await setupBackend({ backend: "webgpu" });
+  const [B, T, D] = [2, 6, 8];
+  const x = tf.tensor(values(B * T * D, 5), [B, T, D]);
+  const mask = tf.tensor2d([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]]);
+  const out: Float32Array[] = [];
+  for (const fusion of [true, false]) {
+    const was = setWebGPUFusion(fusion);
+    const layer = new MultiHeadSelfAttention({ numHeads: 2, seed: 1 });
+    const y = layer.apply([x, mask]) as tf.Tensor;
+    out.push(await y.data() as Float32Array);
+    y.dispose();
+    layer.dispose();
+    setWebGPUFusion(was);
+  }
+  const scale = Math.max(...Array.from(out[1], Math.abs));
+  for (let i = 0; i < out[1].length; i++) {
+    assert.ok(Math.abs(out[0][i] - out[1][i]) <= 1e-4 * (1 + scale), `masked attention[${i}]`);
+  }
+  tf.dispose([x, mask]);
+});
