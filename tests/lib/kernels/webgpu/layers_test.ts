@@ -13,6 +13,7 @@ import {
   MultiHeadSelfAttention,
 } from "../../../../lib/layers/mod.ts";
 import { setWebGPUFusion, startCounting } from "../../../../lib/kernels/webgpu/program.ts";
+import { transformerClassifier } from "../../../../lib/models/transformer.ts";
 import { gpuTest, values } from "./harness.ts";
 
 const LAYERS: Array<[string, () => tf.layers.Layer & { usesFused(): boolean }, number[]]> = [
@@ -82,4 +83,46 @@ gpuTest("MultiHeadSelfAttention with a key padding mask on webgpu: fused = plain
     assert.ok(Math.abs(out[0][i] - out[1][i]) <= 1e-4 * (1 + scale), `masked attention[${i}]`);
   }
   tf.dispose([x, mask]);
+});
+
+gpuTest("transformerClassifier with padding on webgpu = cpu: logits and gradients", async () => {
+  // the same seeded model built on each backend; padded ids in both pre and post position
+  const ids = [[0, 0, 0, 3, 4, 5], [7, 8, 9, 2, 0, 0]];
+  const run = async (backend: string) => {
+    await setupBackend({ backend });
+    const before = tf.memory().numTensors;
+    const model = transformerClassifier({
+      vocabSize: 12,
+      sequenceLength: 6,
+      dModel: 8,
+      numHeads: 2,
+      ffDim: 8,
+      numLayers: 2,
+      outputs: 2,
+      norm: "pre",
+      seed: 1,
+    });
+    const x = tf.tensor2d(ids, [2, 6], "int32");
+    const y = tf.tensor2d([[1, 0], [0, 1]]);
+    const logits = model.predict(x) as tf.Tensor;
+    const { value, grads } = tf.variableGrads(() =>
+      tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor) as tf.Scalar
+    );
+    const names = Object.keys(grads).sort();
+    const out = [await logits.data() as Float32Array, await value.data() as Float32Array];
+    for (const n of names) out.push(await grads[n].data() as Float32Array);
+    tf.dispose([x, y, logits, value, ...Object.values(grads)]);
+    model.dispose();
+    assert.equal(tf.memory().numTensors, before, `${backend}: leaked tensors`);
+    return out;
+  };
+  const want = await run("cpu");
+  const got = await run("webgpu");
+  assert.equal(got.length, want.length);
+  want.forEach((w, k) => {
+    const scale = Math.max(...Array.from(w, Math.abs));
+    for (let i = 0; i < w.length; i++) {
+      assert.ok(Math.abs(got[k][i] - w[i]) <= 1e-4 * (1 + scale), `output ${k}[${i}]`);
+    }
+  });
 });
