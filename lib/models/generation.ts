@@ -318,7 +318,10 @@ export interface BeamResult {
  * Beam search with the key/value cache: keeps the `beamWidth` most probable prefixes of
  * each source (by summed log-probability), growing each by every token and keeping the
  * best; the caches follow their beams (gathered by parent at every step). With
- * `beamWidth: 1` it is greedy decoding.
+ * `beamWidth: 1` it is greedy decoding. Hypotheses are ranked by the raw sum, with no
+ * length penalty: that is exact when every hypothesis runs all `steps` (no `endId`); with
+ * an `endId`, a hypothesis that ended early keeps its score and competes with longer ones,
+ * whose every extra token adds a negative log-probability, so short outputs are favoured.
  *
  * @example
  * ```ts
