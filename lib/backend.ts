@@ -24,7 +24,8 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
-import { type Displayable, displayable, escapeHtml } from "./display.ts";
+import { plotlyLoaderHtml } from "./charts.ts";
+import { DISPLAY_SYMBOL, type Displayable, escapeHtml, type MimeBundle } from "./display.ts";
 import {
   installThreadedWasm,
   type WasmThreadsReport,
@@ -318,6 +319,14 @@ export const BACKEND_MIME = "application/vnd.neural-notebooks.backend+json";
  * Makes a report displayable: a one-line text, a small HTML table and the JSON the
  * runner and the site read.
  *
+ * Its HTML also carries plotly.js (inlined, gzip; see {@linkcode plotlyLoaderHtml}) every
+ * time it is shown, and the charts of the session leave it out. A notebook shows the
+ * report in its setup cell, so every Run All leaves exactly one copy in the saved
+ * notebook, in that cell. Carried by the first chart instead, it was lost from the
+ * saved file whenever that chart's cell was re-run (or Run All repeated) without a
+ * kernel restart, and the reopened notebook's HTML charts stayed blank (measured in
+ * JupyterLab 4.6; any front end that draws the HTML fallback depends on that copy).
+ *
  * @example
  * ```ts
  * import { setupBackend, showBackend } from "nn";
@@ -346,5 +355,15 @@ export function showBackend(report: BackendReport): Displayable {
     rows.map(([k, v]) => `<tr><th style="text-align:left">${k}</th><td>${escapeHtml(v)}</td></tr>`)
       .join("")
   }</table>`;
-  return displayable({ [BACKEND_MIME]: report, "text/html": html, "text/plain": text });
+  let bundle: MimeBundle | undefined;
+  // Built when the front end asks for it: plotly.js counts as shown only once it is.
+  return {
+    [DISPLAY_SYMBOL]: () =>
+      bundle ??= {
+        [BACKEND_MIME]: report,
+        "text/html": plotlyLoaderHtml() + "\n" + html,
+        "text/plain": text,
+      },
+    toString: () => text,
+  } as Displayable;
 }

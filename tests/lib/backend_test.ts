@@ -2,9 +2,13 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import {
   type AdapterReport,
+  chartBundle,
   chooseBackend,
+  lineChart,
   parseBackendName,
+  plotlyVersion,
   probeWebGpu,
+  resetPlotlySession,
   setupBackend,
   showBackend,
   UnknownBackendError,
@@ -103,6 +107,23 @@ Deno.test("showBackend carries the report under the backend mime type", async ()
   const b = bundle();
   assert.deepEqual(b["application/vnd.neural-notebooks.backend+json"], report);
   assert.match(String(b["text/plain"]), /^backend cpu \(argument: cpu was asked for\)/);
+});
+
+Deno.test("showBackend's HTML carries plotly.js each time; the session's charts leave it out", async () => {
+  const report = await setupBackend({ backend: "cpu" });
+  const marker = "plotly.js v" + plotlyVersion();
+  const render = (d: unknown) =>
+    (d as Record<symbol, () => Record<string, unknown>>)[Symbol.for("Jupyter.display")]();
+  resetPlotlySession();
+  const shown = showBackend(report); // not rendered yet: plotly.js is still to come
+  const chart = lineChart({ series: [{ name: "y", y: [1, 2] }] });
+  assert.ok(String(chartBundle(chart)["text/html"]).includes(marker), "first chart carries it");
+  assert.ok(String(render(shown)["text/html"]).includes(marker), "the report carries it");
+  assert.ok(!String(chartBundle(chart)["text/html"]).includes(marker), "charts leave it out");
+  const again = render(showBackend(report));
+  assert.ok(String(again["text/html"]).includes(marker), "a second report (Run All) too");
+  assert.match(String(again["text/html"]), /<table class="nn-backend">/);
+  resetPlotlySession();
 });
 
 Deno.test("importing the library selects cpu until setupBackend (no uninitialised webgpu)", async () => {
