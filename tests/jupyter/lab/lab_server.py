@@ -5,7 +5,8 @@ the themes, settings, workspaces and translations; jupyter-server serves content
 kernels, kernelspecs and sessions.
 
 JupyterLab 4 pairs with jupyter-server 2, which added two APIs the Lab front end calls
-at start-up and 1.23 lacks:
+at start-up and 1.23 lacks, and the `jupyterlab` Python package (not in Debian) adds two
+more to the server; the four are served here, each as the smallest true answer:
 
 - GET /api/me (identity): the front end's user manager (collaborators' names, cursors,
   the user menu) reads who is logged in. Served here with the reply jupyter-server 2
@@ -14,6 +15,11 @@ at start-up and 1.23 lacks:
   so it publishes no events. Served here as a socket that accepts the subscription and
   sends nothing, which is the truth; without it the front end retries the socket
   forever and logs a failed connection each time.
+- GET /lab/api/update and /lab/api/news (the `jupyterlab` package's announcements): the
+  front end asks at start-up whether a newer JupyterLab exists. Without them the server
+  answers with the Lab page, the front end fails to parse it as JSON (an uncaught
+  error) and shows a "path was not found" dialog. Served as JupyterLab's own
+  `NeverCheckForUpdate` answers: no update notification, no news.
 
 Usage: python3 lab_server.py --LabNN.app_dir=BUILD_DIR [--LabNN.state_dir=DIR] [ServerApp options]
 """
@@ -70,6 +76,22 @@ class EventsSocketHandler(WebSocketMixin, websocket.WebSocketHandler, JupyterHan
         pass
 
 
+class NoUpdateHandler(APIHandler):
+    """GET /lab/api/update: what JupyterLab answers with `NeverCheckForUpdate`."""
+
+    @web.authenticated
+    def get(self):
+        self.finish(json.dumps({"notification": None}))
+
+
+class NoNewsHandler(APIHandler):
+    """GET /lab/api/news: no announcements (this server never fetches any)."""
+
+    @web.authenticated
+    def get(self):
+        self.finish(json.dumps({"news": []}))
+
+
 class LabNN(LabServerApp):
     """JupyterLab 4.6 for the Neural Notebooks browser suite."""
 
@@ -111,9 +133,13 @@ class LabNN(LabServerApp):
 
     def initialize_handlers(self):
         super().initialize_handlers()
-        self.handlers.extend(
-            [("/api/me", IdentityHandler), ("/api/events/subscribe", EventsSocketHandler)]
-        )
+        # Before LabServerApp's handlers, whose /lab/(.*) would answer with the Lab page.
+        self.handlers[0:0] = [
+            ("/api/me", IdentityHandler),
+            ("/api/events/subscribe", EventsSocketHandler),
+            ("/lab/api/update", NoUpdateHandler),
+            ("/lab/api/news", NoNewsHandler),
+        ]
 
 
 def _jupyter_server_extension_points():
