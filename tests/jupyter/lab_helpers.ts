@@ -328,11 +328,12 @@ export async function runAllInLab(
   options: LabRunOptions = {},
 ): Promise<LabRunStats> {
   await instrument(page, path);
-  await page.evaluate(async (p) => {
+  await page.evaluate((p) => {
     // deno-lint-ignore no-explicit-any
     const w = globalThis as any;
     w.jupyterapp.shell.activateById(w.__nnPanels[p].id);
-    await w.jupyterapp.commands.execute("notebook:run-all-cells");
+    // Not awaited: the command's promise settles only when every cell has run.
+    void w.jupyterapp.commands.execute("notebook:run-all-cells");
   }, path);
   return await waitUntilLabQuiet(page, path, options);
 }
@@ -387,7 +388,9 @@ export async function waitUntilLabQuiet(
     if (state.running > 0 || state.changes !== lastChanges) quietSince = Date.now();
     lastChanges = state.changes;
     const quiet = Date.now() - quietSince;
-    if (state.running === 0 && quiet >= settleMs) {
+    // Not done before the kernel said anything (for 30 s): the run may not have started.
+    const started = state.changes > 0 || performance.now() - t0 > 30_000;
+    if (started && state.running === 0 && quiet >= settleMs) {
       if (state.idle) break;
       if (quiet >= stallMs) {
         stalled = `no "idle" for ${state.pending} after ${quiet / 1000} s with every cell ` +
@@ -877,7 +880,7 @@ export async function runCodeCell(
   options: LabRunOptions = {},
 ): Promise<LabRunStats> {
   await instrument(page, path);
-  await page.evaluate(async ([p, c]) => {
+  await page.evaluate(([p, c]) => {
     // deno-lint-ignore no-explicit-any
     const w = globalThis as any;
     const panel = w.__nnPanels[p];
@@ -886,7 +889,7 @@ export async function runCodeCell(
     const code = cells.filter((x) => x.model.type === "code");
     w.jupyterapp.shell.activateById(panel.id);
     panel.content.activeCellIndex = cells.indexOf(code[c]);
-    await w.jupyterapp.commands.execute("notebook:run-cell");
+    void w.jupyterapp.commands.execute("notebook:run-cell");
   }, [path, codeCell] as const);
   return await waitUntilLabQuiet(page, path, options);
 }
