@@ -183,19 +183,29 @@ export async function openLab(page: Page, server: NotebookServer): Promise<numbe
   return (performance.now() - t0) / 1000;
 }
 
+/** Seconds {@linkcode openNotebook} took. */
+export interface OpenTimes {
+  /** Until the notebook's model was loaded and its cells created (`context.ready`). */
+  model: number;
+  /** Until the kernel answered (includes starting it). */
+  kernel: number;
+}
+
 /**
  * Opens a notebook of the server's root in Lab's notebook editor, activates it and makes
  * sure its session runs this project's kernel (changing the kernel when the notebook
- * asks for another). Returns the seconds until the kernel answered.
+ * asks for another).
  */
-export async function openNotebook(page: Page, path: string): Promise<number> {
+export async function openNotebook(page: Page, path: string): Promise<OpenTimes> {
   const t0 = performance.now();
-  await page.evaluate(async ([p, kernelName]) => {
+  const model = await page.evaluate(async ([p, kernelName]) => {
     // deno-lint-ignore no-explicit-any
     const w = globalThis as any;
     const app = w.jupyterapp;
+    const start = performance.now();
     const panel = await app.commands.execute("docmanager:open", { path: p, factory: "Notebook" });
     await panel.context.ready;
+    const loaded = (performance.now() - start) / 1000;
     await panel.sessionContext.ready;
     app.shell.activateById(panel.id);
     if (panel.sessionContext.session?.kernel?.name !== kernelName) {
@@ -204,8 +214,9 @@ export async function openNotebook(page: Page, path: string): Promise<number> {
     await panel.sessionContext.session.kernel.info;
     w.__nnPanels ??= {};
     w.__nnPanels[p] = panel;
+    return loaded;
   }, [path, KERNEL_NAME] as const);
-  return (performance.now() - t0) / 1000;
+  return { model, kernel: (performance.now() - t0) / 1000 };
 }
 
 /** Counters the page keeps while cells run (see {@linkcode runAllInLab}). */
@@ -800,49 +811,95 @@ export function mimeRanks(page: Page, path: string, mimes: string[]): Promise<Mi
 }
 
 /**
- * Saves a PNG of the whole notebook: Lab scrolls the notebook inside its panel, so the
- * window is made as tall as the notebook (at most `maxHeight` pixels) for the shot.
+ * Saves PNGs of the whole notebook: Lab scrolls the notebook inside its panel, so the
+ * window is made as tall as the notebook (at most `maxHeight` pixels) for the shot; a
+ * longer notebook is shot in parts, `file` then `<file>-2.png`, `-3` … Returns the files.
  */
 export async function screenshotNotebook(
   page: Page,
   path: string,
   file: string,
   maxHeight = 16_000,
-): Promise<void> {
+): Promise<string[]> {
   const viewport = page.viewportSize() ?? { width: 1200, height: 900 };
-  const height = await page.evaluate((p) => {
+  const scroll = (top: number) =>
+    page.evaluate(([p, t]) => {
+      // deno-lint-ignore no-explicit-any
+      const panel = (globalThis as any).__nnPanels[p];
+      const scroller = panel.content.node.querySelector(".jp-WindowedPanel-outer") ??
+        panel.content.node;
+      scroller.scrollTop = t;
+      return {
+        top: scroller.scrollTop,
+        view: scroller.clientHeight,
+        total: scroller.scrollHeight,
+        // deno-lint-ignore no-explicit-any
+        chrome: (globalThis as any).innerHeight - scroller.clientHeight,
+      };
+    }, [path, top] as const);
+  const first = await scroll(0);
+  await page.setViewportSize({
+    width: viewport.width,
+    height: Math.min(first.total + first.chrome, maxHeight),
+  });
+  // Lab lays the cells out again (cells out of view had estimated heights), Plotly's
+  // responsive charts resize: wait, and once more after a second layout pass.
+  await sleep(1_500);
+  await page.evaluate(() => {
     // deno-lint-ignore no-explicit-any
-    const panel = (globalThis as any).__nnPanels[p];
-    const scroller = panel.content.node.querySelector(".jp-WindowedPanel-outer") ??
-      panel.content.node;
-    scroller.scrollTop = 0;
-    // deno-lint-ignore no-explicit-any
-    return scroller.scrollHeight + ((globalThis as any).innerHeight - scroller.clientHeight);
-  }, path);
-  await page.setViewportSize({ width: viewport.width, height: Math.min(height, maxHeight) });
-  await sleep(1_500); // Lab lays out again, Plotly's responsive charts resize
-  await page.screenshot({ path: file });
+    const w = globalThis as any;
+    w.dispatchEvent(new w.Event("resize"));
+  });
+  await sleep(1_500);
+  const { view } = await scroll(0);
+  const files: string[] = [];
+  for (let part = 0;; part++) {
+    const at = await scroll(part * view);
+    if (part > 0) await sleep(1_000);
+    const name = part === 0 ? file : file.replace(/\.png$/, `-${part + 1}.png`);
+    await page.screenshot({ path: name });
+    files.push(name);
+    if (at.top + at.view >= at.total - 1 || part >= 9) break;
+  }
   await page.setViewportSize(viewport);
+  return files;
 }
 
-/** Saves a PNG of one output of a code cell (index among the notebook's code cells). */
-export async function screenshotOutput(
+/**
+ * Saves a PNG of one code cell (index among the notebook's code cells), input and outputs,
+ * as the page shows it now: scrolled into view, then a clip of the window, so that a
+ * display that keeps changing (live training) is caught mid-way.
+ */
+export async function screenshotCell(
   page: Page,
   path: string,
   codeCell: number,
-  output: number,
   file: string,
 ): Promise<void> {
-  const handle = await page.evaluateHandle(([p, c, o]) => {
+  await page.evaluate(([p, c]) => {
     // deno-lint-ignore no-explicit-any
     const panel = (globalThis as any).__nnPanels[p];
     // deno-lint-ignore no-explicit-any
     const cells = (panel.content.widgets as any[]).filter((x) => x.model.type === "code");
-    const cell = cells[c];
-    return cell.outputArea.widgets[o]?.node ?? cell.node;
-  }, [path, codeCell, output] as const);
-  await handle.asElement()!.screenshot({ path: file });
-  await handle.dispose();
+    cells[c].node.scrollIntoView({ block: "center" });
+  }, [path, codeCell] as const);
+  await sleep(300);
+  const box = await page.evaluate(([p, c]) => {
+    // deno-lint-ignore no-explicit-any
+    const w = globalThis as any;
+    const panel = w.__nnPanels[p];
+    // deno-lint-ignore no-explicit-any
+    const cells = (panel.content.widgets as any[]).filter((x) => x.model.type === "code");
+    const r = cells[c].node.getBoundingClientRect();
+    const y = Math.max(0, r.top);
+    return {
+      x: Math.max(0, r.left),
+      y,
+      width: Math.min(r.width, w.innerWidth),
+      height: Math.max(1, Math.min(r.bottom, w.innerHeight) - y),
+    };
+  }, [path, codeCell] as const);
+  await page.screenshot({ path: file, clip: box });
 }
 
 /**
