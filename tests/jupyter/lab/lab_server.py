@@ -8,18 +8,21 @@ JupyterLab 4 pairs with jupyter-server 2, which added two APIs the Lab front end
 at start-up and 1.23 lacks, and the `jupyterlab` Python package (not in Debian) adds two
 more to the server; the four are served here, each as the smallest true answer:
 
-- GET /api/me (identity): the front end's user manager (collaborators' names, cursors,
-  the user menu) reads who is logged in. Served here with the reply jupyter-server 2
-  gives a token-authenticated user: an anonymous identity, no permissions.
+- GET /api/me (identity): the front end's user manager reads who is logged in (the
+  user's name and colour for the top bar and collaboration). Without it the request
+  fails with 404 and `serviceManager.user.identity` stays undefined (measured). Served
+  with the reply jupyter-server 2 gives a token-authenticated user: an anonymous
+  identity, no permissions.
 - /api/events/subscribe (event bus web socket): jupyter-server 1.23 has no event bus,
-  so it publishes no events. Served here as a socket that accepts the subscription and
-  sends nothing, which is the truth; without it the front end retries the socket
-  forever and logs a failed connection each time.
-- GET /lab/api/update and /lab/api/news (the `jupyterlab` package's announcements): the
-  front end asks at start-up whether a newer JupyterLab exists. Without them the server
-  answers with the Lab page, the front end fails to parse it as JSON (an uncaught
-  error) and shows a "path was not found" dialog. Served as JupyterLab's own
-  `NeverCheckForUpdate` answers: no update notification, no news.
+  so it publishes no events. Without it the front end retries the socket with back-off,
+  logging a failed connection each time (five to six in the first 20 s, measured). Served as a
+  socket that accepts the subscription and sends nothing, which is the truth.
+- GET /lab/api/update and /lab/api/news (the `jupyterlab` package's announcements): with
+  "Fetch official Jupyter news" set to Never (a reader who answered No), the front end
+  asks at start-up whether a newer JupyterLab exists; LabServerApp answers with the Lab
+  page itself and the front end throws an uncaught "not valid JSON" error (measured).
+  Served as JupyterLab's own `NeverCheckForUpdate` answers: no update notification, no
+  news.
 
 Usage: python3 lab_server.py --LabNN.app_dir=BUILD_DIR [--LabNN.state_dir=DIR] [ServerApp options]
 """
