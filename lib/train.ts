@@ -164,7 +164,10 @@ class JupyterProgress {
     final = false,
   ) {
     const figure = trainingCurves(history, { title: `${this.#title} — ${status}` });
-    const bundle: MimeBundle = chartBundle(figure, { height: 320 });
+    // The figure as tall as its div: drawn 380 px high into 320, its axis labels and
+    // legend spilled over the outputs below it (seen in JupyterLab's screenshots).
+    figure.layout.height = 320;
+    const bundle: MimeBundle = chartBundle(figure);
     if (!final) delete bundle[PLOTLY_MIME];
     const pct = total > 0 ? Math.round((100 * done) / total) : 0;
     const bar = `<div class="nn-progress" style="font-family:monospace">` +

@@ -229,7 +229,7 @@ for (const config of CONFIGS) {
             if (!at) return;
             taken = true;
             try {
-              await screenshotCell(page, rel, at[0], file);
+              await screenshotCell(page, rel, at[0], file, at[1]);
               const status = await page.evaluate(([p, c]) => {
                 // deno-lint-ignore no-explicit-any
                 const panel = (globalThis as any).__nnPanels[p];
@@ -238,7 +238,7 @@ for (const config of CONFIGS) {
                   x.model.type === "code"
                 );
                 return cells[c].node.querySelector(".nn-progress")?.textContent?.trim() ?? "";
-              }, at);
+              }, [rel, at[0]] as const);
               console.log(`${rel}: live training display shot (${status.slice(0, 60)})`);
             } catch (e) {
               console.log(`mid-training screenshot of ${rel} failed: ${(e as Error).message}`);
@@ -466,9 +466,34 @@ for (const config of CONFIGS) {
                 ready: (r) => r.mismatched.length === 0 && r.claims.every((c) => c.rendered),
               });
               const shown = (performance.now() - t0) / 1000;
+              const saved = await saveNotebook(page, path);
+              // Typing into a new cell at the end, as a reader does.
+              await page.evaluate((p) => {
+                // deno-lint-ignore no-explicit-any
+                const w = globalThis as any;
+                const panel = w.__nnPanels[p];
+                w.jupyterapp.shell.activateById(panel.id);
+                panel.content.activeCellIndex = panel.content.widgets.length - 1;
+                panel.content.mode = "command";
+                panel.content.node.focus();
+              }, path);
+              await page.keyboard.press("b");
+              await page.keyboard.press("Enter");
+              const typed = "const total = [1, 2, 3, 4, 5].reduce((a, b) => a + b, 0);";
+              const t1 = performance.now();
+              await page.keyboard.type(typed);
+              await page.waitForFunction(
+                ([p, t]) =>
+                  // deno-lint-ignore no-explicit-any
+                  (globalThis as any).__nnPanels[p].content.activeCell.model.sharedModel
+                    .getSource() === t,
+                [path, typed] as const,
+              );
+              const typing = (performance.now() - t1) / typed.length;
               line.push(
                 `${(bytes / 1e6).toFixed(2)} MB: model ${times.model.toFixed(2)} s, every ` +
-                  `output shown ${shown.toFixed(1)} s (kernel start included)`,
+                  `output shown ${shown.toFixed(1)} s (kernel start included), saved in ` +
+                  `${saved.toFixed(2)} s, ${typing.toFixed(0)} ms a typed character`,
               );
               await closeNotebook(page, path);
               await shutDownSession(server!, path);

@@ -866,40 +866,46 @@ export async function screenshotNotebook(
 }
 
 /**
- * Saves a PNG of one code cell (index among the notebook's code cells), input and outputs,
- * as the page shows it now: scrolled into view, then a clip of the window, so that a
- * display that keeps changing (live training) is caught mid-way.
+ * Saves a PNG of one code cell (index among the notebook's code cells), or of one of its
+ * outputs, as the page shows it now: scrolled into view, then a clip of the window, so
+ * that a display that keeps changing (live training) is caught mid-way.
  */
 export async function screenshotCell(
   page: Page,
   path: string,
   codeCell: number,
   file: string,
+  output?: number,
 ): Promise<void> {
-  await page.evaluate(([p, c]) => {
+  const handle = await page.evaluateHandle(([p, c, o]) => {
     // deno-lint-ignore no-explicit-any
     const panel = (globalThis as any).__nnPanels[p];
     // deno-lint-ignore no-explicit-any
     const cells = (panel.content.widgets as any[]).filter((x) => x.model.type === "code");
-    cells[c].node.scrollIntoView({ block: "center" });
-  }, [path, codeCell] as const);
-  await sleep(300);
-  const box = await page.evaluate(([p, c]) => {
+    return o >= 0 ? cells[c].outputArea.widgets[o].node : cells[c].node;
+  }, [path, codeCell, output ?? -1] as const);
+  try {
     // deno-lint-ignore no-explicit-any
-    const w = globalThis as any;
-    const panel = w.__nnPanels[p];
-    // deno-lint-ignore no-explicit-any
-    const cells = (panel.content.widgets as any[]).filter((x) => x.model.type === "code");
-    const r = cells[c].node.getBoundingClientRect();
-    const y = Math.max(0, r.top);
-    return {
-      x: Math.max(0, r.left),
-      y,
-      width: Math.min(r.width, w.innerWidth),
-      height: Math.max(1, Math.min(r.bottom, w.innerHeight) - y),
-    };
-  }, [path, codeCell] as const);
-  await page.screenshot({ path: file, clip: box });
+    await handle.evaluate((el: any) => el.scrollIntoView({ block: "center" }));
+    await sleep(300);
+    // boundingBox(), unlike an element screenshot, does not wait for the element to stop
+    // changing, which a live display does only when training ends.
+    const box = await handle.asElement()!.boundingBox();
+    if (!box) throw new Error(`cell ${codeCell} of ${path} is not shown`);
+    const view = page.viewportSize() ?? { width: 1200, height: 900 };
+    const y = Math.max(0, box.y);
+    await page.screenshot({
+      path: file,
+      clip: {
+        x: Math.max(0, box.x),
+        y,
+        width: Math.min(box.width, view.width),
+        height: Math.max(1, Math.min(box.y + box.height, view.height) - y),
+      },
+    });
+  } finally {
+    await handle.dispose();
+  }
 }
 
 /**
