@@ -175,6 +175,7 @@ Deno.test({
         `the model cell prints the smoke model's parameters:\n${text(oldModel)}`,
       );
       const setupCount = before.cells[0].count;
+      const lastCount = Math.max(...before.cells.map((c) => c.count ?? 0));
 
       // 2. Edit the model cell in Lab's editor, then Shift+Enter through it and the three
       //    cells after it, in command mode as a reader does after editing.
@@ -201,24 +202,32 @@ Deno.test({
       }, [rel, modelAt, edited] as const);
       for (let i = 0; i < 4; i++) await page.keyboard.press("Shift+Enter");
       const second = await waitUntilLabQuiet(page, rel, { timeoutMs: TIMEOUT_MS });
+      // Ready once the evaluation shows its line and its curves (the chart can come a
+      // moment after the line), the confusion matrix is redrawn and every chart is drawn.
       const after = await inspectUntil(
         page,
         rel,
-        async (r) =>
-          /CNN \{2,3\}: test accuracy .*parameters/.test(
-            text(await reportCell(page, rel, r, evaluateAt)),
-          ) && /CNN \{2,3\}, 8 filters per width.*: \d+ parameters/.test(
-            text(await reportCell(page, rel, r, modelAt)),
-          ) && r.charts.every((c) => c.rendered),
+        async (r) => {
+          const evaluation = text(await reportCell(page, rel, r, evaluateAt));
+          const confusion = await reportCell(page, rel, r, confusionAt);
+          return /CNN \{2,3\}: test accuracy .*parameters/.test(evaluation) &&
+            /CNN \{2,3\}: loss and accuracy per epoch/.test(evaluation) &&
+            confusion.count === lastCount + 4 &&
+            /confusion matrix/.test(text(confusion)) &&
+            /CNN \{2,3\}, 8 filters per width.*: \d+ parameters/.test(
+              text(await reportCell(page, rel, r, modelAt)),
+            ) && r.charts.every((c) => c.rendered);
+        },
       );
 
       // 3. The same kernel, the earlier cells untouched, the re-run cells ran again.
       assert.deepEqual(second.kernelEvents, [], "the kernel died or restarted");
+      assert.deepEqual(first.unsolicited, [], "outputs of the run-all dropped by Lab");
+      assert.deepEqual(second.unsolicited, [], "outputs of the re-run dropped by Lab");
       assert.equal(await kernelId(), kernel, "the same kernel");
       assert.deepEqual(after.errors, [], "error outputs after the edit");
       assert.deepEqual(pageErrors, [], "uncaught errors in the page");
       assert.equal(after.cells[0].count, setupCount, "earlier cells were not re-run");
-      const lastCount = Math.max(...before.cells.map((c) => c.count ?? 0));
       const rerun = await Promise.all(
         [modelAt, trainAt, evaluateAt, confusionAt].map((i) => reportCell(page, rel, after, i)),
       );

@@ -662,7 +662,7 @@ export function inspectLabNotebook(page: Page, path: string): Promise<LabReport>
  * Scrolls the notebook from top to bottom a screen at a time, as a reader does, so that
  * Lab renders every cell (it renders cells out of view lazily), then back to the top.
  */
-export async function scrollThrough(page: Page, path: string, pauseMs = 150): Promise<void> {
+export async function scrollThrough(page: Page, path: string, pauseMs = 100): Promise<void> {
   const steps = await page.evaluate((p) => {
     // deno-lint-ignore no-explicit-any
     const panel = (globalThis as any).__nnPanels[p];
