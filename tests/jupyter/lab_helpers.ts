@@ -829,10 +829,18 @@ export async function screenshotNotebook(
       const scroller = panel.content.node.querySelector(".jp-WindowedPanel-outer") ??
         panel.content.node;
       scroller.scrollTop = t;
+      // The notebook ends with its last cell: Lab lets the view scroll past the end, and
+      // that blank space counts in scrollHeight.
+      const cells = panel.content.widgets;
+      const last = cells[cells.length - 1]?.node;
+      const bottom = last
+        ? last.getBoundingClientRect().bottom - scroller.getBoundingClientRect().top +
+          scroller.scrollTop
+        : scroller.scrollHeight;
       return {
         top: scroller.scrollTop,
         view: scroller.clientHeight,
-        total: scroller.scrollHeight,
+        total: Math.ceil(Math.min(bottom + 24, scroller.scrollHeight)),
         // deno-lint-ignore no-explicit-any
         chrome: (globalThis as any).innerHeight - scroller.clientHeight,
       };
@@ -859,7 +867,7 @@ export async function screenshotNotebook(
     const name = part === 0 ? file : file.replace(/\.png$/, `-${part + 1}.png`);
     await page.screenshot({ path: name });
     files.push(name);
-    if (at.top + at.view >= at.total - 1 || part >= 9) break;
+    if (at.top + at.view >= at.total - 1 || at.top < part * view - 1 || part >= 9) break;
   }
   await page.setViewportSize(viewport);
   return files;
