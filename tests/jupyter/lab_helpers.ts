@@ -308,7 +308,19 @@ async function instrument(page: Page, path: string): Promise<void> {
           r.pending = [...requests.values()].filter((x) => x.busy && !x.idle).map((x) => x.type);
         }
       }
-      return handle(msg);
+      const handled = handle(msg);
+      // Freeze frame (see freezeMidTraining): hold the next messages once an update shows
+      // a training past its first epoch, until the test has taken its picture.
+      const f = w.__nnFreeze;
+      if (
+        f && !f.text && type === "update_display_data" &&
+        /: \d{1,2}% · epoch ([2-9]|\d\d)\//.test(String(msg.content?.data?.["text/plain"]))
+      ) {
+        f.text = String(msg.content.data["text/plain"]);
+        const held = new Promise<void>((resolve) => f.release = resolve);
+        return Promise.resolve(handled).then(() => held);
+      }
+      return handled;
     };
     // deno-lint-ignore no-explicit-any
     panel.sessionContext.statusChanged.connect((_: unknown, status: any) => {
@@ -356,6 +368,41 @@ export async function runAllInLab(
  */
 export async function instrumentNotebook(page: Page, path: string): Promise<void> {
   await instrument(page, path);
+}
+
+/**
+ * Arms a freeze frame for the next run: when the page receives the first update of a
+ * live training display past its first epoch, it applies that update and then holds the
+ * kernel's next messages (Lab handles them one after another) until
+ * {@linkcode releaseFreeze}, so that a screenshot shows the display mid-training however
+ * short the training is. The kernel keeps running; the held messages are handled in order
+ * afterwards.
+ */
+export async function freezeMidTraining(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    // deno-lint-ignore no-explicit-any
+    (globalThis as any).__nnFreeze = { text: "", release: null };
+  });
+}
+
+/** The text/plain of the frozen update, or "" while none is frozen. */
+export function frozenDisplay(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    // deno-lint-ignore no-explicit-any
+    const f = (globalThis as any).__nnFreeze;
+    return f?.release ? String(f.text) : "";
+  });
+}
+
+/** Lets the page handle the held messages (and disarms the freeze frame). */
+export async function releaseFreeze(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    // deno-lint-ignore no-explicit-any
+    const w = globalThis as any;
+    const f = w.__nnFreeze;
+    w.__nnFreeze = null;
+    f?.release?.();
+  });
 }
 
 /**
@@ -840,6 +887,7 @@ export async function screenshotNotebook(
       return {
         top: scroller.scrollTop,
         view: scroller.clientHeight,
+        offset: scroller.getBoundingClientRect().top,
         total: Math.ceil(Math.min(bottom + 24, scroller.scrollHeight)),
         // deno-lint-ignore no-explicit-any
         chrome: (globalThis as any).innerHeight - scroller.clientHeight,
@@ -865,7 +913,14 @@ export async function screenshotNotebook(
     const at = await scroll(part * view);
     if (part > 0) await sleep(1_000);
     const name = part === 0 ? file : file.replace(/\.png$/, `-${part + 1}.png`);
-    await page.screenshot({ path: name });
+    // A later part ends where the notebook ends.
+    const height = Math.min(at.offset + at.total - at.top, at.offset + at.view);
+    await page.screenshot(
+      part === 0 ? { path: name } : {
+        path: name,
+        clip: { x: 0, y: 0, width: viewport.width, height: Math.max(1, height) },
+      },
+    );
     files.push(name);
     if (at.top + at.view >= at.total - 1 || at.top < part * view - 1 || part >= 9) break;
   }
