@@ -49,6 +49,7 @@ import {
   sortRuns,
   summarize,
 } from "./report.ts";
+import { modelsDirFor } from "./site/live.ts";
 import { parseShard, type Shard, ShardError } from "./shard.ts";
 import {
   expandSweep,
@@ -503,10 +504,15 @@ async function runNotebook(
   let kernel: KernelManager | undefined;
   let status: NotebookStatus = "ok";
   try {
+    // Models the notebook publishes (nn.publishModel) go next to its executed copy; the
+    // folder is emptied first, so that the site never shows a model of an earlier run.
+    const modelsDir = resolve(modelsDirFor(p.output));
+    await Deno.remove(modelsDir, { recursive: true }).catch(() => {});
     kernel = await KernelManager.start({
       spec: p.kernel.spec,
       cwd: dirname(resolve(p.path)),
       startupTimeoutMs: options.startupTimeoutMs,
+      env: { NN_PUBLISH_DIR: modelsDir },
     });
     const info = kernel.info as Record<string, unknown>;
     const languageInfo = (info.language_info ?? {}) as Record<string, unknown>;
