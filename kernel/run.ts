@@ -70,7 +70,8 @@ Usage:
 
 With no notebook, runs every notebook in notebooks/. A folder means the .ipynb files in it.
 Executed notebooks and report.json/report.md go to --out (default out/); the source
-notebooks are never modified.
+notebooks are never modified. Models a notebook publishes (nn.publishModel) go to
+<out>/<notebook>.models/ (the kernel's NN_PUBLISH_DIR), emptied before each run.
 
 Options:
   -p, --parameter NAME=VALUE  set a parameter (repeatable); VALUE is JSON when it parses as
