@@ -37,6 +37,7 @@ import {
   aggregateClaims,
   extractBackend,
   extractClaims,
+  extractModels,
   isFailure,
   localVersions,
   mergeReports,
@@ -560,6 +561,8 @@ async function runNotebook(
   }
   report.claims = extractClaims(p.nb);
   report.backend = extractBackend(p.nb);
+  const models = extractModels(p.nb);
+  if (models.length > 0) report.models = models;
   if (status === "ok" && report.claims.some((c) => !c.pass)) status = "claims failed";
   report.status = status;
   report.durationMs = Date.now() - started;

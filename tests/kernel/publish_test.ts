@@ -29,6 +29,17 @@ Deno.test("a published model goes next to the executed notebook and onto its pag
     assert.equal((await Deno.stat(join(folder, "tiny-digits", "weights.bin"))).size, 4 * 6370);
     await assert.rejects(Deno.stat(stale), Deno.errors.NotFound, "the folder is emptied first");
 
+    const report = JSON.parse(await Deno.readTextFile(join(out, "report.json")));
+    assert.deepEqual(report.notebooks[0].models, [{
+      name: "tiny-digits",
+      demo: "digits",
+      networks: [{ label: "tiny-digits", params: 6370, weightBytes: 4 * 6370 }],
+      cell: 2,
+    }]);
+    assert.match(
+      await Deno.readTextFile(join(out, "report.md")),
+      /\| .*publish_model\.ipynb \| tiny-digits \| digits \| tiny-digits: 6370 parameters, 0\.03 MB \|/,
+    );
     const nb = await readNotebook(join(out, "publish_model.ipynb"));
     const outputs = nb.cells.flatMap((c) => c.outputs ?? []);
     const record = outputs.find((o) => o.data && MODEL_MIME in o.data);
