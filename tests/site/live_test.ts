@@ -22,15 +22,9 @@ import * as tf from "@tensorflow/tfjs";
 import { chromium } from "playwright-core";
 import * as nn from "nn";
 import { build, type RunRequest } from "../../kernel/site/build.ts";
-import {
-  classifyDigit,
-  predictSentiment,
-  sampleChars,
-  translate,
-  type TranslateResult,
-} from "nn/live/demos.ts";
-import type { LiveMeta, OutputKind } from "nn/live/format.ts";
+import type { LiveMeta } from "nn/live/format.ts";
 import { publishFixtures, trainFixtureModels } from "./live_fixtures.ts";
+import { CHROMIUM_ARGS, exercisePanel, panelStates } from "./live_check.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const available = await Deno.stat(CHROMIUM).then((s) => s.isFile, () => false);
@@ -39,17 +33,6 @@ if (!available) {
 }
 const BACKENDS = (Deno.env.get("NN_LIVE_BACKENDS") ?? "webgpu,webgl,wasm").split(",");
 const screenshots = new URL("../../out/live-screenshots/", import.meta.url).pathname;
-
-/** Largest |a − b| over two equally shaped nested arrays of numbers. */
-function maxDiff(a: unknown, b: unknown): number {
-  if (typeof a === "number" && typeof b === "number") return Math.abs(a - b);
-  assert.ok(Array.isArray(a) && Array.isArray(b), "arrays to compare");
-  assert.equal(a.length, b.length, "same lengths");
-  return a.reduce((m: number, v, i) => Math.max(m, maxDiff(v, b[i])), 0);
-}
-
-// deno-lint-ignore no-explicit-any
-type Panel = Record<string, any>;
 
 Deno.test({
   name: "live panels: every demo in Chromium on webgpu, webgl and wasm agrees with Deno",
@@ -99,26 +82,13 @@ Deno.test({
       );
       assert.equal((html.match(/class="nn-live" data-model=/g) ?? []).length, 4, "four panels");
       assert.ok(!/<script>/.test(html), "no inline script");
-      const net = (name: string) => models.find((m) => m.name === name)!.networks;
-      const output = (name: string, i = 0) => meta.get(name)!.networks[i].output as OutputKind;
 
       context = await chromium.launchPersistentContext(profile, {
         executablePath: CHROMIUM,
         headless: true,
         offline: true,
         viewport: { width: 1100, height: 900 },
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-          "--enable-unsafe-webgpu",
-          "--use-webgpu-adapter=swiftshader",
-          "--enable-unsafe-swiftshader",
-          "--use-angle=swiftshader",
-        ],
+        args: CHROMIUM_ARGS,
       });
       const requests: string[] = [];
       await context.route("**/*", (route) => {
@@ -146,26 +116,12 @@ Deno.test({
           page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
           const started = performance.now();
           await page.goto(`file://${join(site, "live.html")}?backend=${backend}`);
-          await page.waitForFunction(
-            () =>
-              [...document.querySelectorAll<HTMLElement>(".nn-live[data-model]")].every((p) =>
-                p.dataset.state === "ready" || p.dataset.state === "error"
-              ),
-            null,
-            { timeout: 240_000, polling: 250 },
-          );
+          const states = await panelStates(page);
           const loadedMs = performance.now() - started;
-          const states = await page.$$eval(".nn-live[data-model]", (ps) =>
-            ps.map((p) => ({
-              model: (p as HTMLElement).dataset.model,
-              state: (p as HTMLElement).dataset.state,
-              backend: (p as HTMLElement).dataset.backend,
-              firstMs: Number((p as HTMLElement).dataset.firstMs),
-              status: p.querySelector(".nn-live-status")?.textContent,
-            })));
-          const running = states[0].backend;
-          if (running !== backend) {
-            console.log(`live panels: ${backend} did not start in this Chromium (ran ${running})`);
+          if (states[0].backend !== backend) {
+            console.log(
+              `live panels: ${backend} did not start in this Chromium (ran ${states[0].backend})`,
+            );
             await page.close();
             return;
           }
@@ -173,162 +129,26 @@ Deno.test({
             assert.equal(s.state, "ready", `${s.model}: ${s.status}`);
             assert.equal(s.backend, backend);
           }
-          const record: Record<string, unknown> = {
+          const diffs: Record<string, number> = {};
+          summary.push({
             backend,
             runsOn: await page.locator(".nn-live-backend-text").first().textContent(),
             firstPredictionMs: Object.fromEntries(states.map((s) => [s.model, s.firstMs])),
             pageLoadedMs: Math.round(loadedMs),
-            maxAbsDiff: {} as Record<string, number>,
-          };
-          const diffs = record.maxAbsDiff as Record<string, number>;
-          const panel = (name: string) => page.locator(`.nn-live[data-model="live/${name}"]`);
-          const result = async (name: string, done: (r: Panel) => boolean) => {
-            const deadline = Date.now() + 120_000;
-            while (Date.now() < deadline) {
-              const [state, json] = await panel(name).evaluate((
-                p,
-              ) => [(p as HTMLElement).dataset.state, (p as HTMLElement).dataset.result]);
-              if (state === "error") {
-                throw new Error(
-                  `${name}: ${await panel(name).locator(".nn-live-status").textContent()}`,
-                );
-              }
-              if (state === "ready" && json) {
-                const r = JSON.parse(json) as Panel;
-                if (done(r)) return r;
-              }
-              await new Promise((resolve) => setTimeout(resolve, 200));
-            }
-            throw new Error(`${name}: no result after 120 s`);
-          };
-          const shot = (name: string) =>
-            panel(name).screenshot({ path: join(screenshots, `${backend}-${name}.png`) });
-
-          await t.step("sentiment: a typed sentence", async () => {
-            const text = "The staff was great but the food was bad";
-            await panel("sentiment-cnn").locator("input.nn-live-input").fill(text);
-            const r = await result("sentiment-cnn", (r) => r.input === text) as Panel & {
-              probabilities: number[];
-              contributions: number[];
-            };
-            const d = await predictSentiment(
-              net("sentiment-cnn")[0],
-              meta.get("sentiment-cnn")!.demo as never,
-              text,
-              output("sentiment-cnn"),
-            );
-            assert.deepEqual(r.words, d.words);
-            assert.deepEqual(r.ids, d.ids);
-            diffs.sentiment = Math.max(
-              maxDiff(r.probabilities, d.probabilities),
-              maxDiff(r.contributions, d.contributions),
-            );
-            await shot("sentiment-cnn");
+            maxAbsDiff: diffs,
           });
-
-          await t.step("seq2seq: a typed date, beam search", async () => {
-            const text = "July 4, 1976";
-            const p = panel("dates");
-            await p.locator("select.nn-live-method").selectOption({ index: 1 });
-            await p.locator("input.nn-live-input").fill(text);
-            const r = await result("dates", (r) => r.input === text && r.beamWidth > 1) as
-              & Panel
-              & TranslateResult;
-            const seqMeta = meta.get("dates")!.demo as never;
-            const parts = nn.seq2seqParts(net("dates")[0]);
-            const d = await translate(parts, seqMeta, text, { beamWidth: 3 });
-            if (JSON.stringify(r.tokens) === JSON.stringify(d.tokens)) {
-              diffs.seq2seq = Math.max(
-                maxDiff(r.probs, d.probs),
-                maxDiff(r.attention, d.attention),
-                Math.abs(r.logProb! - d.logProb!),
+          for (const m of models) {
+            await t.step(`${meta.get(m.name)!.demo.demo}: ${m.name}`, async () => {
+              const check = await exercisePanel(
+                page,
+                `live/${m.name}`,
+                meta.get(m.name)!,
+                m.networks,
+                join(screenshots, `${backend}-${m.name}.png`),
               );
-            } else {
-              // a near tie between hypotheses resolved the other way: the browser's choice
-              // must score as well as Deno's, by Deno's own numbers
-              const g = await translate(parts, seqMeta, text, { beamWidth: 1 });
-              assert.ok(
-                Math.abs(r.logProb! - d.logProb!) < 1e-3,
-                `beam outputs differ: ${r.output} (${r.logProb}) vs ${d.output} (${d.logProb})`,
-              );
-              diffs.seq2seq = Math.abs(r.logProb! - d.logProb!);
-              console.log(`seq2seq near tie: ${r.output} vs ${d.output}; greedy ${g.output}`);
-            }
-            assert.equal(r.attention.length, 10);
-            for (const row of r.attention) {
-              assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-3, "weights sum to 1");
-            }
-            await shot("dates");
-          });
-
-          await t.step("generate: prompt, temperature, seed", async () => {
-            const p = panel("chars");
-            const prompt = "I would ";
-            await p.locator("input.nn-live-input").fill(prompt);
-            await p.locator('input[aria-label="seed"]').fill("3");
-            await p.locator('input[aria-label="temperature"]').fill("0.7");
-            await p.locator("button.nn-live-sample").click();
-            const r = await result(
-              "chars",
-              (r) =>
-                r.prompt === "I would " && r.seed === 3 && Math.abs(r.temperature - 0.7) < 1e-9,
-            ) as Panel & { results: { text: string; firstProbs: number[] }[] };
-            let worst = 0;
-            for (const [i, model] of net("chars").entries()) {
-              const d = await sampleChars(model, meta.get("chars")!.demo as never, {
-                prompt,
-                length: 30,
-                temperature: 0.7,
-                seed: 3,
-              });
-              assert.equal(r.results[i].text, d.text, "the same seed samples the same text");
-              worst = Math.max(worst, maxDiff(r.results[i].firstProbs, d.firstProbs));
-            }
-            diffs.generate = worst;
-            await shot("chars");
-          });
-
-          await t.step("digits: a 0 drawn with the mouse", async () => {
-            const canvas = panel("digits").locator("canvas.nn-live-canvas");
-            await canvas.scrollIntoViewIfNeeded();
-            const box = (await canvas.boundingBox())!;
-            await panel("digits").getByRole("button", { name: "Clear" }).click();
-            await result("digits", (r) => r.pixels.every((v: number) => v === 0));
-            const runs = Number(await panel("digits").getAttribute("data-runs"));
-            await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.2);
-            await page.mouse.down();
-            for (let a = 0; a <= 2 * Math.PI + 0.2; a += 0.25) {
-              await page.mouse.move(
-                box.x + box.width * (0.5 + 0.22 * Math.sin(a)),
-                box.y + box.height * (0.5 - 0.3 * Math.cos(a)),
-              );
-            }
-            await page.mouse.up();
-            const r = await result("digits", () => true);
-            await page.waitForFunction(
-              (n) =>
-                Number(
-                  document.querySelector<HTMLElement>('.nn-live[data-model="live/digits"]')!.dataset
-                    .runs,
-                ) > n,
-              runs,
-            );
-            const last = JSON.parse(
-              (await panel("digits").getAttribute("data-result"))!,
-            ) as { pixels: number[]; probabilities: number[][] };
-            assert.ok(r);
-            assert.ok(
-              last.pixels.filter((v) => v > 0.5).length > 30,
-              "the drawing reached the model",
-            );
-            const d = await classifyDigit(
-              net("digits").map((model, i) => ({ model, output: output("digits", i) })),
-              last.pixels,
-            );
-            diffs.digits = maxDiff(last.probabilities, d);
-            await shot("digits");
-          });
-
+              diffs[check.demo] = check.maxAbsDiff;
+            });
+          }
           const tolerance = backend === "webgl" ? 2e-3 : 1e-4;
           for (const [demo, diff] of Object.entries(diffs)) {
             assert.ok(
@@ -343,7 +163,6 @@ Deno.test({
           await page.screenshot({ path: join(screenshots, `${backend}-page.png`), fullPage: true });
           await page.close();
           assert.deepEqual(errors, [], `${backend}: console errors`);
-          summary.push(record);
         });
       }
 
@@ -351,23 +170,14 @@ Deno.test({
         await Deno.remove(join(site, "live/models/live.digits.js"));
         const page = await context!.newPage();
         await page.goto(`file://${join(site, "live.html")}?backend=wasm`);
-        await page.waitForFunction(
-          () =>
-            [...document.querySelectorAll<HTMLElement>(".nn-live[data-model]")].every((p) =>
-              p.dataset.state === "ready" || p.dataset.state === "error"
-            ),
-          null,
-          { timeout: 120_000 },
-        );
-        const digits = page.locator('.nn-live[data-model="live/digits"]');
-        assert.equal(await digits.getAttribute("data-state"), "error");
-        assert.match(
-          (await digits.locator(".nn-live-status").textContent())!,
-          /live\/models\/live\.digits\.js is missing beside this page/,
-        );
-        const ready = await page.locator('.nn-live[data-state="ready"]').count();
-        assert.equal(ready, 3);
-        await digits.screenshot({ path: join(screenshots, "missing-model.png") });
+        const states = await panelStates(page, 120_000);
+        const digits = states.find((s) => s.model === "live/digits")!;
+        assert.equal(digits.state, "error");
+        assert.match(digits.status, /live\/models\/live\.digits\.js is missing beside this page/);
+        assert.equal(states.filter((s) => s.state === "ready").length, 3);
+        await page.locator('.nn-live[data-model="live/digits"]').screenshot({
+          path: join(screenshots, "missing-model.png"),
+        });
         await page.close();
       });
       assert.deepEqual(requests, [], "no request left the machine");
