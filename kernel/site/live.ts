@@ -182,7 +182,15 @@ const ENTRY = new URL("./live/panels.js", import.meta.url);
  * use, becomes a stub that throws.
  */
 export async function buildLiveBundle(): Promise<string> {
-  const esbuild = await import("esbuild"); // loaded only when a page has panels
+  let esbuild: typeof import("esbuild");
+  try {
+    esbuild = await import("esbuild"); // loaded only when a page has panels
+  } catch (error) {
+    throw new Error(
+      `esbuild, which bundles the live panels, cannot be loaded (${(error as Error).message}): ` +
+        "run `deno install` in the project folder.",
+    );
+  }
   try {
     const result = await esbuild.build({
       entryPoints: [ENTRY.pathname],
