@@ -21,6 +21,7 @@ Deno.test("02_sparse_networks runs in the smoke profile with every claim holding
   await runSmoke("02_sparse_networks.ipynb", {
     claims: EXPECTED_CLAIMS,
     minCharts: 12,
+    models: ["digits"],
     chartsFrom: "results",
   });
 });

@@ -21,5 +21,9 @@ Deno.test("04_transformers runs in the smoke profile with every claim holding", 
   // 12 result charts (attention ×2, causal gradients, position table, dot vs distance,
   // training curves, accuracy bars, two sentence heatmaps, character curves, timing,
   // recall) besides the live training-progress charts
-  await runSmoke("04_transformers.ipynb", { claims: EXPECTED_CLAIMS, minCharts: 12 });
+  await runSmoke("04_transformers.ipynb", {
+    claims: EXPECTED_CLAIMS,
+    minCharts: 12,
+    models: ["characters"],
+  });
 });
