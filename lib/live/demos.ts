@@ -250,6 +250,8 @@ export interface SampleCharsOptions {
   temperature: number;
   /** Seed of the draws. */
   seed: number;
+  /** Called with the sampled characters so far after each one (to show them as they come). */
+  onProgress?: (sampled: string) => void;
 }
 
 /** What {@linkcode sampleChars} returns. */
@@ -306,6 +308,7 @@ export async function sampleChars(
       if (u < 0) break;
     }
     ids.push(k);
+    options.onProgress?.(ids.slice(start).map((i) => chars[i]).join(""));
   }
   const text = ids.map((i) => chars[i]).join("");
   return { text, sampled: ids.slice(start).map((i) => chars[i]).join(""), firstProbs };

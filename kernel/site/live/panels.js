@@ -288,7 +288,11 @@ function generatePanel(body, meta, nets, go) {
     go(async () => {
       const results = [];
       for (const [i, n] of nets.entries()) {
-        const r = await sampleChars(n.model, d, options);
+        const r = await sampleChars(n.model, d, {
+          ...options,
+          onProgress: (sampled) =>
+            outs[i].replaceChildren(el("b", { text: options.prompt }), sampled),
+        });
         outs[i].replaceChildren(el("b", { text: options.prompt }), r.sampled);
         results.push({ network: n.label, ...r });
       }
