@@ -8,6 +8,7 @@
  *
  * ```sh
  * deno task build && deno run -A tests/site/live_measure.ts --backends webgpu,webgl,wasm
+ * deno run -A tests/site/live_measure.ts --pages 05_cnn_text_models --json out/m05.json
  * ```
  *
  * @module
@@ -27,6 +28,8 @@ const { values } = parseArgs({
     site: { type: "string", default: "site" },
     out: { type: "string", default: "out" },
     backends: { type: "string", default: "webgpu,webgl,wasm" },
+    pages: { type: "string" },
+    json: { type: "string" },
   },
 });
 const site = resolve(values.site!);
@@ -56,6 +59,8 @@ const pages: {
 }[] = [];
 for await (const entry of Deno.readDir(site)) {
   if (!entry.name.endsWith(".html")) continue;
+  const only = values.pages?.split(",");
+  if (only && !only.includes(entry.name.replace(/\.html$/, ""))) continue;
   const html = await Deno.readTextFile(join(site, entry.name));
   for (const m of html.matchAll(/data-model="([^"]+)" data-src="([^"]+)"/g)) {
     const [stem, name] = m[1].split("/");
@@ -128,5 +133,8 @@ try {
 } finally {
   await context.close();
   await Deno.remove(profile, { recursive: true }).catch(() => {});
-  await Deno.writeTextFile(join(out, "live-measure.json"), JSON.stringify(rows, null, 1));
+  await Deno.writeTextFile(
+    values.json ?? join(out, "live-measure.json"),
+    JSON.stringify(rows, null, 1),
+  );
 }
