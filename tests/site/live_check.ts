@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * Driving one live panel in Chromium and checking it against Deno: what `live_test.ts` does
  * for every panel of its fixture page on each backend, and `live_measure.ts` for a built
