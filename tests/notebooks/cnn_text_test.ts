@@ -8,8 +8,8 @@ import { runSmoke } from "./smoke.ts";
 // Smoke-profile claims. Four check weaker statements than the full profile's and carry
 // their own ids: the full profile states cnn-beats-afinn (≥ 3 points),
 // top-ngrams-hold-afinn-words (≥ 2× the base rate), multiwidth-not-significantly-worse-than-width1
-// (paired z ≥ −2) and
-// cnn-competitive (≥ −3 points), and adds cross-domain-costs-accuracy.
+// (paired z ≥ −2) and cnn-competitive (≥ −3 points), and adds cross-domain-costs-accuracy and
+// side-by-side-trained-until-validation-stalls.
 const EXPECTED_CLAIMS = [
   "parameter-formula-matches-tfjs",
   "receptive-field-matches-gradient",
@@ -37,11 +37,33 @@ Deno.test("05 builds, trains and evaluates its models in its own cells", async (
   for (const id of ["widths", "transfer", "compare"]) {
     assert.ok(having(/await fitAndTest\(/).includes(id), `${id} calls fitAndTest`);
   }
-  // the library helpers no longer train
+  // the library helpers no longer train, nor convolve by hand
   const lib = await Deno.readTextFile(
     new URL("../../lib/experiments/cnn_text.ts", import.meta.url),
   );
   assert.doesNotMatch(lib, /\btrain\(|\.compile\(|\.fit\(/);
+  assert.doesNotMatch(lib, /handConvolution/);
+  // the convolution by hand is written in a cell from tf ops: lookup, dot products, bias, ReLU,
+  // max over time; the next cell checks it against tf.layers.conv1d and the library's model
+  const hand = code.find((c) => c.id === "hand")!.text;
+  for (const op of [/tf\.gather\(/, /tf\.dot\(/, /tf\.add\(/, /tf\.relu\(/, /tf\.max\(/]) {
+    assert.match(hand, op);
+  }
+  assert.doesNotMatch(code.map((c) => c.text).join("\n"), /ex\.handConvolution/);
+  const check = code.find((c) => c.id === "hand-claim")!.text;
+  assert.match(check, /tf\.layers\.conv1d\(/);
+  assert.match(check, /nn\.claim\("hand-convolution-matches-layers"/);
+  // prose teaches with display equations; the notebook closes with the claims table and a
+  // summary printed from the run
+  const markdown = nb.cells.filter((c) => c.cell_type === "markdown").map((c) => c.source.join(""));
+  assert.ok(
+    markdown.join("\n").split("$$").length - 1 >= 2 * 3,
+    "at least three display equations",
+  );
+  assert.ok(markdown.some((m) => m.startsWith("## About the claims")));
+  const last = nb.cells.at(-1)!;
+  assert.equal(last.cell_type, "code");
+  assert.match(last.source.join(""), /What this run showed[\s\S]*nn\.publish\(/);
 });
 
 Deno.test("05_cnn_text_models runs in the smoke profile with every claim holding", async () => {
