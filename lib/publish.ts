@@ -333,6 +333,7 @@ export async function exportModel(
   const staging = await Deno.makeTempDir({ dir: root, prefix: `.${name}.new-` });
   let bytes = 0;
   try {
+    await Deno.chmod(staging, 0o755); // a temporary folder is private; the published one is not
     const networks: NetworkMeta[] = [];
     const paths = new Set<string>();
     for (const [label, net] of entries) {
