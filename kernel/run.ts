@@ -41,6 +41,7 @@ import {
   aggregateClaims,
   extractBackend,
   extractClaims,
+  extractModels,
   isFailure,
   localVersions,
   mergeReports,
@@ -54,6 +55,7 @@ import {
   summarize,
 } from "./report.ts";
 import { checkSandbox, runSandboxed, SANDBOXED_ENV, SandboxError } from "./sandbox.ts";
+import { modelsDirFor } from "./site/live.ts";
 import { parseShard, type Shard, ShardError } from "./shard.ts";
 import {
   expandSweep,
@@ -74,7 +76,8 @@ Usage:
 
 With no notebook, runs every notebook in notebooks/. A folder means the .ipynb files in it.
 Executed notebooks and report.json/report.md go to --out (default out/); the source
-notebooks are never modified.
+notebooks are never modified. Models a notebook publishes (nn.publishModel) go to
+<out>/<notebook>.models/ (the kernel's NN_PUBLISH_DIR), emptied before each run.
 
 Options:
   -p, --parameter NAME=VALUE  set a parameter (repeatable); VALUE is JSON when it parses as
@@ -567,11 +570,16 @@ async function runNotebook(
   let kernel: KernelManager | undefined;
   let status: NotebookStatus = "ok";
   try {
+    // Models the notebook publishes (nn.publishModel) go next to its executed copy; the
+    // folder is emptied first, so that the site never shows a model of an earlier run.
+    const modelsDir = resolve(modelsDirFor(p.output));
+    await Deno.remove(modelsDir, { recursive: true }).catch(() => {});
     kernel = await KernelManager.start({
       spec: p.kernel.spec,
       cwd: dirname(resolve(p.path)),
       startupTimeoutMs: options.startupTimeoutMs,
       signal,
+      env: { NN_PUBLISH_DIR: modelsDir },
     });
     const info = kernel.info as Record<string, unknown>;
     const languageInfo = (info.language_info ?? {}) as Record<string, unknown>;
@@ -638,6 +646,8 @@ async function runNotebook(
   if (options.sandboxed) noteSandbox(p.nb, options.outDir);
   report.claims = extractClaims(p.nb);
   report.backend = extractBackend(p.nb);
+  const models = extractModels(p.nb);
+  if (models.length > 0) report.models = models;
   if (status === "ok" && report.claims.some((c) => !c.pass)) status = "claims failed";
   report.status = status;
   report.durationMs = Date.now() - started;

@@ -34,3 +34,4 @@ export * from "./models/encoder_decoder.ts";
 export * from "./models/generation.ts";
 export * from "./models/cnn_text.ts";
 export * from "./models/sample_text.ts";
+export * from "./publish.ts";

@@ -47,6 +47,7 @@ import {
 import type { SiteNotebook } from "./pages.ts";
 import type { ClaimAggregate } from "../report.ts";
 import { runnerRecord, summarize } from "./summary.ts";
+import { modelsDirFor } from "./live.ts";
 
 /** What the runner is asked to do: execute `sources` into `outDir`. */
 export interface RunRequest {
@@ -357,6 +358,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       sourceSha256: p.sourceSha256,
       stale: !p.state.fresh,
       ...(entry?.executedAt ? { executedAt: entry.executedAt } : {}),
+      ...(p.state.trusted ? { modelsDir: modelsDirFor(executedPath) } : {}),
     });
   }
   for (const path of await findNotebooks(options.untrusted ?? [])) {

@@ -4,7 +4,8 @@
  * check that no cell raised, exactly the expected claims were stated and all hold, they
  * carry the notebook's backend, enough charts were drawn, every `nn.show` call left its
  * chart and no cell's result is a raw object dump (display_check.ts), the smoke banner is
- * shown, and the source is untouched.
+ * shown, the models it publishes (if any) are complete where the site build looks for them,
+ * and the source is untouched.
  * The backend is the automatic choice unless NN_BACKEND says otherwise. Where bubblewrap
  * works, the default pass runs each notebook with `--sandbox`, as a reviewer runs a notebook
  * they did not write (`NN_TEST_SANDBOX=0`: without).
@@ -17,8 +18,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type Notebook, readNotebook } from "../../kernel/notebook.ts";
-import { extractBackend, extractClaims } from "../../kernel/report.ts";
+import { extractBackend, extractClaims, extractModels } from "../../kernel/report.ts";
 import { checkSandbox } from "../../kernel/sandbox.ts";
+import { modelScript, modelsDirFor } from "../../kernel/site/live.ts";
 import { displayProblems } from "./display_check.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -50,6 +52,8 @@ export interface SmokeExpectations {
    * adapter: the same cells and code paths, smaller.
    */
   webgpuSizes?: Record<string, unknown>;
+  /** Names of the models the notebook publishes for the site's live panels (default none). */
+  models?: string[];
 }
 
 /** The backend the smoke tests force (`NN_TEST_BACKEND`), or undefined for the default. */
@@ -126,6 +130,13 @@ export async function runSmoke(file: string, expect: SmokeExpectations): Promise
         .some((mime) => (o as { data?: Record<string, unknown> }).data?.[mime])
     );
     assert.ok(charts.length >= expect.minCharts, `${charts.length} charts`);
+    // every published model is complete where the site build looks for it
+    const published = extractModels(nb).map((m) => m.name);
+    assert.deepEqual(published, expect.models ?? [], "the models the notebook publishes");
+    for (const name of published) {
+      const stem = file.replace(/\.ipynb$/, "");
+      await modelScript(`${stem}/${name}`, join(modelsDirFor(join(out, file)), name));
+    }
     assert.equal(await Deno.readTextFile(source), before, "the source notebook is untouched");
     return nb;
   } finally {

@@ -22,5 +22,6 @@ Deno.test("02_sparse_networks runs in the smoke profile with every claim holding
   await runSmoke("02_sparse_networks.ipynb", {
     claims: EXPECTED_CLAIMS,
     minCharts: 14,
+    models: ["digits"],
   });
 });

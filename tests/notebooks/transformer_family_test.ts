@@ -27,5 +27,6 @@ Deno.test("04b_transformer_family runs in the smoke profile with every claim hol
   await runSmoke("04b_transformer_family.ipynb", {
     claims: EXPECTED_CLAIMS,
     minCharts: 9,
+    models: ["dates"],
   });
 });

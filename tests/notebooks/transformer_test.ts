@@ -23,5 +23,9 @@ Deno.test("04_transformers runs in the smoke profile with every claim holding", 
   // 12 result charts (attention by hand ×2, causal gradients, position table, dot vs
   // distance, training curves, accuracy bars, two sentence heatmaps, character curves
   // (a note in smoke), timing, recall) besides the live training-progress charts
-  await runSmoke("04_transformers.ipynb", { claims: EXPECTED_CLAIMS, minCharts: 12 });
+  await runSmoke("04_transformers.ipynb", {
+    claims: EXPECTED_CLAIMS,
+    minCharts: 12,
+    models: ["characters"],
+  });
 });
