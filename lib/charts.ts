@@ -358,15 +358,23 @@ export function trainingCurves(history: History, options: { title?: string } = {
       line: { dash: k.startsWith("val_") ? "dash" : "solid" },
     });
   }
+  // Epochs are whole numbers: ticks at 1, 2, 3 … (every k-th when there are many), never 1.2.
+  const epochs = Math.max(1, ...names.map((k) => history[k].length));
+  const epochAxis = {
+    ...axis("epoch"),
+    tickmode: "linear",
+    tick0: 1,
+    dtick: Math.max(1, Math.ceil(epochs / 10)),
+  };
   const layout = hasOther
     ? layoutWith(options.title ?? "Training", {
       grid: { rows: 1, columns: 2, pattern: "independent" },
-      xaxis: axis("epoch"),
+      xaxis: epochAxis,
       yaxis: axis("loss"),
-      xaxis2: axis("epoch"),
+      xaxis2: epochAxis,
       yaxis2: axis(metrics.filter((m) => m !== "loss").join(", ")),
     })
-    : layoutWith(options.title ?? "Training", { xaxis: axis("epoch"), yaxis: axis("loss") });
+    : layoutWith(options.title ?? "Training", { xaxis: epochAxis, yaxis: axis("loss") });
   return { data, layout };
 }
 

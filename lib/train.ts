@@ -163,10 +163,15 @@ class JupyterProgress {
     status: string,
     final = false,
   ) {
-    const figure = trainingCurves(history, { title: `${this.#title} — ${status}` });
+    // The status on a second, smaller line: on one line with a long title it ran past the
+    // chart's width and was cut at both ends (seen in JupyterLab's mid-training screenshots).
+    const figure = trainingCurves(history, {
+      title: `${this.#title}<br><sub>${escapeHtml(status)}</sub>`,
+    });
     // The figure as tall as its div: drawn 380 px high into 320, its axis labels and
     // legend spilled over the outputs below it (seen in JupyterLab's screenshots).
     figure.layout.height = 320;
+    figure.layout.margin = { l: 60, r: 20, t: 70, b: 50 };
     const bundle: MimeBundle = chartBundle(figure);
     if (!final) delete bundle[PLOTLY_MIME];
     const pct = total > 0 ? Math.round((100 * done) / total) : 0;
