@@ -413,6 +413,18 @@ function errorOutput(ename: string, evalue: string, traceback: string[]): Output
 type Wait = "ok" | "timeout" | "dead" | "interrupted";
 
 /**
+ * How long a kernel killed by SIGTERM, SIGINT or SIGHUP waits for the run's own interruption
+ * before its death counts as a death (signals sent to a whole process tree arrive together).
+ */
+const INTERRUPT_GRACE_MS = 1_000;
+
+function killedBySignal(kernel: KernelManager): boolean {
+  const signal = kernel.death?.signal;
+  return signal === "SIGTERM" || signal === "SIGINT" || signal === "SIGHUP" ||
+    signal === "SIGQUIT";
+}
+
+/**
  * Executes every code cell of `nb` in order on `kernel`, writing outputs, execution counts
  * and `metadata.execution` timestamps into the cells (the notebook object is modified).
  * A failing cell stops the run unless `allowErrors` is set or the cell is tagged
@@ -494,6 +506,18 @@ export async function executeNotebook(
       cell.execution_count = null;
       delete cell.metadata.execution;
       const code = joinText(cell.source);
+      if (!stopped && options.signal?.aborted) {
+        // Interrupted between cells: this one and the rest are not run.
+        stopped = true;
+        status = "interrupted";
+        failure ??= {
+          index,
+          id: record.id,
+          ename: "RunInterrupted",
+          evalue: `the run was interrupted (${String(options.signal.reason)}) before this ` +
+            "cell started; it and later cells were not run",
+        };
+      }
       if (stopped || code.trim() === "") continue;
 
       options.onEvent?.({ type: "cell-start", index, ordinal, total: codeCells.length });
@@ -575,6 +599,13 @@ export async function executeNotebook(
       }
       state.settled = true;
       record.durationMs = Math.max(state.lastEventAt, state.sentAt) - state.sentAt;
+      if (outcome === "dead" && options.signal && killedBySignal(kernel)) {
+        // A job engine or a terminal signalled every process, the kernel as well as the
+        // runner: when the runner's own signal follows, this is an interruption.
+        const until = Date.now() + INTERRUPT_GRACE_MS;
+        while (!options.signal.aborted && Date.now() < until) await sleep(10);
+        if (options.signal.aborted) outcome = "interrupted";
+      }
 
       if (state.corrupt.length > 0) cell.outputs.push(corruptOutput(state.corrupt));
       if (outcome === "ok") {
@@ -651,8 +682,11 @@ export async function executeNotebook(
           ename: record.error?.ename ?? "",
           evalue: record.error?.evalue ?? "",
         };
-        if (!options.allowErrors || record.status === "interrupted") stopped = true;
-        else if (record.status === "timeout" || record.status === "dead") await kernel.restart();
+        if (!options.allowErrors || record.status === "interrupted" || options.signal?.aborted) {
+          stopped = true;
+        } else if (record.status === "timeout" || record.status === "dead") {
+          await kernel.restart();
+        }
       }
     }
     // Late outputs of the last cell: iopub quiet for three settle windows (at most 5 s).

@@ -6,6 +6,14 @@
  * (process exit or heartbeat silence). No process is left behind: {@linkcode
  * KernelManager.shutdown} asks politely, then terminates, then kills.
  *
+ * On Linux the kernel runs in a process group of its own, started through util-linux's
+ * `setpriv --pdeathsig KILL`: a terminal's Ctrl-C or GNU `timeout`'s signal to the runner's
+ * process group reaches the runner alone (which then stops the kernel itself, so a graceful
+ * stop is not raced by the kernel's own death), stopping a kernel kills its whole group
+ * (processes a cell started die with it), and a runner killed outright (SIGKILL, out of
+ * memory) takes its kernels with it. Without `setpriv` the kernel stays in the runner's
+ * group, as before.
+ *
  * @example
  * ```ts ignore
  * import { KernelManager } from "./kernel_manager.ts";
@@ -58,6 +66,43 @@ export interface KernelManagerOptions {
   heartbeatIntervalMs?: number;
   /** Extra environment for the kernel, on top of the kernelspec's. */
   env?: Record<string, string>;
+  /** Aborting it during startup kills the kernel and makes `start` throw at once. */
+  signal?: AbortSignal;
+}
+
+/**
+ * What most likely ended a kernel, in words, from its exit signal and last stderr lines; ""
+ * when nothing specific is known.
+ *
+ * @example
+ * ```ts
+ * import { deathCause } from "./kernel_manager.ts";
+ * const death = { signal: "SIGKILL", stderrTail: "" };
+ * console.log(deathCause(death).startsWith("SIGKILL comes from outside")); // true
+ * ```
+ */
+export function deathCause(death: Pick<KernelDeath, "signal" | "stderrTail">): string {
+  if (/out of memory|reached heap limit|allocation failed/i.test(death.stderrTail)) {
+    return "it ran out of memory (the V8 heap reached its limit). Use smaller sizes or the " +
+      "smoke profile, or give it more with DENO_V8_FLAGS=--max-old-space-size=MB";
+  }
+  switch (death.signal) {
+    case "SIGKILL":
+      return "SIGKILL comes from outside the kernel: the system's out-of-memory killer " +
+        "(see dmesg), a job engine's time or memory limit, or a kill -9";
+    case "SIGTERM":
+    case "SIGINT":
+    case "SIGHUP":
+    case "SIGQUIT":
+      return `${death.signal} was sent to the kernel from outside the runner`;
+    case "SIGSEGV":
+    case "SIGBUS":
+    case "SIGILL":
+    case "SIGABRT":
+    case "SIGTRAP":
+      return `the kernel crashed (${death.signal}); its last stderr lines follow, if any`;
+  }
+  return "";
 }
 
 /** Raised when a kernel cannot be started. */
@@ -78,23 +123,59 @@ function plain(text: string): string {
   return text.replace(/\x1b\[[0-9;]*m/g, "").replace(BANNER, "").trim();
 }
 
+/** A live kernel process, and whether it leads a process group of its own. */
+interface LiveKernel {
+  child: Deno.ChildProcess;
+  group: boolean;
+}
+
 /** Every live kernel process of this runner, killed on exit so that none is left behind. */
-const live = new Set<Deno.ChildProcess>();
+const live = new Set<LiveKernel>();
 let exitHookInstalled = false;
+
+const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   globalThis.addEventListener("unload", () => killAll());
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     try {
       Deno.addSignalListener(signal, () => {
         if (signalsHandledElsewhere > 0) return;
         killAll();
-        Deno.exit(signal === "SIGINT" ? 130 : 143);
+        Deno.exit(EXIT_CODES[signal]);
       });
     } catch { /* signals unsupported here (Windows SIGTERM) */ }
   }
+}
+
+/** Sends SIGKILL to a kernel, and to its whole process group when it leads one. */
+function killKernel({ child, group }: LiveKernel): void {
+  if (group) {
+    try {
+      Deno.kill(-child.pid, "SIGKILL");
+      return;
+    } catch { /* the group is gone already: fall back to the process */ }
+  }
+  try {
+    child.kill("SIGKILL");
+  } catch { /* already gone */ }
+}
+
+let setprivPath: string | null | undefined;
+
+/** util-linux's setpriv, when this is Linux and it is installed (looked up once). */
+function setpriv(): string | null {
+  if (setprivPath !== undefined) return setprivPath;
+  setprivPath = null;
+  if (Deno.build.os !== "linux") return null;
+  for (const path of ["/usr/bin/setpriv", "/bin/setpriv"]) {
+    try {
+      if (Deno.statSync(path).isFile) return setprivPath = path;
+    } catch { /* not there */ }
+  }
+  return null;
 }
 
 let signalsHandledElsewhere = 0;
@@ -131,11 +212,7 @@ export function deferSignals(): () => void {
  * ```
  */
 export function killAll(): void {
-  for (const child of live) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-  }
+  for (const kernel of live) killKernel(kernel);
   live.clear();
 }
 
@@ -165,6 +242,7 @@ export class KernelManager {
 
   #options: KernelManagerOptions;
   #child!: Deno.ChildProcess;
+  #live!: LiveKernel;
   #client!: KernelClient;
   #connectionFile = "";
   #ports: number[] = [];
@@ -190,10 +268,17 @@ export class KernelManager {
     // A kernel that exits during startup most likely lost a port to another process
     // between our probe and its bind: try again with fresh ports.
     for (let attempt = 1;; attempt++) {
+      if (options.signal?.aborted) {
+        throw new KernelStartError(
+          `the run was interrupted (${String(options.signal.reason)}) while kernel ` +
+            `"${options.spec.name}" was starting`,
+        );
+      }
       try {
         await manager.#launch();
         return manager;
       } catch (error) {
+        if (options.signal?.aborted) continue; // reported above
         if (attempt >= 3 || !/exited during startup/.test((error as Error).message)) throw error;
       }
     }
@@ -259,14 +344,17 @@ export class KernelManager {
     this.#connectionFile = await writeConnectionFile(info);
     const argv = spec.argv.map((arg) => arg.replaceAll("{connection_file}", this.#connectionFile));
     const command = argv[0] === "deno" ? Deno.execPath() : argv[0];
+    // Its own process group, and SIGKILL when the runner dies (see the module doc).
+    const wrapper = setpriv();
     try {
-      this.#child = new Deno.Command(command, {
-        args: argv.slice(1),
+      this.#child = new Deno.Command(wrapper ?? command, {
+        args: wrapper ? ["--pdeathsig", "KILL", "--", command, ...argv.slice(1)] : argv.slice(1),
         cwd,
         env: { ...spec.env, ...this.#options.env },
         stdin: "null",
         stdout: "piped",
         stderr: "piped",
+        detached: wrapper !== null,
       }).spawn();
     } catch (error) {
       await this.#cleanupFiles();
@@ -276,13 +364,17 @@ export class KernelManager {
       );
     }
     const child = this.#child;
-    live.add(child);
+    const entry: LiveKernel = { child, group: wrapper !== null };
+    this.#live = entry;
+    live.add(entry);
     this.#drain(child.stdout);
     this.#drain(child.stderr);
     let exited: Deno.CommandStatus | undefined;
     child.status.then((status) => {
       exited = status;
-      live.delete(child);
+      live.delete(entry);
+      // Whatever the kernel started dies with it.
+      if (entry.group) killKernel(entry);
       if (generation === this.#generation && !this.#stopping) {
         const how = status.signal ? `signal ${status.signal}` : `exit code ${status.code}`;
         this.#die({
@@ -296,8 +388,13 @@ export class KernelManager {
     });
     const timeoutMs = this.#options.startupTimeoutMs ?? 60_000;
     const deadline = Date.now() + timeoutMs;
+    const signal = this.#options.signal;
+    const onAbort = () => killKernel(entry);
+    signal?.addEventListener("abort", onAbort, { once: true });
     const exitReason = () =>
-      exited
+      signal?.aborted
+        ? `the run was interrupted (${String(signal.reason)}) while the kernel was starting`
+        : exited
         ? `kernel "${spec.name}" exited during startup (code ${exited.code}): ` +
           (this.stderrTail || "no message on stderr")
         : undefined;
@@ -316,6 +413,8 @@ export class KernelManager {
         `could not start kernel "${spec.name}" (${argv.join(" ")}) in ${cwd}: ` +
           `${(error as Error).message}`,
       );
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
     }
     this.#startHeartbeat(generation);
   }
@@ -376,6 +475,8 @@ export class KernelManager {
     this.#death = death;
     setTimeout(() => {
       death.stderrTail = this.stderrTail;
+      const why = deathCause(death);
+      if (why) death.message += `: ${why}`;
       for (const listener of this.#deathListeners) listener(death);
     }, 50);
   }
@@ -395,9 +496,7 @@ export class KernelManager {
     clearInterval(this.#heartbeatTimer);
     this.#unsubscribe?.();
     this.#client?.close();
-    try {
-      this.#child.kill("SIGKILL");
-    } catch { /* already gone */ }
+    killKernel(this.#live);
     await this.#child.status;
     await this.#cleanupFiles();
   }

@@ -26,6 +26,20 @@ export const RUNNER_VERSION = "1.0.0";
 export const CLAIM_MIME = "application/vnd.neural-notebooks.claim+json";
 /** Mime type of a backend report. */
 export const BACKEND_MIME = "application/vnd.neural-notebooks.backend+json";
+/** The mime type of a model the notebook published (`nn.publishModel`). */
+export const MODEL_MIME = "application/vnd.neural-notebooks.model+json";
+
+/** A model a notebook published, as the report lists it. */
+export interface PublishedModelRecord {
+  /** Its name: the folder `<out>/<notebook>.models/<name>/`. */
+  name: string;
+  /** The live panel it drives (sentiment, seq2seq, generate, digits). */
+  demo: string;
+  /** Per network: label, parameters and bytes of float32 weights. */
+  networks: { label: string; params: number; weightBytes: number }[];
+  /** The code cell (0-based among all cells) that published it. */
+  cell: number;
+}
 
 /** A claim as the library emits it, plus where it was found. */
 export interface Claim {
@@ -103,6 +117,8 @@ export interface NotebookReport {
   sweep?: SweepPoint;
   /** 0-based index of this run in the whole (unsharded) job list: sorts shards back in order. */
   job?: number;
+  /** Models it published for the site's live panels (absent: none). */
+  models?: PublishedModelRecord[];
 }
 
 /** How a claim fared over the runs of one notebook: every seed, some, or none. */
@@ -251,6 +267,35 @@ export function extractClaims(nb: Notebook): Claim[] {
  */
 export function extractBackend(nb: Notebook): unknown {
   return outputsWith(nb, BACKEND_MIME).at(-1)?.value ?? null;
+}
+
+/**
+ * The models a notebook published (`nn.publishModel`), from its outputs.
+ *
+ * @example
+ * ```ts
+ * import { extractModels } from "./report.ts";
+ * console.log(extractModels({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [] })); // []
+ * ```
+ */
+export function extractModels(nb: Notebook): PublishedModelRecord[] {
+  return outputsWith(nb, MODEL_MIME).map(({ cell, value }) => {
+    const v = value as {
+      name?: unknown;
+      demo?: { demo?: unknown };
+      networks?: { label?: unknown; params?: unknown; weightBytes?: unknown }[];
+    };
+    return {
+      name: String(v.name ?? ""),
+      demo: String(v.demo?.demo ?? ""),
+      networks: (Array.isArray(v.networks) ? v.networks : []).map((n) => ({
+        label: String(n.label ?? ""),
+        params: Number(n.params ?? 0),
+        weightBytes: Number(n.weightBytes ?? 0),
+      })),
+      cell,
+    };
+  });
 }
 
 /**
@@ -679,6 +724,13 @@ export function renderMarkdown(report: RunReport): string {
       `Claims: ${s.claims.passed} of ${s.claims.total} hold. ` +
       `Started ${report.startedAt}, ${seconds(report.durationMs)}${shardText}.`,
     "",
+    ...(report.options?.sandbox
+      ? [
+        "Ran in a sandbox (`--sandbox`): no network but loopback, the file system read-only " +
+        "except the output folder and a private /tmp, nothing of $HOME.",
+        "",
+      ]
+      : []),
     ...(report.interrupted
       ? [
         `Interrupted by ${report.interrupted.signal}; not run: ` +
@@ -715,6 +767,26 @@ export function renderMarkdown(report: RunReport): string {
             cellText(backendText(c.backend))
           } |`,
       );
+    }
+  }
+  const published = report.notebooks.filter((n) => n.models?.length);
+  if (published.length > 0) {
+    lines.push(
+      "",
+      "## Published models",
+      "",
+      "| notebook | model | demo | networks |",
+      "| --- | --- | --- | --- |",
+    );
+    for (const n of published) {
+      for (const m of n.models!) {
+        const nets = m.networks.map((x) =>
+          `${x.label}: ${x.params} parameters, ${(x.weightBytes / 1e6).toFixed(2)} MB`
+        ).join("; ");
+        lines.push(
+          `| ${cellText(n.notebook)} | ${cellText(m.name)} | ${m.demo} | ${cellText(nets)} |`,
+        );
+      }
     }
   }
   const failures = report.notebooks.filter((n) => n.failure || n.status !== "ok");

@@ -3,8 +3,10 @@
  * report (`report.json`, `report.md`) to `out/`. See `--help` for the flags.
  *
  * Exit codes: 0 when every notebook ran without error and all its claims hold; 1 when a
- * notebook failed (error, timeout, dead kernel, failed claim); 2 for bad usage or input
- * that is not a runnable notebook (nothing is written then).
+ * notebook failed (error, timeout, dead kernel, failed claim) or the report could not be
+ * written to the output folder; 2 for bad usage or input that is not a runnable notebook
+ * (nothing is written then); 130 when a signal interrupted the run (the partial notebooks
+ * and the report are written).
  *
  * @example
  * ```ts ignore
@@ -16,9 +18,11 @@
 
 import { parseArgs } from "node:util";
 import { basename, dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { DEFAULT_SETTLE_MS, executeNotebook, type ExecutionEvent } from "./executor.ts";
 import { KernelLookupError, type ResolvedKernel, resolveKernel } from "./kernel_lookup.ts";
-import { deferSignals, KernelManager, killAll } from "./kernel_manager.ts";
+import { handleInterrupts, type Interrupts, trace } from "./interrupts.ts";
+import { KernelManager, KernelStartError } from "./kernel_manager.ts";
 import {
   type Notebook,
   NotebookError,
@@ -37,6 +41,7 @@ import {
   aggregateClaims,
   extractBackend,
   extractClaims,
+  extractModels,
   isFailure,
   localVersions,
   mergeReports,
@@ -49,6 +54,8 @@ import {
   sortRuns,
   summarize,
 } from "./report.ts";
+import { checkSandbox, runSandboxed, SANDBOXED_ENV, SandboxError } from "./sandbox.ts";
+import { modelsDirFor } from "./site/live.ts";
 import { parseShard, type Shard, ShardError } from "./shard.ts";
 import {
   expandSweep,
@@ -69,7 +76,8 @@ Usage:
 
 With no notebook, runs every notebook in notebooks/. A folder means the .ipynb files in it.
 Executed notebooks and report.json/report.md go to --out (default out/); the source
-notebooks are never modified.
+notebooks are never modified. Models a notebook publishes (nn.publishModel) go to
+<out>/<notebook>.models/ (the kernel's NN_PUBLISH_DIR), emptied before each run.
 
 Options:
   -p, --parameter NAME=VALUE  set a parameter (repeatable); VALUE is JSON when it parses as
@@ -101,6 +109,11 @@ Options:
                               the report one unsharded run gives, aggregates included
       --settle MS             quiet time on iopub before a cell counts as done (default ${DEFAULT_SETTLE_MS})
       --startup-timeout SECONDS  give up starting a kernel after this long (default 60)
+      --sandbox               run this runner and its kernels in a bubblewrap sandbox: no
+                              network but loopback, the file system read-only except --out
+                              and a private /tmp, nothing of $HOME but Deno's cache. Use it
+                              for every notebook you did not write (needs bwrap: exit 2
+                              without it, never a run without the sandbox)
   -q, --quiet                 no per-cell progress lines
   -h, --help                  show this help
       --version               print the runner version
@@ -109,12 +122,14 @@ With more than one run of a notebook, the report adds "Claims across runs": for 
 k of n runs hold, median, min, max, mean with its 95 % t-interval, and a verdict (robust:
 every run, fragile: some, fails: none).
 
-Ctrl-C or SIGTERM stops the run and writes the partial notebooks and the report (exit 130);
-signals that arrive together (within 1 s, e.g. timeout and deno task both passing one on)
-count as one; a second Ctrl-C after that exits at once without writing.
+Ctrl-C, SIGTERM or SIGHUP stops the run and writes the partial notebooks and the report
+(exit 130); signals that arrive together (within 1 s, e.g. timeout and deno task both passing
+one on) count as one; another one after that kills the kernels at once, and the notebooks and
+the report are still written: only SIGKILL loses them. NN_RUN_TRACE=1 prints each step of the
+exit path on stderr.
 
-Exit codes: 0 all notebooks ran and their claims hold, 1 a notebook failed, 2 bad usage or
-input (nothing written).
+Exit codes: 0 all notebooks ran and their claims hold, 1 a notebook failed (or the report
+could not be written to --out), 2 bad usage or input (nothing written), 130 interrupted.
 `;
 
 /** Raised for bad command-line usage or unusable input: exit code 2. */
@@ -158,6 +173,10 @@ export interface RunOptions {
   help: boolean;
   /** Print the version. */
   version: boolean;
+  /** Run the kernels in a bubblewrap sandbox (`--sandbox`). */
+  sandbox: boolean;
+  /** Set when this process already runs inside the sandbox. */
+  sandboxed: boolean;
 }
 
 function positiveNumber(flag: string, text: string | undefined, fallback: number, min = 0): number {
@@ -206,6 +225,7 @@ export function parseRunArgs(
         quiet: { type: "boolean", short: "q" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean" },
+        sandbox: { type: "boolean" },
       },
     });
   } catch (error) {
@@ -264,8 +284,10 @@ export function parseRunArgs(
       throw error;
     }
   }
-  if (v.merge && (seeds.length > 0 || grid.length > 0 || shard)) {
-    throw new UsageError("--merge takes report.json files only: drop --seeds, --grid and --shard");
+  if (v.merge && (seeds.length > 0 || grid.length > 0 || shard || v.sandbox)) {
+    throw new UsageError(
+      "--merge takes report.json files only: drop --seeds, --grid, --shard and --sandbox",
+    );
   }
   return {
     paths: parsed.positionals,
@@ -283,6 +305,8 @@ export function parseRunArgs(
     quiet: v.quiet ?? false,
     help: v.help ?? false,
     version: v.version ?? false,
+    sandbox: v.sandbox ?? false,
+    sandboxed: env[SANDBOXED_ENV] === "1",
   };
 }
 
@@ -468,6 +492,66 @@ function formatSeconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
 
+/** Errors that a notebook reaching outside the sandbox gets. */
+const SANDBOX_ERRORS = new RegExp(
+  [
+    "fetch failed",
+    "error sending request",
+    "dns error",
+    "os error (2|13|30|101|111)\\b",
+    "Read-only file system",
+    "Connection refused",
+    "Network is unreachable",
+    "No such file or directory",
+    "Permission denied",
+  ].join("|"),
+  "i",
+);
+
+/**
+ * Adds a line to the traceback of each error output that the sandbox may have caused,
+ * saying what the sandbox allows (the errors themselves, such as `TypeError: fetch failed`,
+ * do not say).
+ */
+function noteSandbox(nb: Notebook, outDir: string): void {
+  const note = "note: this notebook ran in a sandbox (--sandbox): no network but loopback, " +
+    `the file system read-only except ${outDir} and /tmp, nothing of $HOME but Deno's ` +
+    "cache; an error like this one is what a notebook that reaches outside the sandbox gets";
+  for (const cell of nb.cells) {
+    for (const output of cell.outputs ?? []) {
+      if (output.output_type !== "error") continue;
+      const text = [output.ename, output.evalue, ...(output.traceback ?? [])].join("\n");
+      if (!SANDBOX_ERRORS.test(text)) continue;
+      output.traceback = [...(output.traceback ?? []), note];
+    }
+  }
+}
+
+/** The report of a run that has not started yet. */
+function newReport(p: Plan): NotebookReport {
+  return {
+    notebook: p.path,
+    output: null,
+    status: "ok",
+    durationMs: 0,
+    kernel: { name: p.kernel.spec.name, source: p.kernel.spec.source },
+    cells: {
+      total: p.nb.cells.filter((c) => c.cell_type === "code").length,
+      executed: 0,
+      failed: 0,
+    },
+    slowestCells: [],
+    claims: [],
+    backend: null,
+    parameters: p.parameters,
+    ...(p.profile ? { profile: p.profile } : {}),
+    warnings: p.warnings,
+    restarts: 0,
+    ...(p.point ? { sweep: p.point } : {}),
+    job: p.job,
+  };
+}
+
 /** Runs one notebook start to finish; never throws for notebook failures. */
 async function runNotebook(
   p: Plan,
@@ -482,31 +566,20 @@ async function runNotebook(
   const short = p.point ? `${basename(p.path)} (${pointText(p.point)})` : basename(p.path);
   log(`▶ ${label} ${name} (kernel ${p.kernel.spec.name})`);
   for (const w of p.warnings) log(`  warning: ${w}`);
-  const codeCells = p.nb.cells.filter((c) => c.cell_type === "code").length;
-  const report: NotebookReport = {
-    notebook: p.path,
-    output: null,
-    status: "ok",
-    durationMs: 0,
-    kernel: { name: p.kernel.spec.name, source: p.kernel.spec.source },
-    cells: { total: codeCells, executed: 0, failed: 0 },
-    slowestCells: [],
-    claims: [],
-    backend: null,
-    parameters: p.parameters,
-    ...(p.profile ? { profile: p.profile } : {}),
-    warnings: p.warnings,
-    restarts: 0,
-    ...(p.point ? { sweep: p.point } : {}),
-    job: p.job,
-  };
+  const report = newReport(p);
   let kernel: KernelManager | undefined;
   let status: NotebookStatus = "ok";
   try {
+    // Models the notebook publishes (nn.publishModel) go next to its executed copy; the
+    // folder is emptied first, so that the site never shows a model of an earlier run.
+    const modelsDir = resolve(modelsDirFor(p.output));
+    await Deno.remove(modelsDir, { recursive: true }).catch(() => {});
     kernel = await KernelManager.start({
       spec: p.kernel.spec,
       cwd: dirname(resolve(p.path)),
       startupTimeoutMs: options.startupTimeoutMs,
+      signal,
+      env: { NN_PUBLISH_DIR: modelsDir },
     });
     const info = kernel.info as Record<string, unknown>;
     const languageInfo = (info.language_info ?? {}) as Record<string, unknown>;
@@ -542,17 +615,39 @@ async function runNotebook(
     report.restarts = result.restarts;
     status = result.status;
   } catch (error) {
-    status = "kernel failed to start";
-    report.failure = { index: -1, ename: (error as Error).name, evalue: (error as Error).message };
+    if (signal.aborted) {
+      status = "interrupted";
+      report.failure = {
+        index: -1,
+        ename: "RunInterrupted",
+        evalue: kernel
+          ? `the run was interrupted (${String(signal.reason)}): ${(error as Error).message}`
+          : `the run was interrupted (${String(signal.reason)}) while the kernel was starting`,
+      };
+    } else {
+      status = error instanceof KernelStartError ? "kernel failed to start" : "error";
+      report.failure = {
+        index: -1,
+        ename: (error as Error).name,
+        evalue: (error as Error).message,
+      };
+    }
   } finally {
     if (kernel) {
-      if (status === "timeout" || status === "kernel died" || status === "interrupted") {
-        await kernel.shutdown(0);
-      } else await kernel.shutdown();
+      try {
+        if (status !== "ok" || signal.aborted) await kernel.shutdown(0);
+        else await kernel.shutdown();
+      } catch (error) {
+        report.warnings.push(`could not stop the kernel cleanly: ${(error as Error).message}`);
+      }
     }
   }
+  trace(`${name}: ${status}; writing ${p.output}`);
+  if (options.sandboxed) noteSandbox(p.nb, options.outDir);
   report.claims = extractClaims(p.nb);
   report.backend = extractBackend(p.nb);
+  const models = extractModels(p.nb);
+  if (models.length > 0) report.models = models;
   if (status === "ok" && report.claims.some((c) => !c.pass)) status = "claims failed";
   report.status = status;
   report.durationMs = Date.now() - started;
@@ -571,7 +666,10 @@ async function runNotebook(
     await writeNotebook(p.output, p.nb);
     report.output = p.output;
   } catch (error) {
-    report.warnings.push(`could not write ${p.output}: ${(error as Error).message}`);
+    const message = `could not write ${p.output}: ${(error as Error).message}` +
+      `${diskHint(error)}`;
+    report.warnings.push(message);
+    log(`  error: ${message}`);
     if (status === "ok") report.status = "error";
   }
   const mark = isFailure(report.status) ? "✘" : "✔";
@@ -582,76 +680,6 @@ async function runNotebook(
     : "";
   log(`${mark} ${name} ${report.status} in ${formatSeconds(report.durationMs)}${where}`);
   return report;
-}
-
-/** Signals this close to the first one are the same request (see {@linkcode onInterrupt}). */
-export const SIGNAL_BURST_MS = 1_000;
-
-/**
- * What a Ctrl-C or SIGTERM at `now` (ms) means, given when the first one came (`null`: none
- * yet): `"stop"` (the first: stop and write the partial notebooks), `"same request"` (within
- * {@linkcode SIGNAL_BURST_MS} of the first: the same request delivered again by `timeout`,
- * `deno task` or the terminal) or `"exit"` (a deliberate second one: exit without writing).
- *
- * @example
- * ```ts
- * import { interruptAction } from "./run.ts";
- * console.log(interruptAction(null, 5_000)); // "stop"
- * console.log(interruptAction(5_000, 5_004)); // "same request"
- * console.log(interruptAction(5_000, 7_000)); // "exit"
- * ```
- */
-export function interruptAction(
-  firstAt: number | null,
-  now: number,
-): "stop" | "same request" | "exit" {
-  if (firstAt === null) return "stop";
-  return now - firstAt < SIGNAL_BURST_MS ? "same request" : "exit";
-}
-
-/**
- * Ctrl-C (SIGINT) and SIGTERM abort the run instead of killing it: the running cells get a
- * `RunInterrupted` error, their partial notebooks and the report are written, and the
- * runner exits with 130.
- *
- * One request often arrives as several signals: GNU `timeout` and CI job timeouts signal
- * the whole process group and `deno task` passes its signal on too, so the runner gets the
- * same SIGTERM twice within milliseconds; a terminal's Ctrl-C reaches `deno task` and the
- * runner alike. Signals within {@linkcode SIGNAL_BURST_MS} of the first count as that
- * request. A signal after that (a deliberate second Ctrl-C) exits at once without writing.
- */
-function onInterrupt(): { signal: AbortSignal; remove: () => void } {
-  const controller = new AbortController();
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  let first: number | null = null;
-  const handler = (name: Deno.Signal) => () => {
-    const action = interruptAction(first, Date.now());
-    if (action === "same request") return;
-    if (action === "exit") {
-      console.error(`${name} again: exiting without writing the notebooks`);
-      killAll();
-      Deno.exit(130);
-    }
-    first = Date.now();
-    console.error(
-      `${name}: stopping; writing the partial notebooks and the report ` +
-        `(a second ${name === "SIGINT" ? "Ctrl-C" : name} exits at once without writing)`,
-    );
-    controller.abort(name);
-  };
-  const installed = signals.map((name) => {
-    const listener = handler(name);
-    Deno.addSignalListener(name, listener);
-    return () => Deno.removeSignalListener(name, listener);
-  });
-  const restore = deferSignals();
-  return {
-    signal: controller.signal,
-    remove: () => {
-      installed.forEach((f) => f());
-      restore();
-    },
-  };
 }
 
 /**
@@ -697,6 +725,74 @@ export function renderTable(report: RunReport): string {
 async function writeReport(report: RunReport, outDir: string): Promise<void> {
   await writeFileAtomic(join(outDir, "report.json"), JSON.stringify(report, null, 2) + "\n");
   await writeFileAtomic(join(outDir, "report.md"), renderMarkdown(report));
+}
+
+/** What to do about a failed write, for the errors a full or read-only disk gives. */
+function diskHint(error: unknown): string {
+  const message = (error as Error)?.message ?? "";
+  if (/os error 28|no space left/i.test(message)) {
+    return " (the disk is full: free some space or give --out a folder on another disk)";
+  }
+  if (/os error 30|read-only file system|permission denied|os error 13/i.test(message)) {
+    return " (the folder is not writable: give --out a folder you can write to)";
+  }
+  return "";
+}
+
+/**
+ * Writes the report to `outDir`, or when that fails (disk full, folder gone) to a fresh
+ * folder in the system's temporary folder, saying where (not in a sandbox, whose /tmp
+ * vanishes with it); returns the folder written, or `undefined` when nothing could be
+ * written (each failure printed).
+ */
+async function writeReportSomewhere(
+  report: RunReport,
+  outDir: string,
+  { sandboxed = false } = {},
+): Promise<string | undefined> {
+  trace("writing the report");
+  try {
+    await writeReport(report, outDir);
+    trace("report written");
+    return outDir;
+  } catch (error) {
+    console.error(
+      `error: could not write the report to ${outDir}: ${(error as Error).message}` +
+        diskHint(error),
+    );
+  }
+  if (sandboxed) {
+    console.error("the sandbox can write nowhere else: the table below is all that is left of it");
+    return undefined;
+  }
+  try {
+    const fallback = await Deno.makeTempDir({ prefix: "nn-report-" });
+    await writeReport(report, fallback);
+    console.error(`the report was written to ${fallback} instead`);
+    return fallback;
+  } catch (error) {
+    console.error(
+      `error: could not write the report anywhere (${(error as Error).message}); ` +
+        "the table below is all that is left of it",
+    );
+    return undefined;
+  }
+}
+
+/** Makes sure `outDir` can take files before anything runs; throws {@linkcode UsageError}. */
+async function checkWritable(outDir: string): Promise<void> {
+  const probe = join(outDir, `.nn-write-probe-${crypto.randomUUID().slice(0, 8)}`);
+  try {
+    await Deno.mkdir(outDir, { recursive: true });
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (error) {
+    await Deno.remove(probe).catch(() => {});
+    throw new UsageError(
+      `--out ${outDir}: cannot write there (${(error as Error).message})` +
+        `${diskHint(error) || ": give --out a folder you can write to"}; nothing was run`,
+    );
+  }
 }
 
 async function readReport(path: string): Promise<RunReport> {
@@ -757,6 +853,146 @@ function checkShards(reports: RunReport[], paths: string[]): void {
 }
 
 /**
+ * Runs every planned notebook (the part of {@linkcode main} that signals may interrupt) and
+ * writes the report whatever happens to the kernels; returns the exit code.
+ */
+async function runAll(options: RunOptions, interrupts: Interrupts): Promise<number> {
+  let paths = options.paths;
+  if (paths.length === 0) {
+    try {
+      await Deno.stat("notebooks");
+    } catch {
+      throw new UsageError(
+        "no notebooks/ folder here: run from the project root or name the notebooks to run",
+      );
+    }
+    paths = ["notebooks"];
+  }
+  const all = await collectNotebooks(paths);
+  if (all.length === 0) throw new UsageError(`no .ipynb files in ${paths.join(", ")}`);
+  const points = expandSweep({ seeds: options.seeds, grid: options.grid });
+  const labels = new Map<string, SweepPoint>();
+  for (const point of points) {
+    const label = pointLabel(point);
+    const other = labels.get(label);
+    if (other) {
+      throw new UsageError(
+        `the sweep points ${pointText(other)} and ${pointText(point)} would share the ` +
+          `folder ${label}: give --grid values that differ in letters and digits`,
+      );
+    }
+    labels.set(label, point);
+  }
+  const jobs = listJobs(all, points);
+  const selected = selectShard(jobs, options.shard);
+  const plans = await plan(selected, options);
+  await checkWritable(options.outDir);
+  const started = Date.now();
+  const shardText = options.shard
+    ? ` (shard ${options.shard.index}/${options.shard.count} of ${jobs.length}` +
+      `${options.shard.source ? `, from ${options.shard.source}` : ""})`
+    : "";
+  const what = points.length > 0
+    ? `${plans.length} run(s) of ${new Set(plans.map((p) => p.path)).size} notebook(s) ` +
+      `at ${points.length} sweep point(s)`
+    : `${plans.length} notebook(s)`;
+  const sandboxText = options.sandboxed ? ", in a sandbox" : "";
+  console.error(`running ${what}${shardText}, ${options.jobs} at a time${sandboxText}`);
+  const kernels = new Map<
+    string,
+    { implementation: string; version: string; language: string }
+  >();
+  const reports: NotebookReport[] = new Array(plans.length);
+  let next = 0;
+  const signal = interrupts.signal;
+  const worker = async () => {
+    while (next < plans.length && !signal.aborted) {
+      const i = next++;
+      try {
+        reports[i] = await runNotebook(
+          plans[i],
+          options,
+          `[${i + 1}/${plans.length}]`,
+          kernels,
+          signal,
+        );
+      } catch (error) {
+        // A bug, not a notebook failure: still reported, and the other runs go on.
+        reports[i] = newReport(plans[i]);
+        reports[i].status = "error";
+        reports[i].failure = {
+          index: -1,
+          ename: (error as Error).name ?? "Error",
+          evalue: `the runner failed on this notebook: ${(error as Error).message ?? error}`,
+        };
+        console.error(`✘ ${plans[i].path}: ${reports[i].failure!.evalue}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(options.jobs, plans.length) }, worker));
+  trace("every run has ended");
+  const skipped = plans.filter((_, i) => reports[i] === undefined)
+    .map((p) => p.point ? `${p.path} (${pointText(p.point)})` : p.path);
+  if (skipped.length > 0) console.error(`not run (interrupted): ${skipped.join(", ")}`);
+  const notebooks = sortRuns(reports.filter((r) => r !== undefined));
+  const aggregate = aggregateClaims(notebooks);
+  const report: RunReport = {
+    format: 1,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: new Date().toISOString(),
+    durationMs: Date.now() - started,
+    shards: options.shard ? [{ index: options.shard.index, count: options.shard.count }] : [],
+    options: {
+      parameters: options.parameters,
+      ...(points.length > 0
+        ? { sweep: { seeds: options.seeds, grid: options.grid, runs: jobs.length } }
+        : {}),
+      timeoutS: options.timeoutMs / 1000,
+      allowErrors: options.allowErrors,
+      jobs: options.jobs,
+      settleMs: options.settleMs,
+      paths: paths.map((p) => relative(Deno.cwd(), resolve(p)) || "."),
+      ...(options.sandboxed ? { sandbox: true } : {}),
+    },
+    versions: { ...localVersions(), kernels: [...kernels.values()] },
+    notebooks,
+    summary: summarize(notebooks),
+    ...(aggregate.length > 0 ? { aggregate } : {}),
+  };
+  if (signal.aborted) report.interrupted = { signal: String(signal.reason), notRun: skipped };
+  const written = await writeReportSomewhere(report, options.outDir, {
+    sandboxed: options.sandboxed,
+  });
+  console.log(renderTable(report));
+  if (written) console.error(`report: ${join(written, "report.md")}`);
+  if (signal.aborted) return 130;
+  return report.summary.failed > 0 || written !== options.outDir ? 1 : 0;
+}
+
+/**
+ * `--sandbox`: runs this same command, less `--sandbox`, inside bubblewrap (see
+ * sandbox.ts), with the output folder writable; returns its exit code, or 2 when there can
+ * be no sandbox here (never a silent run without one).
+ */
+async function runInSandbox(args: string[], options: RunOptions): Promise<number> {
+  try {
+    const bwrap = await checkSandbox();
+    await checkWritable(options.outDir);
+    const runner = fileURLToPath(import.meta.url);
+    return await runSandboxed({
+      command: [Deno.execPath(), "run", "-A", runner, ...args.filter((a) => a !== "--sandbox")],
+      project: fileURLToPath(new URL("..", import.meta.url)),
+      writable: [options.outDir],
+      readable: options.paths,
+      bwrap,
+    });
+  } catch (error) {
+    if (error instanceof SandboxError) throw new UsageError(`${error.message}; nothing was run`);
+    throw error;
+  }
+}
+
+/**
  * Runs the CLI with `args` and returns the exit code (0 ok, 1 a notebook failed, 2 usage).
  *
  * @example
@@ -787,104 +1023,13 @@ export async function main(args: string[]): Promise<number> {
       console.error(`report: ${join(options.outDir, "report.md")}`);
       return merged.summary.failed > 0 ? 1 : 0;
     }
-    let paths = options.paths;
-    if (paths.length === 0) {
-      try {
-        await Deno.stat("notebooks");
-      } catch {
-        throw new UsageError(
-          "no notebooks/ folder here: run from the project root or name the notebooks to run",
-        );
-      }
-      paths = ["notebooks"];
-    }
-    const all = await collectNotebooks(paths);
-    if (all.length === 0) throw new UsageError(`no .ipynb files in ${paths.join(", ")}`);
-    const points = expandSweep({ seeds: options.seeds, grid: options.grid });
-    const labels = new Map<string, SweepPoint>();
-    for (const point of points) {
-      const label = pointLabel(point);
-      const other = labels.get(label);
-      if (other) {
-        throw new UsageError(
-          `the sweep points ${pointText(other)} and ${pointText(point)} would share the ` +
-            `folder ${label}: give --grid values that differ in letters and digits`,
-        );
-      }
-      labels.set(label, point);
-    }
-    const jobs = listJobs(all, points);
-    const selected = selectShard(jobs, options.shard);
-    const plans = await plan(selected, options);
-    const started = Date.now();
-    const shardText = options.shard
-      ? ` (shard ${options.shard.index}/${options.shard.count} of ${jobs.length}` +
-        `${options.shard.source ? `, from ${options.shard.source}` : ""})`
-      : "";
-    const what = points.length > 0
-      ? `${plans.length} run(s) of ${new Set(plans.map((p) => p.path)).size} notebook(s) ` +
-        `at ${points.length} sweep point(s)`
-      : `${plans.length} notebook(s)`;
-    console.error(`running ${what}${shardText}, ${options.jobs} at a time`);
-    const kernels = new Map<
-      string,
-      { implementation: string; version: string; language: string }
-    >();
-    const reports: NotebookReport[] = new Array(plans.length);
-    let next = 0;
-    const interrupt = onInterrupt();
-    const worker = async () => {
-      while (next < plans.length && !interrupt.signal.aborted) {
-        const i = next++;
-        reports[i] = await runNotebook(
-          plans[i],
-          options,
-          `[${i + 1}/${plans.length}]`,
-          kernels,
-          interrupt.signal,
-        );
-      }
-    };
+    if (options.sandbox && !options.sandboxed) return await runInSandbox(args, options);
+    const interrupts = handleInterrupts();
     try {
-      await Promise.all(Array.from({ length: Math.min(options.jobs, plans.length) }, worker));
+      return await runAll(options, interrupts);
     } finally {
-      interrupt.remove();
+      interrupts.dispose();
     }
-    const skipped = plans.filter((_, i) => reports[i] === undefined)
-      .map((p) => p.point ? `${p.path} (${pointText(p.point)})` : p.path);
-    if (skipped.length > 0) console.error(`not run (interrupted): ${skipped.join(", ")}`);
-    const notebooks = sortRuns(reports.filter((r) => r !== undefined));
-    const aggregate = aggregateClaims(notebooks);
-    const report: RunReport = {
-      format: 1,
-      startedAt: new Date(started).toISOString(),
-      finishedAt: new Date().toISOString(),
-      durationMs: Date.now() - started,
-      shards: options.shard ? [{ index: options.shard.index, count: options.shard.count }] : [],
-      options: {
-        parameters: options.parameters,
-        ...(points.length > 0
-          ? { sweep: { seeds: options.seeds, grid: options.grid, runs: jobs.length } }
-          : {}),
-        timeoutS: options.timeoutMs / 1000,
-        allowErrors: options.allowErrors,
-        jobs: options.jobs,
-        settleMs: options.settleMs,
-        paths: paths.map((p) => relative(Deno.cwd(), resolve(p)) || "."),
-      },
-      versions: { ...localVersions(), kernels: [...kernels.values()] },
-      notebooks,
-      summary: summarize(notebooks),
-      ...(aggregate.length > 0 ? { aggregate } : {}),
-    };
-    if (interrupt.signal.aborted) {
-      report.interrupted = { signal: String(interrupt.signal.reason), notRun: skipped };
-    }
-    await writeReport(report, options.outDir);
-    console.log(renderTable(report));
-    console.error(`report: ${join(options.outDir, "report.md")}`);
-    if (interrupt.signal.aborted) return 130;
-    return report.summary.failed > 0 ? 1 : 0;
   } catch (error) {
     if (error instanceof UsageError) {
       for (const line of error.message.split("\n")) console.error(`error: ${line}`);

@@ -24,6 +24,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
+import { plotlyLoaderHtml } from "./charts.ts";
 import { escapeHtml, type MimeBundle, publish } from "./display.ts";
 import {
   installThreadedWasm,
@@ -314,6 +315,15 @@ export function currentBackendReport(): BackendReport | null {
 /** The mime type carrying a {@linkcode BackendReport} in notebook outputs. */
 export const BACKEND_MIME = "application/vnd.neural-notebooks.backend+json";
 
+/** Options of {@linkcode backendBundle}. */
+export interface BackendBundleOptions {
+  /**
+   * Prepend plotly.js's loader to the HTML (what {@linkcode showBackend} shows); the
+   * session's charts then leave it out. Default false.
+   */
+  includePlotly?: boolean;
+}
+
 /**
  * The mimebundle of a backend report: a one-line text, a small HTML table and the JSON the
  * runner and the site read.
@@ -325,7 +335,10 @@ export const BACKEND_MIME = "application/vnd.neural-notebooks.backend+json";
  * console.log(bundle["text/plain"]);
  * ```
  */
-export function backendBundle(report: BackendReport): MimeBundle {
+export function backendBundle(
+  report: BackendReport,
+  options: BackendBundleOptions = {},
+): MimeBundle {
   const adapter = report.adapter
     ? `${report.adapter.description}${report.adapter.fallback ? " (software fallback)" : ""}`
     : "none";
@@ -347,11 +360,20 @@ export function backendBundle(report: BackendReport): MimeBundle {
     rows.map(([k, v]) => `<tr><th style="text-align:left">${k}</th><td>${escapeHtml(v)}</td></tr>`)
       .join("")
   }</table>`;
-  return { [BACKEND_MIME]: report, "text/html": html, "text/plain": text };
+  const loader = options.includePlotly ? plotlyLoaderHtml() + "\n" : "";
+  return { [BACKEND_MIME]: report, "text/html": loader + html, "text/plain": text };
 }
 
 /**
  * Displays a backend report at once (see {@linkcode backendBundle}); returns nothing.
+ *
+ * Its HTML also carries plotly.js (inlined, gzip; see {@linkcode plotlyLoaderHtml}) every
+ * time it is shown, and the charts of the session leave it out. A notebook shows the
+ * report in its setup cell, so every Run All leaves exactly one copy in the saved
+ * notebook, in that cell. Carried by the first chart instead, it was lost from the
+ * saved file whenever that chart's cell was re-run (or Run All repeated) without a
+ * kernel restart, and the reopened notebook's HTML charts stayed blank (measured in
+ * JupyterLab 4.6; any front end that draws the HTML fallback depends on that copy).
  *
  * @example
  * ```ts
@@ -360,5 +382,5 @@ export function backendBundle(report: BackendReport): MimeBundle {
  * ```
  */
 export function showBackend(report: BackendReport): void {
-  publish(backendBundle(report));
+  publish(backendBundle(report, { includePlotly: true }));
 }

@@ -358,15 +358,23 @@ export function trainingCurves(history: History, options: { title?: string } = {
       line: { dash: k.startsWith("val_") ? "dash" : "solid" },
     });
   }
+  // Epochs are whole numbers: ticks at 1, 2, 3 … (every k-th when there are many), never 1.2.
+  const epochs = Math.max(1, ...names.map((k) => history[k].length));
+  const epochAxis = {
+    ...axis("epoch"),
+    tickmode: "linear",
+    tick0: 1,
+    dtick: Math.max(1, Math.ceil(epochs / 10)),
+  };
   const layout = hasOther
     ? layoutWith(options.title ?? "Training", {
       grid: { rows: 1, columns: 2, pattern: "independent" },
-      xaxis: axis("epoch"),
+      xaxis: epochAxis,
       yaxis: axis("loss"),
-      xaxis2: axis("epoch"),
+      xaxis2: epochAxis,
       yaxis2: axis(metrics.filter((m) => m !== "loss").join(", ")),
     })
-    : layoutWith(options.title ?? "Training", { xaxis: axis("epoch"), yaxis: axis("loss") });
+    : layoutWith(options.title ?? "Training", { xaxis: epochAxis, yaxis: axis("loss") });
   return { data, layout };
 }
 
@@ -465,6 +473,22 @@ function plotlyScriptTag(): string {
 }
 
 /**
+ * The `<script>` that loads plotly.js into a notebook page, for an output that carries it
+ * on purpose ({@linkcode showBackend}'s report does, see there); charts of this kernel
+ * session then leave it out.
+ *
+ * @example
+ * ```ts
+ * import { plotlyLoaderHtml } from "nn";
+ * console.log(plotlyLoaderHtml().startsWith("<script")); // true
+ * ```
+ */
+export function plotlyLoaderHtml(): string {
+  plotlyEmitted = true;
+  return plotlyScriptTag();
+}
+
+/**
  * In Jupyter, publishes plotly.js as its own output unless a chart already carried it
  * in this kernel session. Used before displays that are later updated in place (live
  * training charts), so that the inlined library is not lost with the first update.
@@ -545,12 +569,20 @@ export function chartBundle(figure: Figure, options: ShowOptions = {}): MimeBund
     html += plotlyScriptTag() + "\n";
     plotlyEmitted = true;
   }
+  // The script draws into the div just before it (`document.currentScript`'s sibling) where
+  // the front end runs it in place, as JupyterLab does: a notebook open twice in Lab (a
+  // second view, a copy) holds the same ids twice, and `getElementById` would draw the
+  // second chart into the first. Classic Notebook runs scripts elsewhere (jQuery moves
+  // them to <head>), so the id is the fallback.
   html += `<div id="${id}" class="nn-chart" style="width:100%;height:${height}px"></div>\n` +
     `<script type="text/javascript">(function(){var fig=${scriptSafeJson(figure)};` +
-    `var tries=0;function draw(){var el=document.getElementById(${JSON.stringify(id)});` +
+    `var id=${JSON.stringify(id)},s=document.currentScript,p=s&&s.previousElementSibling;` +
+    `var tries=0;function draw(){var el=p&&p.id===id&&p.isConnected?p:` +
+    `document.getElementById(id);` +
     `if(window.Plotly&&el){window.Plotly.newPlot(el,fig.data,fig.layout,{responsive:true});}` +
     `else if(tries++<600){setTimeout(draw,50);}else if(el){el.textContent=` +
-    `"plotly.js did not load: re-run the first chart cell or trust the notebook.";}}` +
+    `"plotly.js is not in this page: trust the notebook, or run its setup cell ` +
+    `(nn.showBackend) again.";}}` +
     `draw();})();</script>`;
   return {
     [PLOTLY_MIME]: figure,

@@ -38,3 +38,4 @@ export * from "./models/cnn_image.ts";
 export * from "./models/attribution.ts";
 export * from "./control/cartpole.ts";
 export * from "./control/policy_gradient.ts";
+export * from "./publish.ts";

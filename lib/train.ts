@@ -26,7 +26,7 @@
 import * as tf from "@tensorflow/tfjs";
 import process from "node:process";
 import cliProgress from "cli-progress";
-import { chartBundle, ensurePlotly, trainingCurves } from "./charts.ts";
+import { chartBundle, ensurePlotly, PLOTLY_MIME, trainingCurves } from "./charts.ts";
 import {
   display,
   escapeHtml,
@@ -133,7 +133,18 @@ function isAccuracyLike(name: string): boolean {
   return /acc|precision|recall|auc/i.test(name);
 }
 
-/** The live display in Jupyter: chart with progress title plus an HTML bar. */
+/**
+ * The live display in Jupyter: chart with progress title plus an HTML bar.
+ *
+ * While training, the display carries `text/html` and `text/plain` only; the final update
+ * (done) carries the whole chart bundle, Plotly JSON included. Front ends keep the
+ * renderer of an output across `update_display_data` when the preferred mime type stays
+ * the same, and jupyterlab-plotly's renderer ignores every figure after its first one
+ * (measured in JupyterLab 4.6 with jupyterlab-plotly 5.24: the chart froze at its first
+ * epochs while the model had reached "done"). The HTML fallback redraws on every update
+ * in every front end; the last update switches to the Plotly JSON, which makes Lab create
+ * a fresh Plotly renderer, and leaves the complete bundle in the saved notebook.
+ */
 class JupyterProgress {
   #id = uniqueId("nn-train");
   #title: string;
@@ -145,9 +156,24 @@ class JupyterProgress {
     await ensurePlotly();
     await display(this.#bundle({}, 0, total, "starting"), { displayId: this.#id });
   }
-  #bundle(history: Record<string, number[]>, done: number, total: number, status: string) {
-    const figure = trainingCurves(history, { title: `${this.#title} — ${status}` });
-    const bundle: MimeBundle = chartBundle(figure, { height: 320 });
+  #bundle(
+    history: Record<string, number[]>,
+    done: number,
+    total: number,
+    status: string,
+    final = false,
+  ) {
+    // The status on a second, smaller line: on one line with a long title it ran past the
+    // chart's width and was cut at both ends (seen in JupyterLab's mid-training screenshots).
+    const figure = trainingCurves(history, {
+      title: `${this.#title}<br><sub>${escapeHtml(status)}</sub>`,
+    });
+    // The figure as tall as its div: drawn 380 px high into 320, its axis labels and
+    // legend spilled over the outputs below it (seen in JupyterLab's screenshots).
+    figure.layout.height = 320;
+    figure.layout.margin = { l: 60, r: 20, t: 70, b: 50 };
+    const bundle: MimeBundle = chartBundle(figure);
+    if (!final) delete bundle[PLOTLY_MIME];
     const pct = total > 0 ? Math.round((100 * done) / total) : 0;
     const bar = `<div class="nn-progress" style="font-family:monospace">` +
       `<progress value="${done}" max="${total}" style="width:40%"></progress> ` +
@@ -163,11 +189,12 @@ class JupyterProgress {
     status: string,
     force: boolean,
     everyMs: number,
+    final = false,
   ): Promise<void> {
     const now = performance.now();
     if (!force && now - this.#last < everyMs) return;
     this.#last = now;
-    await updateDisplay(this.#bundle(history, done, total, status), this.#id);
+    await updateDisplay(this.#bundle(history, done, total, status, final), this.#id);
   }
 }
 
@@ -355,7 +382,7 @@ export async function train(
     const status =
       `done: ${epochsRun} epoch${epochsRun === 1 ? "" : "s"} in ${seconds.toFixed(1)} s` +
       (stoppedEarly ? ` (stopped early, best epoch ${bestEpoch})` : "") + ` · ${formatLogs(last)}`;
-    await jupyter.update(history, totalSteps, totalSteps, status, true, 0);
+    await jupyter.update(history, totalSteps, totalSteps, status, true, 0, true);
   }
   return {
     history,

@@ -7,7 +7,8 @@
  * deno task build                       # notebooks/ → out/ → site/
  * deno task build notebooks/01_dense.ipynb --profile smoke
  * deno task build --no-execute          # only what is already in out/
- * deno task build --untrusted elsewhere/executed.ipynb   # add a third-party notebook
+ * deno task build --untrusted elsewhere/*.ipynb          # add third-party notebooks
+ * deno task build --sandbox             # execute in a bubblewrap sandbox (untrusted sources)
  * deno task build --no-execute --out out/sweep/seed-0 --report out/sweep/report.json
  *                                       # pages of seed 0, claims across every seed
  * ```
@@ -31,6 +32,7 @@
 import { parseArgs } from "node:util";
 import { basename, extname, join, relative, resolve } from "node:path";
 import { findNotebooks } from "../clean.ts";
+import { checkSandbox, SandboxError } from "../sandbox.ts";
 import { readNotebook } from "../notebook.ts";
 import { parameterDefaults } from "../parameters.ts";
 import { exportSite } from "./export.ts";
@@ -45,6 +47,7 @@ import {
 import type { SiteNotebook } from "./pages.ts";
 import type { ClaimAggregate } from "../report.ts";
 import { runnerRecord, summarize } from "./summary.ts";
+import { modelsDirFor } from "./live.ts";
 
 /** What the runner is asked to do: execute `sources` into `outDir`. */
 export interface RunRequest {
@@ -56,6 +59,8 @@ export interface RunRequest {
   profile?: string;
   /** Parallel kernels. */
   jobs?: number;
+  /** Run the notebooks in the runner's bubblewrap sandbox (`--sandbox`). */
+  sandbox?: boolean;
 }
 
 /** Per-notebook facts a runner reports (all optional). */
@@ -86,7 +91,9 @@ export interface BuildOptions {
   profile?: string;
   /** Parallel kernels for the runner. */
   jobs?: number;
-  /** Executed notebooks from elsewhere, shown as third-party (sanitised). */
+  /** Execute in the runner's bubblewrap sandbox (see kernel/sandbox.ts). */
+  sandbox?: boolean;
+  /** Executed notebooks from elsewhere, or folders of them, shown as third-party (sanitised). */
   untrusted?: string[];
   /** Site title. */
   siteTitle?: string;
@@ -159,6 +166,7 @@ export const subprocessRunner: Runner = async (request) => {
   const args = ["run", "-A", RUNNER.pathname, "--out", request.outDir];
   if (request.profile) args.push("--profile", request.profile);
   if (request.jobs) args.push("--jobs", String(request.jobs));
+  if (request.sandbox) args.push("--sandbox");
   args.push(...request.sources);
   const child = new Deno.Command(Deno.execPath(), {
     args,
@@ -285,6 +293,7 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       outDir,
       profile: options.profile,
       jobs: options.jobs,
+      ...(options.sandbox ? { sandbox: true } : {}),
     });
     ran.push(...stale.map((p) => p.source));
     for (const p of stale) {
@@ -349,9 +358,10 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       sourceSha256: p.sourceSha256,
       stale: !p.state.fresh,
       ...(entry?.executedAt ? { executedAt: entry.executedAt } : {}),
+      ...(p.state.trusted ? { modelsDir: modelsDirFor(executedPath) } : {}),
     });
   }
-  for (const path of options.untrusted ?? []) {
+  for (const path of await findNotebooks(options.untrusted ?? [])) {
     const notebook = await readNotebook(path);
     found.push({
       stem: basename(path, extname(path)),
@@ -381,6 +391,39 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
   return { notebooks, missing, ran, siteDir: written.siteDir, renderMs };
 }
 
+/**
+ * Rewrites `--untrusted A B C` (a shell glob such as `out/*.ipynb`, expanded) into
+ * `--untrusted A --untrusted B --untrusted C`: every argument after `--untrusted` up to the
+ * next option is a third-party path.
+ *
+ * @example
+ * ```ts
+ * import { untrustedLists } from "./build.ts";
+ * console.log(untrustedLists(["notebooks", "--untrusted", "a.ipynb", "b.ipynb", "--force"]));
+ * // ["notebooks", "--untrusted", "a.ipynb", "--untrusted", "b.ipynb", "--force"]
+ * ```
+ */
+export function untrustedLists(args: string[]): string[] {
+  const out: string[] = [];
+  let inList = false;
+  for (const [i, arg] of args.entries()) {
+    if (arg === "--") {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (arg.startsWith("-")) {
+      inList = arg === "--untrusted";
+      // "--untrusted=A" names one path and opens a list too
+      if (arg.startsWith("--untrusted=")) inList = true;
+      out.push(arg);
+      continue;
+    }
+    if (inList && out.at(-1) !== "--untrusted") out.push("--untrusted");
+    out.push(arg);
+  }
+  return out;
+}
+
 const USAGE = `Usage: deno task build [options] [NOTEBOOK|FOLDER ...]
 
 Executes the notebooks (default: notebooks/) with the project's runner when their executed
@@ -393,7 +436,10 @@ copy is missing or stale (decided by content hash), then writes the static site.
   --profile NAME     smoke or full, passed to the runner (default: each notebook's own, full
                      for the project's notebooks)
   --jobs N           parallel kernels for the runner
-  --untrusted FILE   add an executed notebook from elsewhere, shown sanitised (repeatable)
+  --sandbox          execute in the runner's bubblewrap sandbox (no network, read-only file
+                     system but --out, no $HOME): for notebooks you did not write
+  --untrusted PATH…  executed notebooks from elsewhere, or folders of them, shown sanitised:
+                     every path after --untrusted up to the next option (out/*.ipynb works)
   --title TEXT       site title (default: Neural Notebooks)
   --report FILE      a sweep's report.json (deno task run --seeds ...): the index shows its
                      claims across runs (default: <out>/report.json when it has them)
@@ -412,7 +458,7 @@ export async function main(args: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
-      args,
+      args: untrustedLists(args),
       allowPositionals: true,
       options: {
         out: { type: "string" },
@@ -421,6 +467,7 @@ export async function main(args: string[]): Promise<number> {
         force: { type: "boolean" },
         profile: { type: "string" },
         jobs: { type: "string" },
+        sandbox: { type: "boolean" },
         untrusted: { type: "string", multiple: true },
         title: { type: "string" },
         report: { type: "string" },
@@ -445,6 +492,15 @@ export async function main(args: string[]): Promise<number> {
     console.error("--no-execute and --force contradict each other: give one.");
     return 2;
   }
+  if (v.sandbox && !v["no-execute"]) {
+    try {
+      await checkSandbox();
+    } catch (error) {
+      if (!(error instanceof SandboxError)) throw error;
+      console.error(`${error.message}; nothing was built.`);
+      return 2;
+    }
+  }
   const started = performance.now();
   let result: BuildResult;
   try {
@@ -456,6 +512,7 @@ export async function main(args: string[]): Promise<number> {
       force: v.force,
       profile: v.profile,
       jobs,
+      sandbox: v.sandbox,
       untrusted: v.untrusted,
       siteTitle: v.title,
       report: v.report,

@@ -23,6 +23,7 @@ import { createRequire } from "node:module";
 import { basename, dirname, join, resolve } from "node:path";
 import { katexDistDir } from "./math.ts";
 import { indexPage, notebookPage, type PageOptions, type SiteNotebook } from "./pages.ts";
+import { buildLiveBundle, type LivePanel, livePanels, wasmBinaryScripts } from "./live.ts";
 
 /** Marker file that identifies a folder written by {@linkcode exportSite}. */
 export const SITE_MARKER = ".neural-notebooks-site";
@@ -139,7 +140,26 @@ export async function exportSite(
       await Deno.copyFile(join(katex, "fonts", font.name), join(staging, "katex/fonts", font.name));
       files.push(`katex/fonts/${font.name}`);
     }
-    for (const entry of entries) await write(entry.page, notebookPage(entry, options));
+    // Live panels: the models each trusted notebook published, as scripts beside the pages.
+    let anyLive = false;
+    for (const entry of entries) {
+      let live: Map<string, LivePanel> | undefined;
+      if (entry.trusted && entry.modelsDir) {
+        const found = await livePanels(entry.notebook, entry.page, entry.modelsDir);
+        live = found.panels;
+        for (const [path, text] of found.files) {
+          await Deno.mkdir(join(staging, dirname(path)), { recursive: true });
+          await write(path, text);
+        }
+        if ([...live.values()].some((p) => !p.error)) anyLive = true;
+      }
+      await write(entry.page, notebookPage(entry, { ...options, ...(live ? { live } : {}) }));
+    }
+    if (anyLive) {
+      await Deno.mkdir(join(staging, "live/wasm"), { recursive: true });
+      await write("live/nn-live.js", await buildLiveBundle());
+      for (const [path, text] of await wasmBinaryScripts()) await write(path, text);
+    }
     await write("index.html", indexPage(entries, options));
 
     // Swap the new site in.

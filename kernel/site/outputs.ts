@@ -36,6 +36,7 @@ import { renderTex, splitDelimiters } from "./math.ts";
 import { sanitize } from "./sanitize.ts";
 import { BACKEND_MIME, CLAIM_MIME, formatValue, PLOTLY_MIME } from "./summary.ts";
 import { readableRule } from "../report.ts";
+import { type LivePanel, MODEL_MIME } from "./live.ts";
 
 /** How outputs of one notebook are rendered. */
 export interface OutputContext {
@@ -43,6 +44,8 @@ export interface OutputContext {
   trusted: boolean;
   /** Anchors already used on the page (claim ids), to keep element ids unique. */
   anchors?: Set<string>;
+  /** The page's live panels by model name (see live.ts); absent: none were prepared. */
+  live?: Map<string, LivePanel>;
 }
 
 const IMAGE_MIMES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
@@ -157,6 +160,42 @@ function backend(report: Record<string, unknown>): string {
   }</table>`;
 }
 
+function bytesText(bytes: number): string {
+  return bytes >= 1e6 ? `${(bytes / 1e6).toFixed(2)} MB` : `${(bytes / 1e3).toFixed(1)} kB`;
+}
+
+/** A published model: its live panel (filled in by `live/nn-live.js`), or why there is none. */
+function livePanel(record: Record<string, unknown>, ctx: OutputContext): string {
+  const name = String(record.name ?? "");
+  const title = escapeHtml(String(record.title ?? name));
+  if (!ctx.trusted) {
+    return `<div class="nn-live-note">A model (<code>${escapeHtml(name)}</code>) was published ` +
+      `here; live panels run only for notebooks this project executed.</div>`;
+  }
+  const panel = ctx.live?.get(name);
+  if (!panel || panel.error || !panel.meta) {
+    const why = panel?.error ?? "the site build prepared no live model for this page";
+    return `<div class="nn-live nn-live-broken"><div class="nn-live-head"><strong>Live: ${title}` +
+      `</strong></div><p class="nn-live-status" role="alert">The model “${escapeHtml(name)}” ` +
+      `cannot run here: ${escapeHtml(why)}.</p></div>`;
+  }
+  const meta = panel.meta;
+  const sizes = meta.networks.map((n) =>
+    `${escapeHtml(n.label)}: ${n.params.toLocaleString("en-US")} parameters, ` +
+    `${bytesText(n.weightBytes)} of float32 weights` +
+    (n.zeros >= 0.01 * n.params ? ` (${((100 * n.zeros) / n.params).toFixed(1)} % zeros)` : "")
+  );
+  return `<div class="nn-live" data-model="${escapeHtml(panel.key)}" ` +
+    `data-src="${escapeHtml(panel.src)}" data-demo="${escapeHtml(meta.demo.demo)}">` +
+    `<div class="nn-live-head"><strong>Live: ${title}</strong>` +
+    (meta.description ? ` <span>${escapeHtml(meta.description)}</span>` : "") + `</div>` +
+    `<p class="nn-live-size">${sizes.join(" · ")}; ${bytesText(panel.bytes)} on this page ` +
+    `(<code>${escapeHtml(panel.src)}</code>, weights gzip + base64)</p>` +
+    `<p class="nn-live-backend"></p>` +
+    `<p class="nn-live-status">This panel runs the trained model in your browser: it needs ` +
+    `JavaScript.</p></div>`;
+}
+
 function sizeAttributes(metadata: unknown, mime: string): string {
   const meta = isRecord(metadata) && isRecord(metadata[mime]) ? metadata[mime] : {};
   return ["width", "height"]
@@ -184,6 +223,9 @@ export function renderBundle(
   ctx: OutputContext,
 ): string {
   const plainText = text(data["text/plain"]);
+  if (isRecord(data[MODEL_MIME])) {
+    return livePanel(data[MODEL_MIME] as Record<string, unknown>, ctx);
+  }
   if (isRecord(data[PLOTLY_MIME])) {
     return chart(data[PLOTLY_MIME] as Record<string, unknown>, plainText, ctx.trusted);
   }

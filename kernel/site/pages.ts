@@ -30,6 +30,7 @@ import { type ClaimAggregate, readableNumber, readableRule } from "../report.ts"
 import { pointText } from "../sweep.ts";
 import { renderMarkdown } from "./markdown.ts";
 import { renderOutput } from "./outputs.ts";
+import { LIVE_CSP, type LivePanel } from "./live.ts";
 import { formatDuration, formatValue, type NotebookSummary, outputsOf } from "./summary.ts";
 
 /** One notebook of the site. */
@@ -50,6 +51,11 @@ export interface SiteNotebook {
   stale?: boolean;
   /** When it was executed (ISO time), if known. */
   executedAt?: string;
+  /**
+   * The folder of the models it published (`nn.publishModel`): `<out>/<notebook>.models`,
+   * where the runner pointed its kernel. Only trusted notebooks get live panels.
+   */
+  modelsDir?: string;
 }
 
 /** Options shared by the pages. */
@@ -65,7 +71,11 @@ export const UNTRUSTED_CSP = "default-src 'none'; script-src 'self'; " +
   "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; " +
   "base-uri 'none'; form-action 'none'; frame-src 'none'";
 
-function layout(title: string, body: string, options: PageOptions & { csp?: boolean }): string {
+function layout(
+  title: string,
+  body: string,
+  options: PageOptions & { csp?: boolean; live?: boolean },
+): string {
   const site = options.siteTitle ?? "Neural Notebooks";
   return `<!DOCTYPE html>
 <html lang="en">
@@ -74,15 +84,17 @@ function layout(title: string, body: string, options: PageOptions & { csp?: bool
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="neural-notebooks site">
 ${
-    options.csp
-      ? `<meta http-equiv="Content-Security-Policy" content="${UNTRUSTED_CSP}">\n`
+    options.csp || options.live
+      ? `<meta http-equiv="Content-Security-Policy" content="${
+        options.csp ? UNTRUSTED_CSP : LIVE_CSP
+      }">\n`
       : ""
   }<title>${escapeHtml(title === site ? site : `${title} · ${site}`)}</title>
 <link rel="stylesheet" href="katex/katex.min.css">
 <link rel="stylesheet" href="site.css">
 <script src="plotly.min.js" defer></script>
 <script src="site.js" defer></script>
-</head>
+${options.live ? '<script src="live/nn-live.js" defer></script>\n' : ""}</head>
 <body>
 <header class="nn-header"><a href="index.html">${escapeHtml(site)}</a></header>
 <main>
@@ -123,7 +135,10 @@ function notebookLanguage(nb: Notebook): string {
  * console.log(html.includes("Content-Security-Policy")); // true
  * ```
  */
-export function notebookPage(entry: SiteNotebook, options: PageOptions = {}): string {
+export function notebookPage(
+  entry: SiteNotebook,
+  options: PageOptions & { live?: Map<string, LivePanel> } = {},
+): string {
   const { notebook: nb, summary, trusted } = entry;
   const language = notebookLanguage(nb);
   const anchors = new Set<string>();
@@ -164,7 +179,9 @@ export function notebookPage(entry: SiteNotebook, options: PageOptions = {}): st
     }
     const count = typeof cell.execution_count === "number" ? String(cell.execution_count) : " ";
     const duration = summary.cellDurations.get(index);
-    const outputs = outputsOf(cell).map((o) => renderOutput(o, { trusted, anchors })).join("");
+    const outputs = outputsOf(cell).map((o) =>
+      renderOutput(o, { trusted, anchors, ...(options.live ? { live: options.live } : {}) })
+    ).join("");
     cells.push(
       `<section class="nn-cell nn-code-cell" id="${anchor}">${tagHtml}` +
         `<div class="nn-input"><div class="nn-prompt"><a href="#${anchor}">In [${count}]:</a>` +
@@ -204,7 +221,8 @@ export function notebookPage(entry: SiteNotebook, options: PageOptions = {}): st
       cells.join("\n")
     }\n</article>\n` +
     (footer ? `<footer class="nn-footer">${footer}</footer>` : "");
-  return layout(summary.title, body, { ...options, csp: !trusted });
+  const live = trusted && [...(options.live?.values() ?? [])].some((p) => !p.error);
+  return layout(summary.title, body, { ...options, csp: !trusted, live });
 }
 
 /**

@@ -237,3 +237,26 @@ export function exactMatch(outputs: readonly string[], targets: readonly string[
   outputs.forEach((o, i) => (hits += o === targets[i] ? 1 : 0));
   return outputs.length ? hits / outputs.length : 0;
 }
+
+/**
+ * The date task's alphabets as `nn.publishModel`'s sequence-to-sequence inputs: source
+ * characters from id 1 (0 is padding) in {@linkcode DATE_SOURCE_LENGTH} positions, ISO
+ * characters from id 3 after padding, start and end.
+ *
+ * @example
+ * ```ts
+ * import { DATE_CODEC } from "nn/data/dates.ts";
+ * console.log(DATE_CODEC.target.chars, DATE_CODEC.target.start); // 0123456789- 1
+ * ```
+ */
+export const DATE_CODEC = {
+  source: { chars: DATE_SOURCE_CHARS, offset: 1, length: DATE_SOURCE_LENGTH, pad: DATE_PAD },
+  target: {
+    chars: DATE_TARGET_CHARS,
+    offset: 3,
+    length: DATE_TARGET_LENGTH,
+    pad: DATE_PAD,
+    start: DATE_START,
+    end: DATE_END,
+  },
+} as const;

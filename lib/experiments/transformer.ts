@@ -1,9 +1,9 @@
 /**
  * Measurement helpers of the Transformer notebook (notebooks/04_transformers.ipynb): the
- * sizes of each profile, attention by hand against mathjs, the causal mask's gradient,
- * sinusoidal position dot products, forward+backward timing, the recall-the-first-token
- * task's data and the LSTM size that matches a parameter budget. The models, their
- * training and evaluation are in the notebook.
+ * sizes of each profile, the causal mask's gradient, sinusoidal position dot products,
+ * forward+backward timing, the recall-the-first-token task's data and the LSTM size that
+ * matches a parameter budget. Attention, multi-head attention and the block by hand, the
+ * models, their training and evaluation are in the notebook's cells.
  *
  * Functions return plain numbers and arrays and dispose the tensors they make, unless
  * they say they return tensors.
@@ -11,22 +11,19 @@
  * @example
  * ```ts
  * import { setupBackend } from "nn";
- * import { attentionByHand } from "nn/experiments/transformer.ts";
+ * import { causalGradients } from "nn/experiments/transformer.ts";
  * await setupBackend({ backend: "cpu" });
- * console.log((await attentionByHand({ seed: 0 })).maxDifference < 1e-5); // true
+ * console.log((await causalGradients({ seed: 0, length: 4 })).leak); // 0
  * ```
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { all, create, type Matrix } from "mathjs";
+import process from "node:process";
 import { rng } from "../random.ts";
 import { disposeModel } from "../train.ts";
-import { scaledDotProductAttention } from "../layers/scaled_dot_product_attention.ts";
 import { sinusoidalTable } from "../layers/sinusoidal_position_encoding.ts";
 import { decoderBlock } from "../models/transformer.ts";
-
-const math = create(all, {});
 
 // ---------------------------------------------------------------------------------------
 // Profiles
@@ -53,7 +50,8 @@ const PROFILES = {
       numHeads: 2,
       ffDim: 64,
       numLayers: 1,
-      epochs: 4,
+      maxEpochs: 4,
+      patience: 2,
       batchSize: 32,
       learningRate: 0.003,
       lstmEmbeddingDim: 16,
@@ -92,13 +90,14 @@ const PROFILES = {
       numHeads: 4,
       ffDim: 128,
       numLayers: 2,
-      epochs: 12,
+      maxEpochs: 50,
+      patience: 3,
       batchSize: 32,
-      learningRate: 0.002,
+      learningRate: 0.005,
       lstmEmbeddingDim: 32,
       sampleLength: 300,
     },
-    timing: { lengths: [16, 32, 64, 128, 256], batchSize: 16, width: 32, repeats: 5 },
+    timing: { lengths: [16, 32, 64, 128, 256, 512, 1024], batchSize: 16, width: 32, repeats: 5 },
     longRange: {
       lengths: [10, 50, 150],
       symbols: 8,
@@ -124,7 +123,7 @@ export type TransformerProfile = typeof PROFILES.full;
  * @example
  * ```ts
  * import { transformerProfile } from "nn/experiments/transformer.ts";
- * console.log(transformerProfile("smoke", { chars: { epochs: 1 } }).chars.epochs); // 1
+ * console.log(transformerProfile("smoke", { chars: { maxEpochs: 1 } }).chars.maxEpochs); // 1
  * ```
  */
 export function transformerProfile(
@@ -144,85 +143,7 @@ export function transformerProfile(
 }
 
 // ---------------------------------------------------------------------------------------
-// 1. Attention by hand
-
-/** Result of {@linkcode attentionByHand}. */
-export interface AttentionByHand {
-  /** The four tokens. */
-  tokens: string[];
-  /** Attention weights from tfjs `[4][4]` (row = query). */
-  weights: number[][];
-  /** Outputs from tfjs `[4][d]`. */
-  output: number[][];
-  /** The same weights from mathjs in float64. */
-  referenceWeights: number[][];
-  /** The same outputs from mathjs. */
-  referenceOutput: number[][];
-  /** Largest |tfjs − mathjs| over weights and outputs. */
-  maxDifference: number;
-}
-
-/**
- * Self-attention (自注意力) of four token vectors `X [4, d]` (seeded normal) with random
- * projections `W_Q, W_K, W_V [d, d]`: `softmax(X W_Q (X W_K)ᵀ / √d) X W_V`, once with the
- * library's {@linkcode scaledDotProductAttention} (float32) and once with mathjs (float64).
- *
- * @example
- * ```ts
- * import { attentionByHand } from "nn/experiments/transformer.ts";
- * console.log((await attentionByHand({ seed: 1, causal: true })).weights[0]); // [1, 0, 0, 0]
- * ```
- */
-export async function attentionByHand(
-  options: { seed: number; d?: number; causal?: boolean; tokens?: string[] },
-): Promise<AttentionByHand> {
-  const d = options.d ?? 4;
-  const tokens = options.tokens ?? ["the", "whale", "sank", "ships"];
-  const r = rng(options.seed);
-  const mat = (rows: number, cols: number, scale: number) =>
-    Array.from({ length: rows }, () => Array.from({ length: cols }, () => r.normal() * scale));
-  // round to float32 so both sides start from the same numbers
-  const f32 = (m: number[][]) => m.map((row) => Array.from(Float32Array.from(row)));
-  const X = f32(mat(tokens.length, d, 1));
-  const [Wq, Wk, Wv] = [0, 1, 2].map(() => f32(mat(d, d, 1 / Math.sqrt(d))));
-  const n = tokens.length;
-  // tfjs
-  const [w, o] = tf.tidy(() => {
-    const x = tf.tensor2d(X);
-    const q = tf.matMul(x, tf.tensor2d(Wq));
-    const k = tf.matMul(x, tf.tensor2d(Wk));
-    const v = tf.matMul(x, tf.tensor2d(Wv));
-    const res = scaledDotProductAttention(q, k, v, { causal: options.causal });
-    return [res.weights, res.output];
-  });
-  const weights = await w.array() as number[][];
-  const output = await o.array() as number[][];
-  tf.dispose([w, o]);
-  // mathjs
-  const Q = math.multiply(X, Wq) as number[][];
-  const K = math.multiply(X, Wk) as number[][];
-  const V = math.multiply(X, Wv) as number[][];
-  const S = math.divide(math.multiply(Q, math.transpose(K)), Math.sqrt(d)) as number[][];
-  const referenceWeights = S.map((row, i) => {
-    const masked = row.map((s, j) => (options.causal && j > i ? -Infinity : s));
-    const m = Math.max(...masked);
-    const e = masked.map((s) => Math.exp(s - m));
-    const z = math.sum(e) as number;
-    return e.map((x) => x / z);
-  });
-  const referenceOutput = (math.multiply(math.matrix(referenceWeights), math.matrix(V)) as Matrix)
-    .toArray() as number[][];
-  let maxDifference = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      maxDifference = Math.max(maxDifference, Math.abs(weights[i][j] - referenceWeights[i][j]));
-    }
-    for (let j = 0; j < d; j++) {
-      maxDifference = Math.max(maxDifference, Math.abs(output[i][j] - referenceOutput[i][j]));
-    }
-  }
-  return { tokens, weights, output, referenceWeights, referenceOutput, maxDifference };
-}
+// 1. The causal mask's gradients (attention itself is written by hand in the notebook)
 
 /** Result of {@linkcode causalGradients}. */
 export interface CausalGradients {
@@ -370,8 +291,15 @@ export interface TimingRow {
   kind: string;
   /** Sequence length T. */
   length: number;
-  /** Median milliseconds of one forward + backward pass (gradients of every weight). */
+  /** Median wall-clock milliseconds of one forward + backward pass (gradients of every weight). */
   ms: number;
+  /**
+   * Median CPU milliseconds of this process over the same passes (user + system). On the
+   * wasm and cpu backends, where this process does all the work, it measures the work itself:
+   * other programs on a shared machine stretch the wall time but not this. On webgpu the
+   * GPU's work is not in it.
+   */
+  cpuMs: number;
   /** Parameters. */
   params: number;
 }
@@ -379,12 +307,14 @@ export interface TimingRow {
 /**
  * Measures forward + backward time (softmax cross-entropy and the gradients of all
  * weights, no update) per batch of random ids `[batchSize, T]` for each model at each
- * length T: the median of `repeats` after one warm-up pass. `models` builds each model
+ * length T: the median of `repeats` after one warm-up pass, in wall-clock and in CPU
+ * milliseconds. `models` builds each model
  * for a length (ids `[B, T]` → logits `[B, classes]`); each is disposed after timing.
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
+import process from "node:process";
  * import { setupBackend } from "nn";
  * import { timeForwardBackward } from "nn/experiments/transformer.ts";
  * await setupBackend({ backend: "cpu" });
@@ -421,16 +351,21 @@ export async function timeForwardBackward(options: {
       };
       await step();
       const times: number[] = [];
+      const cpuTimes: number[] = [];
       for (let i = 0; i < options.repeats; i++) {
+        const cpu0 = process.cpuUsage();
         const t0 = performance.now();
         await step();
         times.push(performance.now() - t0);
+        const cpu = process.cpuUsage(cpu0);
+        cpuTimes.push((cpu.user + cpu.system) / 1000);
       }
-      times.sort((a, b) => a - b);
+      const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)];
       rows.push({
         kind,
         length,
-        ms: times[Math.floor(times.length / 2)],
+        ms: median(times),
+        cpuMs: median(cpuTimes),
         params: model.countParams(),
       });
       disposeModel(model);

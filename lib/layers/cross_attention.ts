@@ -218,6 +218,16 @@ export class CrossAttention extends tf.layers.Layer {
 }
 tf.serialization.registerClass(CrossAttention);
 
+/**
+ * 1 where `ids ≠ padId`, 0 where padded (float32), in float ops only:
+ * `min(|float(ids) − padId|, 1)`, exact for integer ids below 2²⁴. (On the webgpu backend,
+ * `cast(notEqual(ids, padId))` — an op with a bool or int32 result — read as all zeros
+ * inside a model whose ids also feed an embedding; float ops do not.)
+ */
+export function tokenMask(ids: tf.Tensor, padId = 0): tf.Tensor {
+  return tf.tidy(() => tf.minimum(tf.abs(tf.sub(tf.cast(ids, "float32"), padId)), 1));
+}
+
 /** Config of {@linkcode PaddingMask}. */
 export interface PaddingMaskArgs {
   /** The padding token id. Default 0. */
@@ -255,7 +265,7 @@ export class PaddingMask extends tf.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const ids = Array.isArray(inputs) ? inputs[0] : inputs;
-    return tf.tidy(() => tf.cast(tf.notEqual(ids, this.padId), "float32"));
+    return tf.tidy(() => tokenMask(ids, this.padId));
   }
 
   override getConfig(): tf.serialization.ConfigDict {

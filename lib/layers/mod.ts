@@ -22,4 +22,5 @@ export * from "./fused_simple_rnn.ts";
 export * from "./conv_max_over_time.ts";
 export * from "./scaled_dot_product_attention.ts";
 export * from "./cross_attention.ts";
+export * from "./masked_mean_pooling.ts";
 export * from "./sinusoidal_position_encoding.ts";

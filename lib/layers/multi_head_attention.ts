@@ -8,12 +8,22 @@
  * (`out_proj`). With `causal: true` position t attends only to positions ≤ t (a
  * decoder); otherwise every position sees the whole sequence (an encoder).
  *
+ * Inputs: `x [B, T, D]`, or `[x, keyMask]` with a key padding mask `keyMask [B, T]`
+ * (1 for a token, 0 for padding; PyTorch's `key_padding_mask` inverted, made from the ids
+ * by `PaddingMask`): padded keys get exactly zero weight in every query's softmax (BERT's
+ * attention mask), on every implementation (tfjs ops, the fused cpu/wasm op and the
+ * WebGPU programs).
+ *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { MultiHeadSelfAttention } from "nn/layers/multi_head_attention.ts";
  * const mha = new MultiHeadSelfAttention({ numHeads: 4, seed: 0 });
  * console.log((mha.apply(tf.zeros([2, 10, 16])) as tf.Tensor).shape); // [2, 10, 16]
+ * const mask = tf.tensor2d([[1, 1, 1, 0, 0, 0, 0, 0, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]]);
+ * const w = mha.attentionWeights(tf.ones([2, 10, 16]), mask); // [2, 4, 10, 10]
+ * const rows = (await w.array()) as number[][][][];
+ * console.log(rows[0][0][0].slice(2, 4)); // [0.3333…, 0]: three tokens alike, padding none
  * ```
  * @module
  */
@@ -25,6 +35,7 @@ import { acquire, readF32, toTensor } from "../kernels/memory.ts";
 import { backwardMayFollow, simd, simdAlloc } from "../kernels/simd/simd.ts";
 import { attentionWebGPU, MAX_ATTENTION_LENGTH } from "../kernels/webgpu/attention.ts";
 import { webgpuFusion } from "../kernels/webgpu/program.ts";
+import { MASKED_SCORE } from "./scaled_dot_product_attention.ts";
 
 /**
  * Scaled dot-product attention of all heads in one op (cpu and wasm backends):
@@ -32,22 +43,46 @@ import { webgpuFusion } from "../kernels/webgpu/program.ts";
  * merged). Every head's matrices are read in place with strided GEMMs: no split, no
  * transpose, no `[B, H, T, T]` tensor for tfjs to track; the backward pass is written
  * out (softmax Jacobian included) and keeps the attention weights from the forward.
+ *
+ * With a `keyMask [B, T]` (1 = token, 0 = padding) the scores of padded keys get
+ * {@linkcode MASKED_SCORE} added, as in the ops path, and their softmax weights are then
+ * set to exactly 0 (the SIMD exponential clamps at e^−87, not 0) in every row that has a
+ * key it may see; a row with none keeps the softmax of the masked scores, as the ops do.
+ * The mask gets a zero gradient.
  */
 export function attentionFused(
   qkv: tf.Tensor2D,
   batch: number,
   heads: number,
   causal: boolean,
+  keyMask: tf.Tensor | null = null,
 ): tf.Tensor2D {
   const op = tf.customGrad(
     ((...args: unknown[]) => {
       const t0 = args[0] as tf.Tensor;
-      (args[1] as (ts: tf.Tensor[]) => void)([t0]);
+      const mask = keyMask ? args[1] as tf.Tensor : null;
+      (args[keyMask ? 2 : 1] as (ts: tf.Tensor[]) => void)(mask ? [t0, mask] : [t0]);
       const rows = t0.shape[0];
       const D = t0.shape[1]! / 3;
       const T = rows / batch;
       const hd = D / heads;
       const scale = 1 / Math.sqrt(hd);
+      // per sequence: the padded key positions, and the first real one (T when none)
+      const padded: number[][] = [];
+      const firstReal: number[] = [];
+      if (mask) {
+        const m = readF32(mask);
+        for (let b = 0; b < batch; b++) {
+          const list: number[] = [];
+          let first = T;
+          for (let j = 0; j < T; j++) {
+            if (m[b * T + j] === 0) list.push(j);
+            else if (first === T) first = j;
+          }
+          padded.push(list);
+          firstReal.push(first);
+        }
+      }
       const QKV = readF32(t0);
       const L = 3 * D;
       const k = simd();
@@ -105,7 +140,8 @@ export function attentionFused(
         }
         Pb.free();
         dSb.free();
-        return [toTensor(dQKV, [rows, L])];
+        const dqkv = toTensor(dQKV, [rows, L]);
+        return mask ? [dqkv, tf.zerosLike(mask)] : [dqkv];
       };
       // attention weights [B, H, T, T] (SIMD memory: the softmax runs there), kept for backward
       const [Pb] = simdAlloc([batch * heads * T * T], gradFunc);
@@ -117,7 +153,16 @@ export function attentionFused(
           const head = (b * heads + h) * T * T;
           const S = P.subarray(head, head + T * T);
           gemm(false, true, T, T, hd, scale, QKV.subarray(q), L, QKV.subarray(q + D), L, 0, S, T);
+          const pad = mask ? padded[b] : [];
+          for (let i = 0; i < T && pad.length > 0; i++) {
+            for (const j of pad) S[i * T + j] += MASKED_SCORE;
+          }
           k.softmax_rows(Pb.at(head), T, T, 4 * T, causal ? 1 : 0);
+          // exactly 0 at padded keys wherever the row sees a real key
+          const start = !mask || firstReal[b] === T ? T : causal ? firstReal[b] : 0;
+          for (let i = start; i < T; i++) {
+            for (const j of pad) if (!causal || j <= i) S[i * T + j] = 0;
+          }
           // Y[b, :, h] = P · V
           gemm(
             false,
@@ -141,7 +186,8 @@ export function attentionFused(
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
-  return (op as unknown as (a: tf.Tensor) => tf.Tensor2D)(qkv);
+  const apply = op as unknown as (...a: tf.Tensor[]) => tf.Tensor2D;
+  return keyMask ? apply(qkv, keyMask) : apply(qkv);
 }
 
 /** Config of {@linkcode MultiHeadSelfAttention}. */
@@ -164,7 +210,10 @@ export interface MultiHeadSelfAttentionArgs {
   inputShape?: tf.Shape;
 }
 
-/** Multi-head scaled dot-product self-attention over `[B, T, D]` inputs. */
+/**
+ * Multi-head scaled dot-product self-attention over `[B, T, D]` inputs, with an optional
+ * key padding mask as a second input (`[x, keyMask [B, T]]`).
+ */
 export class MultiHeadSelfAttention extends tf.layers.Layer {
   /** The name tfjs serialises this class under. */
   static className = "NNMultiHeadSelfAttention";
@@ -230,7 +279,7 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
-    return inputShape;
+    return Array.isArray(inputShape[0]) ? (inputShape as tf.Shape[])[0] : inputShape;
   }
 
   /** Additive mask `[T, T]`: 0 on and below the diagonal, −1e9 above (kept, not tracked). */
@@ -246,14 +295,15 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
   }
 
   /**
-   * The attention weights `[B, H, T, T]` for inputs `x` (for heatmaps; not tracked
-   * for gradients).
+   * The attention weights `[B, H, T, T]` for inputs `x` and, when the layer was given
+   * one, the same key padding mask `keyMask [B, T]` (for heatmaps; not tracked for
+   * gradients).
    */
-  attentionWeights(x: tf.Tensor): tf.Tensor {
-    return tf.tidy(() => this.#attend(x, true));
+  attentionWeights(x: tf.Tensor, keyMask?: tf.Tensor | null): tf.Tensor {
+    return tf.tidy(() => this.#attend(x, keyMask ?? null, true));
   }
 
-  #attend(x: tf.Tensor, weightsOnly: boolean): tf.Tensor {
+  #attend(x: tf.Tensor, keyMask: tf.Tensor | null, weightsOnly: boolean): tf.Tensor {
     const [b, t, d] = x.shape as [number, number, number];
     const h = this.numHeads;
     const hd = d / h;
@@ -263,12 +313,14 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
       b: this.#qkvKernel!.read(),
       bias: this.#qkvBias!.read(),
     });
+    const mask = keyMask ? tf.cast(keyMask, "float32") : null; // [B, T], 0 = padding
     if (!weightsOnly && this.usesFused() && !(gpu && t > MAX_ATTENTION_LENGTH)) {
       const merged = (gpu ? attentionWebGPU : attentionFused)(
         qkv as tf.Tensor2D,
         b,
         h,
         this.causal,
+        mask,
       ); // [B·T, D]
       const out = tf.fused.matMul({
         a: merged,
@@ -282,6 +334,10 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
     );
     let scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd)); // [B, H, T, T]
     if (this.causal) scores = tf.add(scores, this.#causalMask(t));
+    if (mask) {
+      // padded keys: + MASKED_SCORE, the same for every head and query
+      scores = tf.add(scores, tf.mul(tf.sub(1, tf.reshape(mask, [b, 1, 1, t])), MASKED_SCORE));
+    }
     const att = tf.softmax(scores); // over the last axis: who each position attends to
     if (weightsOnly) return att;
     const y = tf.matMul(att, v); // [B, H, T, hd]
@@ -295,7 +351,8 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => this.#attend(Array.isArray(inputs) ? inputs[0] : inputs, false));
+    const [x, keyMask] = Array.isArray(inputs) ? inputs : [inputs];
+    return tf.tidy(() => this.#attend(x, keyMask ?? null, false));
   }
 
   override dispose(): ReturnType<tf.layers.Layer["dispose"]> {

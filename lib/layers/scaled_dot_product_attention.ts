@@ -66,7 +66,8 @@ export function causalMask(length: number): tf.Tensor2D {
  * ```
  */
 export function paddingMask(ids: tf.Tensor, padId = 0): tf.Tensor {
-  return tf.tidy(() => tf.cast(tf.notEqual(ids, padId), "float32"));
+  // float ops only (see PaddingMask): min(|ids − padId|, 1)
+  return tf.tidy(() => tf.minimum(tf.abs(tf.sub(tf.cast(ids, "float32"), padId)), 1));
 }
 
 /**

@@ -318,7 +318,10 @@ export interface BeamResult {
  * Beam search with the key/value cache: keeps the `beamWidth` most probable prefixes of
  * each source (by summed log-probability), growing each by every token and keeping the
  * best; the caches follow their beams (gathered by parent at every step). With
- * `beamWidth: 1` it is greedy decoding.
+ * `beamWidth: 1` it is greedy decoding. Hypotheses are ranked by the raw sum, with no
+ * length penalty: that is exact when every hypothesis runs all `steps` (no `endId`); with
+ * an `endId`, a hypothesis that ended early keeps its score and competes with longer ones,
+ * whose every extra token adds a negative log-probability, so short outputs are favoured.
  *
  * @example
  * ```ts
@@ -444,9 +447,20 @@ export interface GenerationTiming {
   tokensPerSecond: number;
 }
 
+/** Options of {@linkcode timeGeneration}. */
+export interface TimingOptions extends GreedyOptions {
+  /**
+   * Timed runs; the fastest counts (the least disturbed by other work on the machine:
+   * on a shared CPU a single run can be several times slower than the same code's best).
+   * Default 1.
+   */
+  repeats?: number;
+}
+
 /**
  * Times greedy decoding of `steps` tokens for every row of `source`, with or without
- * the cache, after one untimed warm-up run of the same decoding.
+ * the cache, after one untimed warm-up run of the same decoding: the fastest of
+ * `repeats` timed runs.
  *
  * @example
  * ```ts
@@ -454,21 +468,28 @@ export interface GenerationTiming {
  * import { encoderDecoder } from "nn/models/encoder_decoder.ts";
  * import { seq2seqParts, timeGeneration } from "nn/models/generation.ts";
  * const parts = seq2seqParts(encoderDecoder({ sourceVocabSize: 9, targetVocabSize: 7, sourceLength: 4, targetLength: 8, dModel: 8, numHeads: 2 }));
- * const t = await timeGeneration(parts, tf.ones([2, 4], "int32"), { startId: 1, steps: 6, cache: true });
+ * const t = await timeGeneration(parts, tf.ones([2, 4], "int32"), { startId: 1, steps: 6, cache: true, repeats: 2 });
  * console.log(t.tokensPerSecond > 0); // true
  * ```
  */
 export async function timeGeneration(
   parts: Seq2SeqParts,
   source: tf.Tensor,
-  options: GreedyOptions,
+  options: TimingOptions,
 ): Promise<GenerationTiming> {
+  const repeats = options.repeats ?? 1;
+  if (!Number.isInteger(repeats) || repeats < 1) {
+    throw new RangeError(`timeGeneration: repeats must be a whole number ≥ 1, got ${repeats}.`);
+  }
   // warm-up: the same run untimed (the first runs of a code path are several times
   // slower while the JavaScript engine and the backend warm up)
   await greedyDecode(parts, source, options);
-  const t0 = performance.now();
-  await greedyDecode(parts, source, options);
-  const seconds = (performance.now() - t0) / 1000;
+  let seconds = Infinity;
+  for (let r = 0; r < repeats; r++) {
+    const t0 = performance.now();
+    await greedyDecode(parts, source, options);
+    seconds = Math.min(seconds, (performance.now() - t0) / 1000);
+  }
   return {
     steps: options.steps,
     cache: options.cache ?? true,

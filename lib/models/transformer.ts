@@ -3,6 +3,11 @@
  * learned positions → N post-norm encoder blocks → mean over time → dense), the
  * shape of PyTorch's `nn.TransformerEncoderLayer(norm_first=False)` with ReLU.
  *
+ * The classifier masks padding by default, as BERT does: token id 0 (`padId`) is
+ * padding, its keys get zero attention in every block and the mean over time counts the
+ * real tokens only (`maskPadding: false` gives the unmasked model of the reference
+ * benchmark, where padding takes part in attention and in the mean).
+ *
  * The attention, layer norm and position layers are this library's serialisable
  * custom layers, so models save and load with tfjs as usual.
  *
@@ -21,6 +26,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
 import { LayerNorm } from "../layers/layer_norm.ts";
+import { PaddingMask } from "../layers/cross_attention.ts";
+import { MaskedMeanPooling } from "../layers/masked_mean_pooling.ts";
 import { MultiHeadSelfAttention } from "../layers/multi_head_attention.ts";
 import { PositionEmbedding } from "../layers/position_embedding.ts";
 import { SinusoidalPositionEncoding } from "../layers/sinusoidal_position_encoding.ts";
@@ -41,6 +48,27 @@ export interface EncoderBlockOptions {
   name?: string;
   /** Layer norm epsilon. Default 1e-5. */
   epsilon?: number;
+  /**
+   * Key padding mask `[B, T]` (1 for a token, 0 for padding; `PaddingMask` of the ids):
+   * padded keys get zero attention weight. Default: none, every position is a token.
+   */
+  keyMask?: tf.SymbolicTensor;
+}
+
+/** The block's attention layer applied to `x`, with the key mask when there is one. */
+function selfAttention(
+  x: tf.SymbolicTensor,
+  options: EncoderBlockOptions,
+  seed: number,
+  name: string,
+): tf.SymbolicTensor {
+  const layer = new MultiHeadSelfAttention({
+    numHeads: options.numHeads,
+    causal: options.causal,
+    seed,
+    name: `${name}_attention`,
+  });
+  return layer.apply(options.keyMask ? [x, options.keyMask] : x) as tf.SymbolicTensor;
 }
 
 /**
@@ -73,13 +101,8 @@ export function encoderBlock(
       })
         .apply(t) as tf.SymbolicTensor
       : t;
-  // [B, T, D] → attention → [B, T, D]
-  const att = new MultiHeadSelfAttention({
-    numHeads: options.numHeads,
-    causal: options.causal,
-    seed: r.nextSeed(),
-    name: `${name}_attention`,
-  }).apply(x) as tf.SymbolicTensor;
+  // [B, T, D] → attention (padded keys masked when options.keyMask) → [B, T, D]
+  const att = selfAttention(x, options, r.nextSeed(), name);
   const res1 = tf.layers.add({ name: `${name}_residual1` }).apply([x, drop(att, "att")]);
   const h = new LayerNorm({ epsilon: eps, name: `${name}_norm1` }).apply(res1) as tf.SymbolicTensor;
   // position-wise feed-forward: [B, T, D] → [B, T, ff] → [B, T, D]
@@ -130,12 +153,7 @@ export function preNormBlock(
       }).apply(t) as tf.SymbolicTensor
       : t;
   const n1 = new LayerNorm({ epsilon: eps, name: `${name}_norm1` }).apply(x) as tf.SymbolicTensor;
-  const att = new MultiHeadSelfAttention({
-    numHeads: options.numHeads,
-    causal: options.causal,
-    seed: r.nextSeed(),
-    name: `${name}_attention`,
-  }).apply(n1) as tf.SymbolicTensor;
+  const att = selfAttention(n1, options, r.nextSeed(), name);
   const res1 = tf.layers.add({ name: `${name}_residual1` }).apply([
     x,
     drop(att, "att"),
@@ -224,11 +242,23 @@ export interface TransformerClassifierOptions {
   positions?: PositionKind;
   /** Embedding initial standard deviation. Default 1. */
   embeddingStddev?: number;
+  /**
+   * Mask padding (BERT's attention mask): ids equal to `padId` get zero attention as keys
+   * in every block, and the mean over time counts only the other positions. Default true.
+   * With `false` padding takes part in attention and in the mean (the reference
+   * benchmark's model before the mask).
+   */
+  maskPadding?: boolean;
+  /** The padding id. Default 0 (the library's vocabularies pad with 0). */
+  padId?: number;
 }
 
 /**
  * Builds the encoder classifier of the reference benchmark:
  * `ids [B, T] → Embedding + positions [B, T, D] → N × encoderBlock → mean over T → Dense`.
+ * By default padding (id `padId`, 0) is masked: a `PaddingMask` layer ("padding_mask")
+ * turns the ids into a key mask `[B, T]` that every block's attention takes, and the
+ * mean over T is a `MaskedMeanPooling` ("mean_over_tokens") over the real tokens.
  *
  * @example
  * ```ts
@@ -253,6 +283,12 @@ export function transformerClassifier(options: TransformerClassifierOptions): tf
     name: "token_embedding",
   }).apply(ids) as tf.SymbolicTensor; // [B, T, D]
   let x = addPositions(emb, options.positions ?? "learned", options.sequenceLength, r.nextSeed());
+  // [B, T]: 1 for a token, 0 for padding
+  const keyMask = (options.maskPadding ?? true)
+    ? new PaddingMask({ padId: options.padId ?? 0, name: "padding_mask" }).apply(
+      ids,
+    ) as tf.SymbolicTensor
+    : undefined;
   const block = options.norm === "pre" ? preNormBlock : encoderBlock;
   for (let i = 0; i < layers; i++) {
     x = block(x, {
@@ -261,14 +297,16 @@ export function transformerClassifier(options: TransformerClassifierOptions): tf
       seed: r.nextSeed(),
       dropout: options.dropout,
       name: `block${i + 1}`,
+      keyMask,
     });
   }
   if (options.norm === "pre") {
     x = new LayerNorm({ name: "final_norm" }).apply(x) as tf.SymbolicTensor;
   }
-  const pooled = tf.layers.globalAveragePooling1d({ name: "mean_over_time" }).apply(
-    x,
-  ) as tf.SymbolicTensor;
+  // [B, T, D] → [B, D]: the mean over the real tokens (over all T without the mask)
+  const pooled = keyMask
+    ? new MaskedMeanPooling({ name: "mean_over_tokens" }).apply([x, keyMask]) as tf.SymbolicTensor
+    : tf.layers.globalAveragePooling1d({ name: "mean_over_time" }).apply(x) as tf.SymbolicTensor;
   const out = tf.layers.dense({
     units: options.outputs,
     activation: options.outputActivation ?? "linear",

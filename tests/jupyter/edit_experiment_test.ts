@@ -171,6 +171,12 @@ Deno.test({
       }, [modelAt, edited] as const);
       for (let i = 0; i < 4; i++) await page.keyboard.press("Shift+Enter");
       const second = await waitUntilQuiet(page, rel, { timeoutMs: TIMEOUT_MS });
+      // Wait for the evaluation's and the confusion matrix's charts too: on a loaded machine
+      // they are drawn seconds after the text (the test failed 2 of 5 runs at load 20-30).
+      const drawn = async (r: PageReport, at: number) => {
+        const id = (await reportCell(page, r, at)).id;
+        return r.charts.some((c) => c.cell === id && c.rendered);
+      };
       const after = await inspectUntil(
         page,
         async (r) =>
@@ -178,7 +184,7 @@ Deno.test({
             text(await reportCell(page, r, evaluateAt)),
           ) && /CNN \{2,3\}, 8 filters per width.*: \d+ parameters/.test(
             text(await reportCell(page, r, modelAt)),
-          ),
+          ) && await drawn(r, evaluateAt) && await drawn(r, confusionAt),
       );
 
       // 3. The same kernel, the earlier cells untouched, the re-run cells ran again.

@@ -217,7 +217,8 @@ export interface NotebookServer {
   stop(): Promise<void>;
 }
 
-function freePort(): number {
+/** A free TCP port on 127.0.0.1 (free when asked; the server binds it soon after). */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -258,7 +259,9 @@ export async function startNotebookServer(
       2,
     ),
   );
-  const child = new Deno.Command("jupyter", {
+  return await launchServer(ws, {
+    name: "jupyter notebook",
+    command: "jupyter",
     args: [
       "notebook",
       "--no-browser",
@@ -270,6 +273,35 @@ export async function startNotebookServer(
       // CI containers run as root; the server still listens on 127.0.0.1 only.
       ...(Deno.uid() === 0 ? ["--allow-root"] : []),
     ],
+    port,
+    token,
+    startupTimeoutMs: options.startupTimeoutMs,
+  });
+}
+
+/** What {@linkcode launchServer} starts. */
+export interface LaunchOptions {
+  /** Name for messages, e.g. "jupyter notebook". */
+  name: string;
+  /** The program. */
+  command: string;
+  /** Its arguments: they must make it listen on 127.0.0.1:`port` with `token`. */
+  args: string[];
+  port: number;
+  token: string;
+  /** How long to wait for `/api` to answer (default 60 s). */
+  startupTimeoutMs?: number;
+}
+
+/**
+ * Starts a Jupyter server process in the workspace's root with the workspace's
+ * environment, in its own process group, and waits until `/api` answers. The returned
+ * handle's `stop()` shuts every kernel down, then the whole process group.
+ */
+export async function launchServer(ws: Workspace, options: LaunchOptions): Promise<NotebookServer> {
+  const { name, port, token } = options;
+  const child = new Deno.Command(options.command, {
+    args: options.args,
     cwd: ws.root,
     env: ws.env,
     stdin: "null",
@@ -326,7 +358,7 @@ export async function startNotebookServer(
   while (true) {
     if (exited) {
       await Promise.all(pumps);
-      throw new Error(`jupyter notebook exited during startup:\n${log}`);
+      throw new Error(`${name} exited during startup:\n${log}`);
     }
     try {
       const res = await fetch(`${url}/api`);
@@ -335,7 +367,7 @@ export async function startNotebookServer(
     } catch { /* not listening yet */ }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`jupyter notebook did not answer on ${url}/api in time:\n${log}`);
+      throw new Error(`${name} did not answer on ${url}/api in time:\n${log}`);
     }
     await sleep(200);
   }

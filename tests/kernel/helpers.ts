@@ -7,6 +7,7 @@
 
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { joinText, type Notebook, type Output } from "../../kernel/notebook.ts";
+import type { RunReport } from "../../kernel/report.ts";
 
 /** The project root (where deno.json is). */
 export const ROOT: string = fromFileUrl(new URL("../../", import.meta.url));
@@ -114,4 +115,20 @@ export async function nbformatErrors(...paths: string[]): Promise<string> {
     stderr: "piped",
   }).output();
   return out.success ? "" : new TextDecoder().decode(out.stderr).slice(-2000);
+}
+
+/** A report with what differs between two equal runs (times, output folders) taken out. */
+export function comparable(report: RunReport, outDir: string): unknown {
+  return {
+    notebooks: report.notebooks.map((n) => ({
+      ...n,
+      durationMs: 0,
+      // Which cells are slowest depends on timing: keep only which cells ran.
+      slowestCells: n.slowestCells.map((c) => c.index).sort(),
+      output: n.output && n.output.slice(outDir.length),
+    })),
+    summary: report.summary,
+    aggregate: report.aggregate,
+    interrupted: report.interrupted,
+  };
 }

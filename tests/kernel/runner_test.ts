@@ -2,16 +2,36 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { RunReport } from "../../kernel/report.ts";
-import { interruptAction, selectShard, SIGNAL_BURST_MS } from "../../kernel/run.ts";
+import { selectShard } from "../../kernel/run.ts";
+import { interruptAction, SIGNAL_BURST_MS } from "../../kernel/interrupts.ts";
 import { joinText, type Notebook, readNotebook } from "../../kernel/notebook.ts";
 import {
+  comparable,
   FIXTURES,
   nbformatAvailable,
   nbformatErrors,
+  notebookOf,
   ROOT,
   runCli,
   streamText,
 } from "./helpers.ts";
+import { assertInterrupted, interruptRun, leftovers } from "./interrupt_helpers.ts";
+
+/** Whether bubblewrap can make a user namespace here (for the full-disk test). */
+async function bwrapWorks(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("bwrap", {
+      args: ["--unshare-user", "--dev-bind", "/", "/", "true"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (out.success) return true;
+  } catch { /* not installed */ }
+  console.log(
+    "bubblewrap cannot run here: the full-disk test is skipped (apt-get install bubblewrap)",
+  );
+  return false;
+}
 
 const readReport = async (dir: string): Promise<RunReport> =>
   JSON.parse(await Deno.readTextFile(join(dir, "report.json")));
@@ -347,22 +367,6 @@ Deno.test("sweep mistakes: one clear message, exit code 2, nothing written", asy
   });
 });
 
-/** A report with what differs between two equal runs (times, output folders) taken out. */
-function comparable(report: RunReport, outDir: string): unknown {
-  return {
-    notebooks: report.notebooks.map((n) => ({
-      ...n,
-      durationMs: 0,
-      // Which cells are slowest depends on timing: keep only which cells ran.
-      slowestCells: n.slowestCells.map((c) => c.index).sort(),
-      output: n.output && n.output.slice(outDir.length),
-    })),
-    summary: report.summary,
-    aggregate: report.aggregate,
-    interrupted: report.interrupted,
-  };
-}
-
 Deno.test("--shard auto: Kubernetes and Slurm task variables, merged shards equal the unsharded run", async () => {
   await withTempDir(async (dir) => {
     const args = ["--seeds", "0-2", "--quiet", SEED_CLAIMS];
@@ -469,12 +473,163 @@ for (const viaTask of [false, true]) {
   });
 }
 
-Deno.test("signals: a burst within SIGNAL_BURST_MS is one request; a deliberate second one exits", () => {
+Deno.test("signals: a burst within SIGNAL_BURST_MS is one request; a deliberate second one stops now", () => {
   assert.equal(interruptAction(null, 10_000), "stop", "the first signal stops the run");
   // timeout and deno task deliver one SIGTERM twice within milliseconds
   assert.equal(interruptAction(10_000, 10_000), "same request");
   assert.equal(interruptAction(10_000, 10_000 + SIGNAL_BURST_MS - 1), "same request");
-  // a second Ctrl-C pressed after the burst window: exit at once, without writing
-  assert.equal(interruptAction(10_000, 10_000 + SIGNAL_BURST_MS), "exit");
-  assert.equal(interruptAction(10_000, 60_000), "exit");
+  // a second Ctrl-C pressed after the burst window: kill the kernels at once (still writing)
+  assert.equal(interruptAction(10_000, 10_000 + SIGNAL_BURST_MS), "stop now");
+  assert.equal(interruptAction(10_000, 60_000), "stop now");
 });
+
+const INTERRUPT_TARGET = join(FIXTURES, "interrupt_target.ipynb");
+
+for (
+  const [mode, why] of [
+    ["SIGHUP, terminal gone", "a closed terminal: stderr gone, then SIGHUP"],
+    ["signal storm", "SIGTERM every 10 ms until the runner ends (the lost-report regression)"],
+    ["second signal after the burst", "a deliberate second signal kills the kernels at once"],
+  ] as const
+) {
+  Deno.test(`${mode} (${why}): the partial notebook and the report are written, exit 130, nothing left running`, async () => {
+    await withTempDir(async (out) => {
+      const sourceBytes = await Deno.readFile(INTERRUPT_TARGET);
+      const result = await interruptRun({
+        mode,
+        delayMs: 2_500,
+        notebook: INTERRUPT_TARGET,
+        out,
+      });
+      await assertInterrupted(result, { out, source: INTERRUPT_TARGET, sourceBytes });
+      // (The second signal kills the kernels at once when the runner is still stopping.)
+      assert.doesNotMatch(result.stderr, /without writing/);
+    });
+  });
+}
+
+Deno.test("a kernel killed with SIGKILL mid-cell: one clear message, partial notebook and report, nothing left", async () => {
+  await withTempDir(async (dir) => {
+    const source = join(dir, "killed.ipynb");
+    await Deno.writeTextFile(
+      source,
+      JSON.stringify(notebookOf([
+        'new Deno.Command("sleep", { args: ["600"] }).spawn();\nconsole.log("before");',
+        'Deno.kill(Deno.pid, "SIGKILL");',
+        'console.log("never");',
+      ])),
+    );
+    const mark = crypto.randomUUID();
+    const out = join(dir, "out");
+    const { code, stderr } = await runCli(["--out", out, source], ROOT, { NN_TEST_MARK: mark });
+    assert.equal(code, 1, stderr);
+    const [entry] = (await readReport(out)).notebooks;
+    assert.equal(entry.status, "kernel died");
+    assert.equal(entry.failure?.index, 1);
+    assert.match(entry.failure!.evalue, /signal SIGKILL\): SIGKILL comes from outside the kernel/);
+    const nb = await readNotebook(join(out, "killed.ipynb"));
+    assert.equal(streamText(nb.cells[0].outputs, "stdout"), "before\n");
+    assert.deepEqual(await leftovers(mark), [], "the kernel's child died with it");
+  });
+});
+
+Deno.test("a kernel out of memory: the cell says so, partial notebook and report written", async () => {
+  await withTempDir(async (dir) => {
+    const source = join(dir, "oom.ipynb");
+    await Deno.writeTextFile(
+      source,
+      JSON.stringify(notebookOf([
+        'console.log("before");',
+        "const keep: number[][] = [];\nwhile (true) keep.push(new Array(1e5).fill(Math.random()));",
+        'console.log("never");',
+      ])),
+    );
+    const out = join(dir, "out");
+    const { code, stderr } = await runCli(["--out", out, source], ROOT, {
+      DENO_V8_FLAGS: "--max-old-space-size=256",
+    });
+    assert.equal(code, 1, stderr);
+    const [entry] = (await readReport(out)).notebooks;
+    assert.equal(entry.status, "kernel died");
+    assert.equal(entry.failure?.index, 1, stderr);
+    assert.match(entry.failure!.evalue, /ran out of memory \(the V8 heap reached its limit\)/);
+    const nb = await readNotebook(join(out, "oom.ipynb"));
+    assert.equal(nb.cells[1].outputs![0].ename, "DeadKernelError");
+  });
+});
+
+Deno.test("--out not writable: one clear message before anything runs, exit 2", async () => {
+  await withTempDir(async (dir) => {
+    const file = join(dir, "a-file");
+    await Deno.writeTextFile(file, "");
+    const mark = crypto.randomUUID();
+    const { code, stderr } = await runCli(
+      ["--out", join(file, "out"), join(FIXTURES, "parameters.ipynb")],
+      ROOT,
+      { NN_TEST_MARK: mark },
+    );
+    assert.equal(code, 2, stderr);
+    const errors = stderr.split("\n").filter((l) => l.startsWith("error: "));
+    assert.equal(errors.length, 1, stderr);
+    assert.match(errors[0], /--out .*a-file\/out: cannot write there \(.*\).*nothing was run/);
+    assert.doesNotMatch(stderr, /running/);
+  });
+});
+
+Deno.test(
+  "--out full: the notebook's write fails with a clear message, the report still lands somewhere",
+  {
+    ignore: !await bwrapWorks(),
+  },
+  async () => {
+    await withTempDir(async (dir) => {
+      const source = join(dir, "big.ipynb");
+      await Deno.writeTextFile(
+        source,
+        JSON.stringify(notebookOf(['console.log("x".repeat(100000));'])),
+      );
+      const out = join(dir, "out");
+      await Deno.mkdir(out);
+      const mark = crypto.randomUUID();
+      // A 4 KiB file system mounted on out/ (bubblewrap, in a user namespace).
+      const run = await new Deno.Command("bwrap", {
+        args: [
+          "--unshare-user",
+          "--dev-bind",
+          "/",
+          "/",
+          "--size",
+          "4096",
+          "--tmpfs",
+          out,
+          "--",
+          Deno.execPath(),
+          "run",
+          "-A",
+          join(ROOT, "kernel/run.ts"),
+          "--out",
+          out,
+          source,
+        ],
+        cwd: ROOT,
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1", NN_TEST_MARK: mark },
+      }).output();
+      const stderr = new TextDecoder().decode(run.stderr);
+      assert.equal(run.code, 1, stderr);
+      assert.match(
+        stderr,
+        /could not write .*big\.ipynb: No space left on device.*the disk is full/,
+      );
+      const moved = stderr.match(/the report was written to (\S+) instead/);
+      const where = moved ? moved[1] : undefined;
+      assert.ok(where, `the report went elsewhere, and says where:\n${stderr}`);
+      const report: RunReport = JSON.parse(await Deno.readTextFile(join(where, "report.json")));
+      assert.equal(report.notebooks[0].status, "error");
+      assert.match(report.notebooks[0].warnings.join("\n"), /No space left on device/);
+      await Deno.remove(where, { recursive: true });
+      assert.deepEqual(await leftovers(mark), []);
+    });
+  },
+);

@@ -4,9 +4,13 @@ import * as tf from "@tensorflow/tfjs";
 import {
   type AdapterReport,
   backendBundle,
+  chartBundle,
   chooseBackend,
+  lineChart,
   parseBackendName,
+  plotlyVersion,
   probeWebGpu,
+  resetPlotlySession,
   setupBackend,
   showBackend,
   UnknownBackendError,
@@ -104,6 +108,22 @@ Deno.test("showBackend displays at once; the bundle carries the report under its
   assert.deepEqual(b["application/vnd.neural-notebooks.backend+json"], report);
   assert.match(String(b["text/plain"]), /^backend cpu \(argument: cpu was asked for\)/);
   assert.deepEqual(printedBy(() => showBackend(report)), [b["text/plain"]]);
+});
+
+Deno.test("showBackend's HTML carries plotly.js each time; the session's charts leave it out", async () => {
+  const report = await setupBackend({ backend: "cpu" });
+  const marker = "plotly.js v" + plotlyVersion();
+  resetPlotlySession();
+  const chart = lineChart({ series: [{ name: "y", y: [1, 2] }] });
+  assert.ok(!String(backendBundle(report)["text/html"]).includes(marker), "not unless asked");
+  assert.ok(String(chartBundle(chart)["text/html"]).includes(marker), "first chart carries it");
+  const shown = backendBundle(report, { includePlotly: true }); // what showBackend publishes
+  assert.ok(String(shown["text/html"]).includes(marker), "the report carries it");
+  assert.ok(!String(chartBundle(chart)["text/html"]).includes(marker), "charts leave it out");
+  const again = backendBundle(report, { includePlotly: true });
+  assert.ok(String(again["text/html"]).includes(marker), "a second report (Run All) too");
+  assert.match(String(again["text/html"]), /<table class="nn-backend">/);
+  resetPlotlySession();
 });
 
 Deno.test("importing the library selects cpu until setupBackend (no uninitialised webgpu)", async () => {

@@ -69,7 +69,11 @@ Deno.test("05 builds, trains and evaluates its models in its own cells", async (
 Deno.test("05_cnn_text_models runs in the smoke profile with every claim holding", async () => {
   // parameters, hand convolution, curves, confusion, baselines, filters, widths, transfer,
   // side by side
-  const nb = await runSmoke("05_cnn_text_models.ipynb", { claims: EXPECTED_CLAIMS, minCharts: 9 });
+  const nb = await runSmoke("05_cnn_text_models.ipynb", {
+    claims: EXPECTED_CLAIMS,
+    minCharts: 9,
+    models: ["sentiment-cnn"],
+  });
   // section 4 shows the filters' n-grams as an HTML table and highlighted sentences
   const html = nb.cells.flatMap((c) => c.outputs ?? []).map((o) =>
     String((o as { data?: Record<string, unknown> }).data?.["text/html"] ?? "")

@@ -4,8 +4,11 @@
  * check that no cell raised, exactly the expected claims were stated and all hold, they
  * carry the notebook's backend, enough charts were drawn, every `nn.show` call left its
  * chart and no cell's result is a raw object dump (display_check.ts), the smoke banner is
- * shown, and the source is untouched.
- * The backend is the automatic choice unless NN_BACKEND says otherwise.
+ * shown, the models it publishes (if any) are complete where the site build looks for them,
+ * and the source is untouched.
+ * The backend is the automatic choice unless NN_BACKEND says otherwise. Where bubblewrap
+ * works, the default pass runs each notebook with `--sandbox`, as a reviewer runs a notebook
+ * they did not write (`NN_TEST_SANDBOX=0`: without).
  *
  * `NN_TEST_BACKEND=webgpu` (the `deno task test:webgpu` pass) runs the same notebooks with
  * `-p backend=webgpu` — on a machine without a GPU, Mesa's software adapter — asserts that
@@ -15,10 +18,23 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type Notebook, readNotebook } from "../../kernel/notebook.ts";
-import { extractBackend, extractClaims } from "../../kernel/report.ts";
+import { extractBackend, extractClaims, extractModels } from "../../kernel/report.ts";
+import { checkSandbox } from "../../kernel/sandbox.ts";
+import { modelScript, modelsDirFor } from "../../kernel/site/live.ts";
 import { displayProblems } from "./display_check.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
+
+/**
+ * The default pass runs every notebook as a reviewer runs one they did not write: with
+ * `--sandbox` (no network, read-only file system but the output folder, no $HOME), where
+ * bubblewrap works; `NN_TEST_SANDBOX=0` turns that off. The webgpu pass runs unsandboxed.
+ */
+const sandboxed = testBackend() === undefined && Deno.env.get("NN_TEST_SANDBOX") !== "0" &&
+  await checkSandbox().then(() => true, (error) => {
+    console.log(`notebooks run without --sandbox: ${(error as Error).message}`);
+    return false;
+  });
 
 /** What one notebook's smoke run must show. */
 export interface SmokeExpectations {
@@ -36,6 +52,8 @@ export interface SmokeExpectations {
    * adapter: the same cells and code paths, smaller.
    */
   webgpuSizes?: Record<string, unknown>;
+  /** Names of the models the notebook publishes for the site's live panels (default none). */
+  models?: string[];
 }
 
 /** The backend the smoke tests force (`NN_TEST_BACKEND`), or undefined for the default. */
@@ -63,6 +81,7 @@ export async function runSmoke(file: string, expect: SmokeExpectations): Promise
         "--profile",
         "smoke",
         "--quiet",
+        ...(sandboxed ? ["--sandbox"] : []),
         // llvmpipe compiles each WebGPU shader on first use: a cell may take minutes
         ...(backendName === "webgpu" ? ["--timeout", "1800"] : []),
         ...parameters,
@@ -77,6 +96,10 @@ export async function runSmoke(file: string, expect: SmokeExpectations): Promise
     const log = new TextDecoder().decode(run.stdout) + new TextDecoder().decode(run.stderr);
     assert.equal(run.code, 0, `the runner failed:\n${log}${await failedClaims(out)}`);
     const nb = await readNotebook(join(out, file));
+    if (sandboxed) {
+      const report = JSON.parse(await Deno.readTextFile(join(out, "report.json")));
+      assert.equal(report.options.sandbox, true, "the notebook ran in the sandbox");
+    }
     const errors = nb.cells.flatMap((c) => c.cell_type === "code" ? (c.outputs ?? []) : [])
       .filter((o) => o.output_type === "error");
     assert.deepEqual(errors, [], "no cell raised");
@@ -107,6 +130,13 @@ export async function runSmoke(file: string, expect: SmokeExpectations): Promise
         .some((mime) => (o as { data?: Record<string, unknown> }).data?.[mime])
     );
     assert.ok(charts.length >= expect.minCharts, `${charts.length} charts`);
+    // every published model is complete where the site build looks for it
+    const published = extractModels(nb).map((m) => m.name);
+    assert.deepEqual(published, expect.models ?? [], "the models the notebook publishes");
+    for (const name of published) {
+      const stem = file.replace(/\.ipynb$/, "");
+      await modelScript(`${stem}/${name}`, join(modelsDirFor(join(out, file)), name));
+    }
     assert.equal(await Deno.readTextFile(source), before, "the source notebook is untouched");
     return nb;
   } finally {

@@ -7,10 +7,14 @@ import { runSmoke } from "./smoke.ts";
 // Smoke-profile claims; the full profile replaces transformer-learns-characters with
 // transformer-exact-match and transformer-ahead-of-lstm-at-half-budget, kv-cache-faster-at-longest
 // with kv-cache-speedup-at-64-tokens and beam-not-worse-than-greedy, masked-token-beats-uniform
-// with masked-token-beats-unigram, and adds the pre-training comparison.
+// with masked-token-beats-unigram, and adds the pre-training comparison. The two by-hand claims
+// (cross-attention and one cached decoding step from tf ops, against the model's layers) hold
+// in both profiles.
 const EXPECTED_CLAIMS = [
+  "cross-attention-by-hand-matches-layer",
   "padding-gets-zero-cross-attention",
   "transformer-learns-characters",
+  "cached-step-by-hand-matches-model",
   "cached-equals-uncached",
   "kv-cache-faster-at-longest",
   "masked-token-beats-uniform",
@@ -23,5 +27,6 @@ Deno.test("04b_transformer_family runs in the smoke profile with every claim hol
   await runSmoke("04b_transformer_family.ipynb", {
     claims: EXPECTED_CLAIMS,
     minCharts: 9,
+    models: ["dates"],
   });
 });

@@ -354,3 +354,51 @@ Deno.test("build: third-party notebooks with error outputs show as errors; a swe
     await Deno.remove(ws.dir, { recursive: true });
   }
 });
+
+Deno.test("build CLI: --untrusted takes several files (a shell glob) and folders", async () => {
+  const ws = await workspace();
+  try {
+    const opts = { sources: [ws.src], outDir: ws.out, siteDir: ws.site, log: quiet };
+    await build({ ...opts, runner: fakeRunner({ allPass: true }).runner });
+    const elsewhere = join(ws.dir, "elsewhere");
+    await Deno.mkdir(join(elsewhere, "more"), { recursive: true });
+    for (const name of ["x.ipynb", "y.ipynb", "more/z.ipynb"]) {
+      await Deno.copyFile(thirdParty, join(elsewhere, name));
+    }
+    // what `--untrusted elsewhere/*.ipynb` becomes after the shell's glob, then a folder
+    const globbed = await cli([
+      "--no-execute",
+      "--out",
+      ws.out,
+      "--site",
+      ws.site,
+      ws.src,
+      "--untrusted",
+      join(elsewhere, "x.ipynb"),
+      join(elsewhere, "y.ipynb"),
+    ]);
+    assert.equal(globbed.code, 0, globbed.out);
+    assert.match(globbed.out, /x\.html: .*\(third-party\)/);
+    assert.match(globbed.out, /y\.html: .*\(third-party\)/);
+    assert.doesNotMatch(globbed.out, /has no executed copy/);
+    const folder = await cli([
+      "--no-execute",
+      "--out",
+      ws.out,
+      "--site",
+      ws.site,
+      "--untrusted",
+      elsewhere,
+      "--title",
+      "T",
+      ws.src,
+    ]);
+    assert.equal(folder.code, 0, folder.out);
+    for (const page of ["x", "y", "z"]) {
+      assert.match(folder.out, new RegExp(`${page}\\.html: .*\\(third-party\\)`));
+    }
+    assert.match(folder.out, /a\.html: ok/, "a source after the next option is still a source");
+  } finally {
+    await Deno.remove(ws.dir, { recursive: true });
+  }
+});

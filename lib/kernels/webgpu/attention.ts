@@ -4,8 +4,9 @@
  * `[B·T, D]` (the layout of `attentionFused` in `nn/layers/multi_head_attention.ts`).
  *
  * Forward: one program; a lane per (sequence, head, query) computes the scaled scores,
- * the causal mask, an online softmax and the weighted sum of values, with no workgroup
- * memory or barrier. Backward: two programs; the first recomputes each row's attention
+ * the causal mask and the key padding mask (an optional `keyMask [B, T]`, 1 = token,
+ * 0 = padding: −1e9 added to a padded key's score, as in the layer's ops path), an
+ * online softmax and the weighted sum of values, with no workgroup memory or barrier. Backward: two programs; the first recomputes each row's attention
  * weights P (cheaper than keeping
  * `[B, H, T, T]`) and the softmax gradient `dS = P ∘ (dP − Σ P·dP)`, the second writes
  * dQ, dK and dV side by side into `dqkv [B·T, 3D]`. With tfjs ops the same attention is
@@ -60,22 +61,30 @@ function rowStart(T: number, D: number, hd: number, H: number): string {
   }`;
 }
 
-function scoreFn(T: number, D: number, hd: number, causal: boolean): string {
+function scoreFn(T: number, D: number, hd: number, causal: boolean, masked: boolean): string {
   const args = unroll(hd, (d) => `q${d} : f32`).replaceAll("\n    ", ", ");
   return `
 fn score(b : i32, h : i32, i : i32, j : i32, ${args}) -> f32 {
   let k = (b * ${T} + j) * ${3 * D} + ${D} + h * ${hd};
-  let s = (${
+  var s = (${
     unroll(hd, (d) => `q${d} * qkv[k + ${d}]`).replaceAll("\n    ", " + ")
   }) * uniforms.scale;
+  ${masked ? `s = s + (1.0 - keymask[b * ${T} + j]) * -1e9;` : ""}
   ${causal ? "if (j > i) { return s - 1e9; }" : ""}
   return s;
 }`;
 }
 
-function forwardCode(T: number, D: number, hd: number, H: number, causal: boolean): string {
+function forwardCode(
+  T: number,
+  D: number,
+  hd: number,
+  H: number,
+  causal: boolean,
+  masked: boolean,
+): string {
   const qs = unroll(hd, (d) => `q${d}`).replaceAll("\n    ", ", ");
-  return scoreFn(T, D, hd, causal) + `
+  return scoreFn(T, D, hd, causal, masked) + `
 fn main(index : i32) {` + rowStart(T, D, hd, H) + `
   ${unroll(hd, (d) => `var y${d} = 0.0;`)}
   for (var j = 0; j < ${T}; j++) {
@@ -89,9 +98,16 @@ fn main(index : i32) {` + rowStart(T, D, hd, H) + `
 }
 
 /** Per row: [P (T) | dS (T)], dS = P ∘ (dP − Σ P·dP), dP = dY · Vᵀ. */
-function softmaxGradCode(T: number, D: number, hd: number, H: number, causal: boolean): string {
+function softmaxGradCode(
+  T: number,
+  D: number,
+  hd: number,
+  H: number,
+  causal: boolean,
+  masked: boolean,
+): string {
   const qs = unroll(hd, (d) => `q${d}`).replaceAll("\n    ", ", ");
-  return scoreFn(T, D, hd, causal) + `
+  return scoreFn(T, D, hd, causal, masked) + `
 fn main(index : i32) {` + rowStart(T, D, hd, H) + `
   let g = (b * ${T} + i) * ${D} + h * ${hd};
   ${unroll(hd, (d) => `let g${d} = dy[g + ${d}];`)}
@@ -156,13 +172,16 @@ fn main(index : i32) {
 
 /**
  * Attention of `qkv [B·T, 3D]` (queries | keys | values, heads side by side) over
- * `batch` sequences and `heads` heads, causal or not → `[B·T, D]`, differentiable.
+ * `batch` sequences and `heads` heads, causal or not, with an optional key padding mask
+ * `keyMask [B, T]` (float32, 1 = token, 0 = padding; its gradient is zero) → `[B·T, D]`,
+ * differentiable.
  */
 export function attentionWebGPU(
   qkv: tf.Tensor2D,
   batch: number,
   heads: number,
   causal: boolean,
+  keyMask: tf.Tensor | null = null,
 ): tf.Tensor2D {
   const rows = qkv.shape[0];
   const D = qkv.shape[1] / 3;
@@ -174,7 +193,8 @@ export function attentionWebGPU(
         `use implementation: "ops".`,
     );
   }
-  const key = `${T}_${D}_${hd}_${causal}`;
+  const masked = keyMask !== null;
+  const key = `${T}_${D}_${hd}_${causal}${masked ? "_masked" : ""}`;
   const scale: Uniform[] = [
     { type: "float32", data: [1 / Math.sqrt(hd)] },
     { type: "int32", data: [batch * heads * T] },
@@ -191,27 +211,29 @@ export function attentionWebGPU(
     });
   const op = tf.customGrad(
     ((...args: unknown[]) => {
-      const [x, save] = args as [tf.Tensor, (ts: tf.Tensor[]) => void];
-      save([x]);
+      const x = args[0] as tf.Tensor;
+      const mask = masked ? [args[1] as tf.Tensor] : [];
+      (args[masked ? 2 : 1] as (ts: tf.Tensor[]) => void)([x, ...mask]);
+      const maskName = masked ? ["keymask"] : [];
       const fwd = program(
         "fwd",
-        ["qkv"],
+        ["qkv", ...maskName],
         [rows, D],
         rowGroups,
-        forwardCode(T, D, hd, heads, causal),
+        forwardCode(T, D, hd, heads, causal, masked),
       );
-      const value = runProgram(fwd, [x], scale);
+      const value = runProgram(fwd, [x, ...mask], scale);
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-        const [qkvSaved] = saved;
+        const [qkvSaved, ...maskSaved] = saved;
         const pds = runProgram(
           program(
             "dsoftmax",
-            ["qkv", "dy"],
+            ["qkv", "dy", ...maskName],
             [batch * heads * T, 2 * T],
             rowGroups,
-            softmaxGradCode(T, D, hd, heads, causal),
+            softmaxGradCode(T, D, hd, heads, causal, masked),
           ),
-          [qkvSaved, dy],
+          [qkvSaved, dy, ...maskSaved],
           scale,
         );
         const dqkv = runProgram(
@@ -226,10 +248,11 @@ export function attentionWebGPU(
           scale,
         );
         pds.dispose();
-        return [dqkv];
+        return masked ? [dqkv, tf.zerosLike(maskSaved[0])] : [dqkv];
       };
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
-  return (op as unknown as (a: tf.Tensor) => tf.Tensor2D)(qkv);
+  const apply = op as unknown as (...a: tf.Tensor[]) => tf.Tensor2D;
+  return keyMask ? apply(qkv, keyMask) : apply(qkv);
 }

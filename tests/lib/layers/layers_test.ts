@@ -132,8 +132,14 @@ for (const backend of ["cpu", "wasm"]) {
   });
 }
 
-/** Attention in plain tfjs ops: qkv [B·T, 3D] → [B·T, D]. */
-function attentionOps(qkv: tf.Tensor, B: number, H: number, causal: boolean): tf.Tensor {
+/** Attention in plain tfjs ops: qkv [B·T, 3D] (and a key mask [B, T]) → [B·T, D]. */
+function attentionOps(
+  qkv: tf.Tensor,
+  B: number,
+  H: number,
+  causal: boolean,
+  keyMask?: tf.Tensor,
+): tf.Tensor {
   const [rows, L] = qkv.shape as [number, number];
   const D = L / 3, T = rows / B, hd = D / H;
   const [q, k, v] = tf.split(qkv, 3, 1).map((p) =>
@@ -141,6 +147,7 @@ function attentionOps(qkv: tf.Tensor, B: number, H: number, causal: boolean): tf
   );
   let s = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(hd));
   if (causal) s = tf.add(s, tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([T, T]), -1, 0)), -1e9));
+  if (keyMask) s = tf.add(s, tf.mul(tf.sub(1, tf.reshape(keyMask, [B, 1, 1, T])), -1e9));
   const y = tf.matMul(tf.softmax(s), v);
   return tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [rows, D]);
 }
@@ -166,6 +173,42 @@ for (const backend of ["cpu", "wasm"]) {
         assertClose(a[1], b[1], `attention dqkv T=${T} causal=${causal}`);
       }
       qkv.dispose();
+    }
+    assert.equal(simdMemoryStats().usedBytes, before, "SIMD memory left in use");
+  });
+
+  Deno.test(`fused attention with a key padding mask equals tfjs ops (${backend})`, async () => {
+    await tf.setBackend(backend);
+    const before = simdMemoryStats().usedBytes;
+    // sequence 0: 3 tokens then padding; 1: no padding; 2: padding first (not with the
+    // causal mask: its first rows would see padding only, and the ops then leak the future);
+    // 3: all padding (every row masked: the softmax of the masked scores, as the ops give)
+    for (const T of [5, 8]) {
+      const tokens = (n: number, first = 0) =>
+        Array.from({ length: T }, (_, j) => (j >= first && j < first + n ? 1 : 0));
+      for (const causal of [false, true]) {
+        const mask = tf.tensor2d([
+          tokens(3),
+          tokens(T),
+          causal ? tokens(T - 1) : tokens(T - 2, 2),
+          tokens(0),
+        ]);
+        const qkv = data([4 * T, 3 * 6], 26, 2);
+        const a = valueAndGrads(
+          (t) => attentionFused(t as tf.Tensor2D, 4, 3, causal, mask),
+          [qkv],
+          27,
+        );
+        const b = valueAndGrads((t) => attentionOps(t, 4, 3, causal, mask), [qkv], 27);
+        assertClose(a[0], b[0], `masked attention T=${T} causal=${causal}`);
+        assertClose(a[1], b[1], `masked attention dqkv T=${T} causal=${causal}`);
+        // the values of sequence 0's padded keys reach no output: their dV is exactly zero
+        const dqkv = a[1];
+        for (const j of [3, T - 1]) {
+          for (let c = 12; c < 18; c++) assert.equal(dqkv[j * 18 + c], 0, `dV of pad ${j}`);
+        }
+        tf.dispose([qkv, mask]);
+      }
     }
     assert.equal(simdMemoryStats().usedBytes, before, "SIMD memory left in use");
   });
@@ -305,6 +348,71 @@ Deno.test("MultiHeadSelfAttention equals a loop reference; causal mask hides the
   }
   x.dispose();
 });
+
+for (const implementation of ["fused", "ops"] as const) {
+  Deno.test(`MultiHeadSelfAttention with a key padding mask equals a loop reference (${implementation})`, async () => {
+    await tf.setBackend("wasm");
+    const B = 2, T = 5, D = 4, H = 2, hd = D / H;
+    const x = data([B, T, D], 18);
+    const tokens = [3, 5]; // sequence 0: 3 tokens, 2 padding; sequence 1: no padding
+    const mask = tf.tensor2d(tokens.map((n) => [...Array(T)].map((_, j) => (j < n ? 1 : 0))));
+    const mha = new MultiHeadSelfAttention({ numHeads: H, seed: 4, implementation });
+    mha.apply([x, mask]);
+    // random biases too, so that the check covers them
+    mha.setWeights(mha.getWeights().map((w, i) => (i % 2 ? data(w.shape, 40 + i) : w)));
+    const y = (mha.apply([x, mask]) as tf.Tensor).dataSync();
+    const [wqkv, bqkv, wo, bo] = mha.getWeights().map((w) => w.dataSync());
+    const xs = x.dataSync();
+    const expected = new Float32Array(B * T * D);
+    for (let b = 0; b < B; b++) {
+      const qkv = [...Array(T)].map((_, t) =>
+        [...Array(3 * D)].map((_, j) => {
+          let s = bqkv[j];
+          for (let i = 0; i < D; i++) s += xs[(b * T + t) * D + i] * wqkv[i * 3 * D + j];
+          return s;
+        })
+      );
+      const merged = [...Array(T)].map(() => new Array(D).fill(0));
+      for (let h = 0; h < H; h++) {
+        for (let t = 0; t < T; t++) {
+          // softmax over the real keys u < tokens[b] only
+          const scores = [...Array(tokens[b])].map((_, u) => {
+            let s = 0;
+            for (let e = 0; e < hd; e++) s += qkv[t][h * hd + e] * qkv[u][D + h * hd + e];
+            return s / Math.sqrt(hd);
+          });
+          const m = Math.max(...scores);
+          const p = scores.map((s) => Math.exp(s - m));
+          const z = p.reduce((a, c) => a + c, 0);
+          for (let e = 0; e < hd; e++) {
+            merged[t][h * hd + e] = p.reduce(
+              (a, pu, u) => a + (pu / z) * qkv[u][2 * D + h * hd + e],
+              0,
+            );
+          }
+        }
+      }
+      for (let t = 0; t < T; t++) {
+        for (let j = 0; j < D; j++) {
+          let s = bo[j];
+          for (let i = 0; i < D; i++) s += merged[t][i] * wo[i * D + j];
+          expected[(b * T + t) * D + j] = s;
+        }
+      }
+    }
+    assertClose(y, expected, `masked attention (${implementation})`);
+    // the weights: exactly 0 on padded keys, rows summing to 1 over the tokens
+    const w = (await mha.attentionWeights(x, mask).array()) as number[][][][];
+    for (const head of w[0]) {
+      for (const row of head) {
+        assert.deepEqual(row.slice(3), [0, 0]);
+        assert.ok(Math.abs(row[0] + row[1] + row[2] - 1) < 1e-6);
+      }
+    }
+    tf.dispose([x, mask]);
+    mha.dispose();
+  });
+}
 
 Deno.test("PositionEmbedding adds its table to every sample", async () => {
   await tf.setBackend("cpu");

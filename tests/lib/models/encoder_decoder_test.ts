@@ -16,6 +16,7 @@ import {
   greedyDecode,
   greedyDecodeModel,
   seq2seqParts,
+  timeGeneration,
 } from "../../../lib/models/generation.ts";
 
 await tf.setBackend("cpu");
@@ -165,6 +166,23 @@ Deno.test("beamSearch: each returned score is the log-probability of its sequenc
   );
   const greedy = await scoreOf(await greedyDecode(parts, src, { startId: 1, steps }));
   beam.logProbs.forEach((s, i) => assert.ok(s >= greedy[i] - 1e-6));
+});
+
+Deno.test("timeGeneration: the fastest of `repeats` timed runs, no tensor leaks, repeats checked", async () => {
+  const parts = seq2seqParts(encoderDecoder(opts));
+  const src = source();
+  const before = tf.memory().numTensors;
+  const t = await timeGeneration(parts, src, { startId: 1, steps: 4, cache: true, repeats: 3 });
+  assert.equal(tf.memory().numTensors, before, "no tensor leaks");
+  assert.equal(t.steps, 4);
+  assert.equal(t.cache, true);
+  assert.ok(t.seconds > 0 && Number.isFinite(t.seconds));
+  assert.ok(Math.abs(t.tokensPerSecond - (2 * 4) / t.seconds) < 1e-9 * t.tokensPerSecond);
+  await assert.rejects(
+    () => timeGeneration(parts, src, { startId: 1, steps: 4, repeats: 0 }),
+    RangeError,
+  );
+  src.dispose();
 });
 
 Deno.test("transformerEncoder + transferWeights: the encoder's layers move to a classifier", () => {

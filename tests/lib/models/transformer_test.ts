@@ -111,3 +111,52 @@ Deno.test("transformerClassifier: pre-norm, sinusoidal variant round-trips; defa
   post.dispose();
   loaded.dispose();
 });
+
+Deno.test("transformerClassifier masks padding by default: padding reaches no logit; round-trips", async () => {
+  for (const norm of ["post", "pre"] as const) {
+    const opts = {
+      vocabSize: 20,
+      sequenceLength: 6,
+      dModel: 8,
+      numHeads: 2,
+      ffDim: 8,
+      outputs: 2,
+      norm,
+    };
+    const masked = transformerClassifier({ ...opts, seed: 3 });
+    const plain = transformerClassifier({ ...opts, seed: 3, maskPadding: false });
+    assert.ok(masked.layers.some((l) => l.getClassName() === "NNPaddingMask"));
+    assert.ok(masked.layers.some((l) => l.getClassName() === "NNMaskedMeanPooling"));
+    assert.ok(!plain.layers.some((l) => l.getClassName() === "NNPaddingMask"));
+    assert.equal(masked.countParams(), plain.countParams());
+    plain.setWeights(masked.getWeights());
+    // no padding: the mask changes nothing
+    const full = tf.tensor2d([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]], [2, 6], "int32");
+    const [a, b] = [masked.predict(full) as tf.Tensor, plain.predict(full) as tf.Tensor];
+    const diff = Math.max(...Array.from(await tf.abs(tf.sub(a, b)).data()));
+    assert.ok(diff < 1e-5, `same logits without padding: ${diff}`);
+    // with padding: the padded positions (their embedding row 0 and their position
+    // vectors) get exactly zero gradient; without the mask they do not
+    const padded = tf.tensor2d([[1, 2, 3, 0, 0, 0]], [1, 6], "int32");
+    for (const [model, isMasked] of [[masked, true], [plain, false]] as const) {
+      const emb = model.getLayer("token_embedding").trainableWeights[0];
+      const { grads } = tf.variableGrads(
+        () => tf.sum(model.apply(padded) as tf.Tensor) as tf.Scalar,
+        [emb.read() as tf.Variable],
+      );
+      const g = (await Object.values(grads)[0].array()) as number[][];
+      const padRow = Math.max(...g[0].map(Math.abs));
+      if (isMasked) assert.equal(padRow, 0, "pad embedding gradient with the mask");
+      else assert.ok(padRow > 0, "pad embedding gradient without the mask");
+      assert.ok(Math.max(...g[1].map(Math.abs)) > 0, "token 1 has a gradient");
+      tf.dispose(Object.values(grads));
+    }
+    const loaded = await roundTrip(masked);
+    const [p, q] = [masked.predict(padded) as tf.Tensor, loaded.predict(padded) as tf.Tensor];
+    assert.deepEqual(Array.from(await q.data()), Array.from(await p.data()));
+    tf.dispose([full, padded, a, b, p, q]);
+    masked.dispose();
+    plain.dispose();
+    loaded.dispose();
+  }
+});

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { attentionWebGPU } from "../../../../lib/kernels/webgpu/attention.ts";
 import { layerNormWebGPU } from "../../../../lib/kernels/webgpu/layer_norm.ts";
-import { gpuTest, input, valueAndGrads } from "./harness.ts";
+import { gpuTest, type Input, input, valueAndGrads } from "./harness.ts";
 
 const TOL = 1e-4;
 
@@ -19,7 +19,13 @@ function assertNear(a: Float32Array, b: Float32Array, what: string) {
 }
 
 /** Attention in plain tfjs ops, as MultiHeadSelfAttention's "ops" path computes it. */
-function attentionOps(qkv: tf.Tensor, b: number, h: number, causal: boolean): tf.Tensor {
+function attentionOps(
+  qkv: tf.Tensor,
+  b: number,
+  h: number,
+  causal: boolean,
+  keyMask?: tf.Tensor,
+): tf.Tensor {
   const [rows, l] = qkv.shape as [number, number];
   const t = rows / b;
   const d = l / 3;
@@ -32,6 +38,7 @@ function attentionOps(qkv: tf.Tensor, b: number, h: number, causal: boolean): tf
     const lower = tf.linalg.bandPart(tf.ones([t, t]), -1, 0);
     scores = tf.add(scores, tf.mul(tf.sub(1, lower), -1e9));
   }
+  if (keyMask) scores = tf.add(scores, tf.mul(tf.sub(1, tf.reshape(keyMask, [b, 1, 1, t])), -1e9));
   const y = tf.matMul(tf.softmax(scores), v);
   return tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [rows, d]);
 }
@@ -48,6 +55,38 @@ for (const causal of [false, true]) {
       );
       ["value", "dqkv"].forEach((n, i) =>
         assertNear(got[i], want[i], `[${B},${T},${D},${H}] ${n}`)
+      );
+    }
+  });
+}
+
+/** Key mask [B, T]: sequence b has T − 2b tokens (at least 1), then padding. */
+function keyMask(B: number, T: number): Input {
+  const data = new Float32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    for (let j = 0; j < T; j++) data[b * T + j] = j < Math.max(1, T - 2 * b) ? 1 : 0;
+  }
+  return { shape: [B, T], data };
+}
+
+for (const causal of [false, true]) {
+  gpuTest(`webgpu attention with a key padding mask (causal ${causal}) = cpu ops`, async () => {
+    for (const [B, T, D, H] of [[3, 5, 6, 2], [2, 1, 4, 1], [3, 67, 8, 4]]) {
+      const inputs = [input([B * T, 3 * D], 4, 1.5), keyMask(B, T)];
+      const want = await valueAndGrads(
+        "cpu",
+        (x, m) => attentionOps(x, B, H, causal, m),
+        inputs,
+        [0],
+      );
+      const got = await valueAndGrads(
+        "webgpu",
+        (x, m) => attentionWebGPU(x as tf.Tensor2D, B, H, causal, m),
+        inputs,
+        [0],
+      );
+      ["value", "dqkv"].forEach((n, i) =>
+        assertNear(got[i], want[i], `[${B},${T},${D},${H}] masked ${n}`)
       );
     }
   });
