@@ -81,9 +81,9 @@ export interface ApplicationsProfile {
 
 const FULL: ApplicationsProfile = {
   images: {
-    trainSize: 5000,
+    trainSize: 8000,
     testSize: 2000,
-    epochs: 5,
+    epochs: 8,
     batchSize: 64,
     learningRate: 0.002,
     mlpHidden: [16],
@@ -100,7 +100,7 @@ const FULL: ApplicationsProfile = {
     maxSteps: 200,
     window: 100,
   },
-  attribution: { images: 6, steps: 64, sentences: 4, textEpochs: 4, textFilters: 32 },
+  attribution: { images: 6, steps: 256, sentences: 4, textEpochs: 4, textFilters: 32 },
   sparse: {
     trainSize: 5000,
     testSize: 1000,
@@ -109,7 +109,7 @@ const FULL: ApplicationsProfile = {
     fineTuneEpochs: 4,
     sparsity: 0.9,
     images: 100,
-    steps: 16,
+    steps: 64,
   },
 };
 
@@ -117,7 +117,7 @@ const SMOKE: ApplicationsProfile = {
   images: { ...FULL.images, trainSize: 1000, testSize: 500, epochs: 2 },
   sound: { ...FULL.sound, epochs: 5 },
   control: { ...FULL.control, updates: 15, episodesPerUpdate: 8, window: 40 },
-  attribution: { images: 3, steps: 64, sentences: 2, textEpochs: 2, textFilters: 16 },
+  attribution: { images: 3, steps: 128, sentences: 2, textEpochs: 2, textFilters: 16 },
   sparse: {
     ...FULL.sparse,
     trainSize: 1000,
@@ -126,7 +126,7 @@ const SMOKE: ApplicationsProfile = {
     epochs: 3,
     fineTuneEpochs: 2,
     images: 20,
-    steps: 8,
+    steps: 16,
   },
 };
 
@@ -143,7 +143,7 @@ export type ApplicationsOverrides = {
  * @example
  * ```ts
  * import { applicationsProfile } from "nn/experiments/applications.ts";
- * console.log(applicationsProfile("full").images.trainSize); // 5000
+ * console.log(applicationsProfile("full").images.trainSize); // 8000
  * ```
  */
 export function applicationsProfile(
