@@ -65,13 +65,10 @@ Deno.test("06_applications runs in the smoke profile with every claim holding", 
   const nb = await runSmoke("06_applications.ipynb", {
     claims: EXPECTED_CLAIMS,
     minCharts: 17,
-    webgpuSizes: {
-      images: { trainSize: 300, testSize: 200, epochs: 1 },
-      sound: { epochs: 2 },
-      control: { updates: 4, episodesPerUpdate: 4, window: 16 },
-      attribution: { images: 1, steps: 64, sentences: 1, textEpochs: 1, textFilters: 8 },
-      sparse: { trainSize: 300, testSize: 100, epochs: 1, fineTuneEpochs: 1, images: 8, steps: 4 },
-    },
+    // on the software adapter: the spectrogram CNN for 2 epochs (0.905 on held-out voices on
+    // wasm at seed 0), the text CNN for 1; the images and CartPole stay at the smoke sizes, which
+    // their smoke claims need (300 pictures for 1 epoch and 4 updates failed both)
+    webgpuSizes: { sound: { epochs: 2 }, attribution: { textEpochs: 1 } },
   });
   const html = nb.cells.flatMap((c) => c.outputs ?? []).map((o) =>
     String((o as { data?: Record<string, unknown> }).data?.["text/html"] ?? "")
