@@ -180,8 +180,11 @@ export interface BarChartOptions {
   title?: string;
   /** Category labels along the x axis. */
   categories: string[];
-  /** One or more series, one value per category. */
-  series: Array<{ name: string; y: ArrayLike<number> }>;
+  /**
+   * One or more series, one value per category; `error` (optional, one per category) draws
+   * symmetric error bars of that half-width, e.g. 1.96 standard errors.
+   */
+  series: Array<{ name: string; y: ArrayLike<number>; error?: ArrayLike<number> }>;
   /** x axis title. */
   xTitle?: string;
   /** y axis title. */
@@ -197,15 +200,19 @@ export interface BarChartOptions {
  * ```ts
  * import { barChart } from "nn";
  * barChart({ categories: ["dense", "sparse"], series: [{ name: "acc", y: [0.97, 0.96] }] });
+ * // with error bars (half-widths, e.g. 1.96 standard errors)
+ * barChart({ categories: ["a", "b"], series: [{ name: "acc", y: [0.9, 0.8], error: [0.02, 0.03] }] });
  * ```
  */
 export function barChart(options: BarChartOptions): Figure {
   for (const s of options.series) {
-    if (s.y.length !== options.categories.length) {
-      throw new RangeError(
-        `barChart: series "${s.name}" has ${s.y.length} values for ` +
-          `${options.categories.length} categories; give one value per category.`,
-      );
+    for (const [what, values] of [["values", s.y], ["error bars", s.error]] as const) {
+      if (values && values.length !== options.categories.length) {
+        throw new RangeError(
+          `barChart: series "${s.name}" has ${values.length} ${what} for ` +
+            `${options.categories.length} categories; give one per category.`,
+        );
+      }
     }
   }
   return {
@@ -214,6 +221,7 @@ export function barChart(options: BarChartOptions): Figure {
       name: s.name,
       x: options.categories,
       y: toArray(s.y),
+      ...(s.error ? { error_y: { type: "data", array: toArray(s.error), visible: true } } : {}),
     })),
     layout: layoutWith(options.title, {
       barmode: "group",

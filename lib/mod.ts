@@ -34,4 +34,8 @@ export * from "./models/encoder_decoder.ts";
 export * from "./models/generation.ts";
 export * from "./models/cnn_text.ts";
 export * from "./models/sample_text.ts";
+export * from "./models/cnn_image.ts";
+export * from "./models/attribution.ts";
+export * from "./control/cartpole.ts";
+export * from "./control/policy_gradient.ts";
 export * from "./publish.ts";

@@ -30,3 +30,7 @@ export * from "./sentences.ts";
 export * from "./char_corpus.ts";
 export * from "./dates.ts";
 export * from "./masked_tokens.ts";
+export * from "./gzip.ts";
+export * from "./fashion_mnist.ts";
+export * from "./log_mel.ts";
+export * from "./spoken_digits.ts";

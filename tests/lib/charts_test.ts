@@ -63,7 +63,17 @@ Deno.test("figure builders: traces, axes and errors", () => {
   assert.equal(bars.data[0].type, "bar");
   assert.throws(
     () => barChart({ categories: ["a"], series: [{ name: "n", y: [1, 2] }] }),
-    /one value per category/,
+    /2 values for 1 categories; give one per category/,
+  );
+  const withErrors = barChart({
+    categories: ["a", "b"],
+    series: [{ name: "n", y: [1, 2], error: [0.1, 0.2] }],
+  });
+  assert.deepEqual(withErrors.data[0].error_y, { type: "data", array: [0.1, 0.2], visible: true });
+  assert.equal(bars.data[0].error_y, undefined);
+  assert.throws(
+    () => barChart({ categories: ["a", "b"], series: [{ name: "n", y: [1, 2], error: [0.1] }] }),
+    /1 error bars for 2 categories/,
   );
   const hm = heatmap({
     z: [[1, 0.5], [0, 1]],
