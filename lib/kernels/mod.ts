@@ -12,6 +12,7 @@
  * | `Sum` | wasm | contiguous axes without tfjs-wasm's transpose-first (bias gradients) |
  * | `GatherV2` | wasm | row copies: tfjs-wasm's per-element gather took 15 ms for one embedding lookup |
  * | `Add`, `Sub`, `Multiply`, `RealDiv`, `Maximum`, `Minimum`, `SquaredDifference`, comparisons | wasm | the broadcasting case only: tfjs-wasm's generic path is up to 100× slower |
+ * | `NNDense`, `NNDenseBackprop` (new) | wasm, cpu | a dense layer's matmul + bias + ReLU as one kernel, its three gradients as one (`dense.ts`, `FusedDense`) |
  *
  * Importing this module registers them (and again whenever `setupBackend` picks a
  * backend, through `onBackendSet`); {@linkcode registerFastKernels} is idempotent.
@@ -44,6 +45,7 @@ import { broadcastKernels } from "./broadcast.ts";
 import { gatherKernels } from "./gather.ts";
 import { reduceKernels } from "./reduce.ts";
 import { identityKernels } from "./identity.ts";
+import { denseKernels } from "./dense.ts";
 import { transposedMatMulKernels } from "./webgpu/matmul.ts";
 
 export {
@@ -72,9 +74,12 @@ export function fastKernelConfigs(backendName: string): KernelConfig[] {
       ...gatherKernels("wasm"),
       ...reduceKernels("wasm"),
       ...identityKernels("wasm"),
+      ...denseKernels("wasm"),
     ];
   }
-  if (backendName === "cpu") return [...segmentSumKernels("cpu"), ...matmulKernels("cpu")];
+  if (backendName === "cpu") {
+    return [...segmentSumKernels("cpu"), ...matmulKernels("cpu"), ...denseKernels("cpu")];
+  }
   if (backendName === "webgpu") return transposedMatMulKernels("webgpu");
   return [];
 }

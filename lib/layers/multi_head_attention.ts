@@ -32,6 +32,7 @@ import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
 import { gemm, hasBlas } from "../kernels/gemm.ts";
 import { acquire, readF32, toTensor } from "../kernels/memory.ts";
+import { dense, denseFusedHere } from "../kernels/dense.ts";
 import { backwardMayFollow, simd, simdAlloc } from "../kernels/simd/simd.ts";
 import { attentionWebGPU, MAX_ATTENTION_LENGTH } from "../kernels/webgpu/attention.ts";
 import { webgpuFusion } from "../kernels/webgpu/program.ts";
@@ -309,11 +310,14 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
     const h = this.numHeads;
     const hd = d / h;
     const gpu = tf.getBackend() === "webgpu";
-    const qkv = tf.fused.matMul({ // [B·T, 3D]
-      a: tf.reshape(x, [b * t, d]),
-      b: this.#qkvKernel!.read(),
-      bias: this.#qkvBias!.read(),
-    });
+    // cpu/wasm: the projections as one NNDense kernel each way (nn/kernels/dense.ts)
+    const project = (a: tf.Tensor, kernel: tf.LayerVariable, bias: tf.LayerVariable) =>
+      denseFusedHere() ? dense(a, kernel.read(), bias.read()) : tf.fused.matMul({
+        a: a as tf.Tensor2D,
+        b: kernel.read() as tf.Tensor2D,
+        bias: bias.read(),
+      });
+    const qkv = project(tf.reshape(x, [b * t, d]), this.#qkvKernel!, this.#qkvBias!); // [B·T, 3D]
     const mask = keyMask ? tf.cast(keyMask, "float32") : null; // [B, T], 0 = padding
     if (!weightsOnly && this.usesFused() && !(gpu && t > MAX_ATTENTION_LENGTH)) {
       const merged = (gpu ? attentionWebGPU : attentionFused)(
@@ -323,11 +327,7 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
         this.causal,
         mask,
       ); // [B·T, D]
-      const out = tf.fused.matMul({
-        a: merged,
-        b: this.#outKernel!.read(),
-        bias: this.#outBias!.read(),
-      });
+      const out = project(merged, this.#outKernel!, this.#outBias!);
       return tf.reshape(out, [b, t, d]);
     }
     const [q, k, v] = tf.split(qkv, 3, 1).map((p) =>
