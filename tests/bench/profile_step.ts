@@ -8,6 +8,7 @@
  * deno run -A tests/bench/profile_step.ts transformer wasm
  * deno run -A tests/bench/profile_step.ts transformer wasm --top 40 --by-shape --steps 5
  * deno run -A tests/bench/profile_step.ts transformer wasm --torch
+ * deno run -A tests/bench/profile_step.ts mlp wasm --no-dense-fusion   # tfjs's dense ops
  * ```
  * The first line gives the step's wall time, the time in ops and the kernel calls per
  * step; the load average is printed with it (timings on a busy machine are noisy, the
@@ -21,6 +22,7 @@ import { setupBackend } from "../../lib/backend.ts";
 import { adam, blasInfo } from "../../lib/kernels/mod.ts";
 import { type ModelId, MODELS, SPECS, torchProfile } from "./train_bench.ts";
 import { formatSideBySide, profileTrainStep } from "./step_profile.ts";
+import { setDenseFusion } from "../../lib/kernels/dense.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -31,6 +33,7 @@ const { values, positionals } = parseArgs({
     "by-shape": { type: "boolean", default: false },
     torch: { type: "boolean", default: false },
     "torch-threads": { type: "string", default: "2" },
+    "no-dense-fusion": { type: "boolean", default: false },
   },
 });
 const [id = "mlp", backend = "wasm", topArg] = positionals;
@@ -39,6 +42,7 @@ if (!MODELS.includes(id as ModelId)) {
   throw new Error(`Unknown model "${id}": use one of ${MODELS.join(", ")}.`);
 }
 await setupBackend({ backend });
+if (values["no-dense-fusion"]) setDenseFusion(false);
 const spec = SPECS[id as ModelId];
 const model = spec.build(0);
 // the library's Adam, as `deno task bench` uses by default
@@ -50,7 +54,9 @@ const p = await profileTrainStep(model, x, y, {
 });
 const load = Deno.loadavg()[0];
 console.log(
-  `${id} on ${backend} (${blasInfo().gemm}): ${p.wall_ms.toFixed(1)} ms wall (profiled), ` +
+  `${id} on ${backend} (${blasInfo().gemm}${
+    values["no-dense-fusion"] ? ", dense fusion off" : ""
+  }): ${p.wall_ms.toFixed(1)} ms wall (profiled), ` +
     `ops ${p.kernel_ms.toFixed(1)} ms, ${p.calls.toFixed(0)} kernel calls per step ` +
     `(mean of ${values.steps} steps; load average ${load.toFixed(2)})`,
 );

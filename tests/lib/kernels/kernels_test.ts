@@ -278,6 +278,53 @@ Deno.test("broadcastInto follows numpy broadcasting", () => {
   assert.deepEqual(Array.from(out), [9, 8, 7, 19, 18, 17]);
 });
 
+Deno.test("broadcastInto merges runs of axes and still follows numpy broadcasting", () => {
+  // element by element through the index of each axis: the reference
+  const naive = (a: number[], as: number[], b: number[], bs: number[], os: number[]) => {
+    const n = os.reduce((x, y) => x * y, 1);
+    const out: number[] = [];
+    const at = (v: number[], s: number[], idx: number[]) => {
+      const pad = [...Array(os.length - s.length).fill(1), ...s];
+      let k = 0;
+      for (let d = 0; d < os.length; d++) k = k * pad[d] + (pad[d] === 1 ? 0 : idx[d]);
+      return v[k];
+    };
+    for (let i = 0; i < n; i++) {
+      const idx: number[] = [];
+      let r = i;
+      for (let d = os.length - 1; d >= 0; d--) {
+        idx[d] = r % os[d];
+        r = Math.floor(r / os[d]);
+      }
+      out.push(at(a, as, idx) - at(b, bs, idx));
+    }
+    return out;
+  };
+  const pairs: number[][][] = [
+    [[3, 4, 5], [4, 5]],
+    [[3, 4, 5], [3, 4, 1]],
+    [[3, 4, 5], [3, 1, 5]],
+    [[3, 1, 5], [1, 4, 1]],
+    [[2, 3, 4, 5], [3, 1, 1]],
+    [[1, 1, 5], [2, 3, 1]],
+    [[4, 1], [4, 1]],
+    [[2, 1, 1], [1]],
+  ];
+  for (const [as, bs] of pairs) {
+    const os = as.map((_, d) => Math.max(as[d], bs[d - (as.length - bs.length)] ?? 1));
+    if (bs.length > as.length) throw new Error("test shapes: a has the higher rank");
+    const a = Array.from({ length: as.reduce((x, y) => x * y, 1) }, (_, i) => i * 3 + 1);
+    const b = Array.from({ length: bs.reduce((x, y) => x * y, 1) }, (_, i) => i * 7 - 5);
+    const out = new Float32Array(os.reduce((x, y) => x * y, 1));
+    broadcastInto("a - b", a, as, b, bs, out, os);
+    assert.deepEqual(Array.from(out), naive(a, as, b, bs, os), `${as} − ${bs}`);
+    // and the other way round
+    const out2 = new Float32Array(out.length);
+    broadcastInto("a - b", b, bs, a, as, out2, os);
+    assert.deepEqual(Array.from(out2), naive(a, as, b, bs, os).map((v) => 0 - v), `${bs} − ${as}`);
+  }
+});
+
 Deno.test("registerFastKernels is idempotent", () => {
   assert.deepEqual(registerFastKernels("wasm"), []);
   registerFastKernels("webgpu"); // registers the transposed matMuls where webgpu is loaded
