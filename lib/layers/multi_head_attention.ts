@@ -45,11 +45,12 @@ import { MASKED_SCORE } from "./scaled_dot_product_attention.ts";
  * transpose, no `[B, H, T, T]` tensor for tfjs to track; the backward pass is written
  * out (softmax Jacobian included) and keeps the attention weights from the forward.
  *
- * With a `keyMask [B, T]` (1 = token, 0 = padding) the scores of padded keys get
- * {@linkcode MASKED_SCORE} added, as in the ops path, and their softmax weights are then
- * set to exactly 0 (the SIMD exponential clamps at e^−87, not 0) in every row that has a
- * key it may see; a row with none keeps the softmax of the masked scores, as the ops do.
- * The mask gets a zero gradient.
+ * The scale 1/√d is folded into the score GEMM (its alpha) and the key mask into the SIMD
+ * softmax (`softmax_rows_masked`): with a `keyMask [B, T]` (1 = token, 0 = padding) the
+ * scores of padded keys get {@linkcode MASKED_SCORE} added, as in the ops path, and their
+ * softmax weights are then set to exactly 0 (the SIMD exponential clamps at e^−87, not 0)
+ * in every row that has a key it may see; a row with none keeps the softmax of the masked
+ * scores, as the ops do. The mask gets a zero gradient.
  */
 export function attentionFused(
   qkv: tf.Tensor2D,
@@ -144,9 +145,16 @@ export function attentionFused(
         const dqkv = toTensor(dQKV, [rows, L]);
         return mask ? [dqkv, tf.zerosLike(mask)] : [dqkv];
       };
+      // per sequence: the keys' additive mask (0 or MASKED_SCORE), read by the softmax
+      const biasB = mask ? simdAlloc([batch * T])[0] : null;
       // attention weights [B, H, T, T] (SIMD memory: the softmax runs there), kept for backward
       const [Pb] = simdAlloc([batch * heads * T * T], gradFunc);
       const P = Pb.view();
+      if (biasB) {
+        const bias = biasB.view();
+        const m = readF32(mask!);
+        for (let i = 0; i < batch * T; i++) bias[i] = m[i] === 0 ? MASKED_SCORE : 0;
+      }
       const Y = acquire(rows * D);
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < heads; h++) {
@@ -154,16 +162,26 @@ export function attentionFused(
           const head = (b * heads + h) * T * T;
           const S = P.subarray(head, head + T * T);
           gemm(false, true, T, T, hd, scale, QKV.subarray(q), L, QKV.subarray(q + D), L, 0, S, T);
-          const pad = mask ? padded[b] : [];
-          for (let i = 0; i < T && pad.length > 0; i++) {
-            for (const j of pad) S[i * T + j] += MASKED_SCORE;
-          }
-          k.softmax_rows(Pb.at(head), T, T, 4 * T, causal ? 1 : 0);
-          // exactly 0 at padded keys wherever the row sees a real key
-          const start = !mask || firstReal[b] === T ? T : causal ? firstReal[b] : 0;
-          for (let i = start; i < T; i++) {
-            for (const j of pad) if (!causal || j <= i) S[i * T + j] = 0;
-          }
+          if (biasB && padded[b].length > 0) {
+            // the key mask folded into the softmax: scores + mask, then exactly 0 at padded
+            // keys in the rows that see a real key (from `start` on)
+            const start = firstReal[b] === T ? T : causal ? firstReal[b] : 0;
+            const c = causal ? 1 : 0;
+            const bias = biasB.at(b * T);
+            if (start > 0) k.softmax_rows_masked(Pb.at(head), start, T, 4 * T, c, 0, bias, 0);
+            if (start < T) {
+              k.softmax_rows_masked(
+                Pb.at(head + start * T),
+                T - start,
+                T,
+                4 * T,
+                c,
+                start,
+                bias,
+                1,
+              );
+            }
+          } else k.softmax_rows(Pb.at(head), T, T, 4 * T, causal ? 1 : 0);
           // Y[b, :, h] = P · V
           gemm(
             false,
@@ -182,6 +200,7 @@ export function attentionFused(
           );
         }
       }
+      biasB?.free();
       const value = toTensor(Y, [rows, D]);
       if (!backwardMayFollow()) Pb.free(); // no backward pass will come
       return { value, gradFunc };

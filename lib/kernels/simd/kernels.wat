@@ -337,18 +337,55 @@
   ;; With causal ≠ 0, row i covers only its first i + 1 entries and the rest become 0.
   (func (export "softmax_rows")
     (param $p i32) (param $rows i32) (param $cols i32) (param $stride i32) (param $causal i32)
-    (local $i i32) (local $n4 i32) (local $v4 i32) (local $j i32)
+    (call $softmax (local.get $p) (local.get $rows) (local.get $cols) (local.get $stride)
+      (local.get $causal) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+
+  ;; Attention's masked softmax: softmax_rows with the key mask folded in. `bias` holds
+  ;; `cols` floats added to every row before the softmax (0 for a key that may be seen,
+  ;; the masked score −1e9 for padding); with `zero` ≠ 0 the entries whose bias is not 0
+  ;; are then set to exactly 0 (e^(s − 1e9) is clamped at e^−87, not 0) without
+  ;; renormalising. These rows are rows row0 … row0 + rows − 1 of the score matrix: with
+  ;; causal ≠ 0, row row0 + i covers its first row0 + i + 1 entries.
+  (func (export "softmax_rows_masked")
+    (param $p i32) (param $rows i32) (param $cols i32) (param $stride i32) (param $causal i32)
+    (param $row0 i32) (param $bias i32) (param $zero i32)
+    (call $softmax (local.get $p) (local.get $rows) (local.get $cols) (local.get $stride)
+      (local.get $causal) (local.get $row0) (i32.const 1) (local.get $bias) (local.get $zero)))
+
+  (func $softmax
+    (param $p i32) (param $rows i32) (param $cols i32) (param $stride i32) (param $causal i32)
+    (param $row0 i32) (param $masked i32) (param $bias i32) (param $zero i32)
+    (local $i i32) (local $n4 i32) (local $v4 i32) (local $j i32) (local $g i32)
     (local $m v128) (local $s v128) (local $e v128) (local $mx f32) (local $sum f32) (local $x f32)
     (block $rows_done
       (loop $row
         (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
         ;; bytes in this row's softmax, and in its whole-vector part
+        (local.set $g (i32.add (local.get $row0) (local.get $i)))
         (local.set $n4
           (i32.shl
-            (select (i32.add (local.get $i) (i32.const 1)) (local.get $cols)
-              (i32.and (local.get $causal) (i32.lt_u (local.get $i) (local.get $cols))))
+            (select (i32.add (local.get $g) (i32.const 1)) (local.get $cols)
+              (i32.and (local.get $causal) (i32.lt_u (local.get $g) (local.get $cols))))
             (i32.const 2)))
         (local.set $v4 (i32.and (local.get $n4) (i32.const -16)))
+        ;; the key mask: x + bias
+        (if (local.get $masked)
+          (then
+            (local.set $j (i32.const 0))
+            (block $d (loop $l
+              (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+              (v128.store (i32.add (local.get $p) (local.get $j))
+                (f32x4.add (v128.load (i32.add (local.get $p) (local.get $j)))
+                  (v128.load (i32.add (local.get $bias) (local.get $j)))))
+              (local.set $j (i32.add (local.get $j) (i32.const 16)))
+              (br $l)))
+            (block $d (loop $l
+              (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+              (f32.store (i32.add (local.get $p) (local.get $j))
+                (f32.add (f32.load (i32.add (local.get $p) (local.get $j)))
+                  (f32.load (i32.add (local.get $bias) (local.get $j)))))
+              (local.set $j (i32.add (local.get $j) (i32.const 4)))
+              (br $l)))))
         ;; maximum
         (local.set $m (v128.const f32x4 -inf -inf -inf -inf))
         (local.set $j (i32.const 0))
@@ -409,6 +446,24 @@
             (f32.mul (f32.load (i32.add (local.get $p) (local.get $j))) (local.get $x)))
           (local.set $j (i32.add (local.get $j) (i32.const 4)))
           (br $l)))
+        ;; padded keys exactly 0 (where the caller asks: rows that see a real key)
+        (if (i32.and (local.get $masked) (local.get $zero))
+          (then
+            (local.set $j (i32.const 0))
+            (block $d (loop $l
+              (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+              (v128.store (i32.add (local.get $p) (local.get $j))
+                (v128.and (v128.load (i32.add (local.get $p) (local.get $j)))
+                  (f32x4.eq (v128.load (i32.add (local.get $bias) (local.get $j)))
+                    (v128.const f32x4 0 0 0 0))))
+              (local.set $j (i32.add (local.get $j) (i32.const 16)))
+              (br $l)))
+            (block $d (loop $l
+              (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+              (if (f32.ne (f32.load (i32.add (local.get $bias) (local.get $j))) (f32.const 0))
+                (then (f32.store (i32.add (local.get $p) (local.get $j)) (f32.const 0))))
+              (local.set $j (i32.add (local.get $j) (i32.const 4)))
+              (br $l)))))
         ;; masked entries (causal rows) are 0
         (memory.fill (i32.add (local.get $p) (local.get $n4)) (i32.const 0)
           (i32.sub (i32.shl (local.get $cols) (i32.const 2)) (local.get $n4)))

@@ -69,6 +69,21 @@ export interface SimdKernels {
   ): void;
   /** Softmax of `rows` rows of `cols` floats in place (`causal`: row i keeps i + 1). */
   softmax_rows(p: number, rows: number, cols: number, stride: number, causal: number): void;
+  /**
+   * `softmax_rows` with a key mask folded in: `bias` (`cols` floats: 0, or −1e9 for a
+   * padded key) added to each row first; with `zero` ≠ 0 the entries of nonzero bias then
+   * exactly 0. The rows are rows `row0 …` of the score matrix (their causal extent).
+   */
+  softmax_rows_masked(
+    p: number,
+    rows: number,
+    cols: number,
+    stride: number,
+    causal: number,
+    row0: number,
+    bias: number,
+    zero: number,
+  ): void;
   /** Softmax backward in place of `d`: d ← p ∘ (d − Σ d·p), row by row. */
   softmax_backward_rows(p: number, d: number, rows: number, cols: number, stride: number): void;
   /** Layer normalisation of contiguous rows of `d` floats (x̂, y and 1/σ written). */

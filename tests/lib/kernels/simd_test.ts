@@ -128,6 +128,60 @@ Deno.test("softmax_rows and softmax_backward_rows equal float64 references (caus
   }
 });
 
+Deno.test("softmax_rows_masked: bias added, padded keys exactly 0, causal rows from row0", () => {
+  const k = simd();
+  for (const cols of [4, 7, 16]) {
+    for (const causal of [false, true]) {
+      for (const zero of [0, 1]) {
+        const row0 = causal ? 2 : 0;
+        const rows = cols - row0;
+        const stride = cols + 3;
+        const x = random(rows * stride, 3 * cols + (causal ? 50 : 0) + zero, 8);
+        // keys 1 and cols − 1 are padding
+        const bias = new Float32Array(cols);
+        bias[1] = -1e9;
+        bias[cols - 1] = -1e9;
+        const [pb, bb] = simdAlloc([rows * stride, cols]);
+        pb.view().set(x);
+        bb.view().set(bias);
+        k.softmax_rows_masked(
+          pb.offset,
+          rows,
+          cols,
+          4 * stride,
+          causal ? 1 : 0,
+          row0,
+          bb.offset,
+          zero,
+        );
+        const p = pb.view();
+        for (let i = 0; i < rows; i++) {
+          const o = i * stride;
+          const n = causal ? row0 + i + 1 : cols;
+          const row = Array.from(x.subarray(o, o + n), (v, j) => Math.fround(v + bias[j]));
+          const m = Math.max(...row);
+          // the SIMD exp clamps at e^−87: a padded key keeps a weight of about 1e-38
+          const e = row.map((v) => Math.exp(Math.max(v - m, -87)));
+          const z = e.reduce((s, v) => s + v, 0);
+          const ref = [
+            ...e.map((v, j) => (zero && bias[j] !== 0 ? 0 : v / z)),
+            ...new Array(cols - n).fill(0),
+          ];
+          const what = `cols=${cols} causal=${causal} zero=${zero} row ${row0 + i}`;
+          assertNear(p.subarray(o, o + cols), ref, 2e-7, `masked softmax ${what}`);
+          if (zero) {
+            for (const j of [1, cols - 1]) {
+              if (j < n) assert.equal(p[o + j], 0, `${what}: padded key ${j} exactly 0`);
+            }
+          }
+        }
+        pb.free();
+        bb.free();
+      }
+    }
+  }
+});
+
 Deno.test("layer_norm_forward and layer_norm_backward equal float64 references", () => {
   const k = simd();
   for (const D of [4, 7, 64]) {
