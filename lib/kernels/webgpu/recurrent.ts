@@ -144,14 +144,18 @@ var<workgroup> cs : array<f32, ${NB * U}>;` + start("hs[e] = 0.0; cs[e] = 0.0;")
   let jj = min(j, ${U - 1});
   for (var t = 0; t < T; t++) {
       ${seqs((n) => `let x${n} = (min(b0 + ${n}, B - 1) * T + t) * ${G} + jj;`)}
-      ${gates((m, n) => `var z${m}_${n} = xw[x${n} + ${m * U}];`)}
-    for (var k = 0; k < ${U}; k++) {
-      let w0 = r[k * ${G} + jj];
-      let w1 = r[k * ${G} + ${U} + jj];
-      let w2 = r[k * ${G} + ${2 * U} + jj];
-      let w3 = r[k * ${G} + ${3 * U} + jj];
-      ${seqs((n) => `let h${n} = hs[${n * U} + k];`)}
-      ${gates((m, n) => `z${m}_${n} += h${n} * w${m};`)}
+      ${gates((m, n) => `var z${m}_${n} = 0.0;`)}
+    // lanes past the units skip the work (barriers stay in uniform control flow)
+    if (j < ${U}) {
+      ${gates((m, n) => `z${m}_${n} = xw[x${n} + ${m * U}];`)}
+      for (var k = 0; k < ${U}; k++) {
+        let w0 = r[k * ${G} + jj];
+        let w1 = r[k * ${G} + ${U} + jj];
+        let w2 = r[k * ${G} + ${2 * U} + jj];
+        let w3 = r[k * ${G} + ${3 * U} + jj];
+        ${seqs((n) => `let h${n} = hs[${n * U} + k];`)}
+        ${gates((m, n) => `z${m}_${n} += h${n} * w${m};`)}
+      }
     }
     workgroupBarrier();
     if (j < ${U}) {
