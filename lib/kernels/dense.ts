@@ -33,6 +33,8 @@ import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensor
 import { allocOutput, f32, sizeOf } from "./io.ts";
 import { fillRows, gemm } from "./gemm.ts";
 import { acquire, release } from "./memory.ts";
+import { denseWebGPU } from "./webgpu/dense.ts";
+import { webgpuFusion } from "./webgpu/program.ts";
 
 /** The activations {@linkcode dense} fuses. */
 export type DenseActivation = "linear" | "relu";
@@ -181,18 +183,23 @@ export function denseFusion(): boolean {
   return enabled;
 }
 
-/** Whether {@linkcode dense} runs its kernels on the current backend (cpu, wasm). */
+/**
+ * Whether {@linkcode dense} runs fused on the current backend: its kernels on cpu and
+ * wasm, the fused WebGPU programs (`webgpu/dense.ts`) on webgpu while `webgpuFusion()`.
+ */
 export function denseFusedHere(): boolean {
   if (!enabled) return false;
   const b = tf.getBackend();
+  if (b === "webgpu") return webgpuFusion();
   return (b === "cpu" || b === "wasm") &&
     tf.getKernel(DENSE_KERNEL, b) !== undefined;
 }
 
 /**
  * `act(x · kernel + bias)` over the last axis of `x` (`[..., K]` · `[K, N]` → `[..., N]`)
- * as one kernel with a one-kernel gradient on cpu and wasm (`NNDense`, `NNDenseBackprop`);
- * elsewhere (webgpu) tfjs's `fused.matMul`. Float32 inputs only.
+ * as one kernel with a one-kernel gradient on cpu and wasm (`NNDense`, `NNDenseBackprop`),
+ * as one fused program on webgpu (`webgpu/dense.ts`, while `webgpuFusion()`), elsewhere
+ * tfjs's `fused.matMul`. Float32 inputs only.
  *
  * @example
  * ```ts
@@ -229,6 +236,7 @@ export function dense(
       return tf.reshape(y, [...lead, kernel.shape[1] as number]);
     });
   }
+  if (tf.getBackend() === "webgpu") return denseWebGPU(x, kernel, bias, activation);
   const inputs: Record<string, tf.Tensor> = { x, kernel };
   if (bias) inputs.bias = bias;
   return tf.engine().runKernel(DENSE_KERNEL, inputs, { activation }) as tf.Tensor;

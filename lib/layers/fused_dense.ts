@@ -6,9 +6,10 @@
  * training step of `tf.layers.dense` runs a matmul, a broadcasting bias add, the
  * activation and, backward, a dozen more kernels (see `nn/kernels/dense.ts`).
  * `FusedDense` is tfjs's `Dense` class with one change: where the fused kernels apply
- * (cpu or wasm, float32 input, `linear` or `relu` activation) its `call` runs one
- * `NNDense` kernel forward and one `NNDenseBackprop` backward; anywhere else (webgpu,
- * other activations) it is tfjs's own `Dense.call`. Same weights (`kernel`, `bias`), same
+ * (float32 input, `linear` or `relu` activation) its `call` runs one `NNDense` kernel
+ * forward and one `NNDenseBackprop` backward on cpu and wasm, and on webgpu one fused
+ * matmul program forward (`nn/kernels/webgpu/dense.ts`, while `webgpuFusion()`);
+ * anywhere else (other activations, `setDenseFusion(false)`) it is tfjs's own `Dense.call`. Same weights (`kernel`, `bias`), same
  * config, same class name ("Dense"): models save as plain dense layers and load into
  * tfjs's `Dense` everywhere.
  *
