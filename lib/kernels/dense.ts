@@ -1,9 +1,10 @@
 /**
  * A dense layer's whole step as one kernel each way, for the cpu and wasm backends:
  * `NNDense` computes `y = act(x · W + b)` (the bias written into the output before the
- * GEMM, ReLU in the same pass over it) and `NNDenseBackprop` computes all three gradients
- * (`dz = dy ∘ [y > 0]` and the bias gradient in one pass, then `dx = dz · Wᵀ` and
- * `dW = xᵀ · dz` as two GEMMs).
+ * GEMM, ReLU in the same pass over it), `NNDenseBackprop` the weight gradients
+ * (`dz = dy ∘ [y > 0]` and the bias gradient in one pass, then `dW = xᵀ · dz`) and
+ * `NNDenseBackpropInput` the input's, `dx = dz · Wᵀ`, only where `x` needs one (a first
+ * layer's input does not: that GEMM, the largest of an MLP's step, is skipped).
  *
  * Why: tfjs's `fused.matMul` fuses bias and activation only where no gradient is being
  * taped, so while training a `tf.layers.dense` with ReLU runs `BatchMatMul`, a
@@ -32,7 +33,6 @@ import { registerGradient } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
 import { allocOutput, f32, sizeOf } from "./io.ts";
 import { fillRows, gemm } from "./gemm.ts";
-import { acquire, release } from "./memory.ts";
 import { denseWebGPU } from "./webgpu/dense.ts";
 import { webgpuFusion } from "./webgpu/program.ts";
 
@@ -41,8 +41,10 @@ export type DenseActivation = "linear" | "relu";
 
 /** The forward kernel's name. */
 export const DENSE_KERNEL = "NNDense";
-/** The backward kernel's name (three outputs: dx, dW, db). */
+/** The backward kernel's name: outputs `[dz, dW, db]` (ReLU) or `[dW, db]` (linear). */
 export const DENSE_BACKPROP_KERNEL = "NNDenseBackprop";
+/** The input gradient's kernel, `dx = dz · Wᵀ` (run only where x needs a gradient). */
+export const DENSE_BACKPROP_INPUT_KERNEL = "NNDenseBackpropInput";
 
 function activationOf(attrs: NamedAttrMap | undefined): DenseActivation {
   const a = String(attrs?.activation ?? "linear");
@@ -98,18 +100,18 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const K = x.shape[x.shape.length - 1];
   const N = kernel.shape[1];
   const rows = K === 0 ? 0 : sizeOf(x.shape) / K;
-  const dx = allocOutput(backend, x.shape, "float32");
+  // ReLU: dz = dy ∘ step(y) is an output (the input gradient's kernel reads it)
+  const dzOut = act === "relu" ? allocOutput(backend, dy.shape, "float32") : null;
   const dw = allocOutput(backend, kernel.shape, "float32");
   const db = allocOutput(backend, [N], "float32");
   const dB = f32(backend, db);
   dB.fill(0);
-  // dz = dy ∘ step(y) for ReLU (a scratch array), dy itself for linear; db = Σ_rows dz
+  // db = Σ_rows dz, in the same pass
   const dY = f32(backend, dy);
   let dz = dY;
-  let scratch: Float32Array | null = null;
-  if (act === "relu") {
+  if (dzOut) {
     const Y = f32(backend, y);
-    scratch = dz = acquire(rows * N);
+    dz = f32(backend, dzOut);
     // dy · step(y), branch-free (a comparison as 0 or 1, see reluInPlace)
     for (let r = 0, i = 0; r < rows; r++) {
       for (let j = 0; j < N; j++, i++) {
@@ -121,19 +123,26 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   } else {
     for (let r = 0, i = 0; r < rows; r++) for (let j = 0; j < N; j++, i++) dB[j] += dY[i];
   }
-  const dX = f32(backend, dx);
   const dW = f32(backend, dw);
-  const X = f32(backend, x);
-  const W = f32(backend, kernel);
   if (rows > 0 && K > 0 && N > 0) {
-    gemm(false, true, rows, K, N, 1, dz, N, W, N, 0, dX, K); // dx = dz · Wᵀ
-    gemm(true, false, K, N, rows, 1, X, K, dz, N, 0, dW, N); // dW = xᵀ · dz
-  } else {
-    dX.fill(0);
-    dW.fill(0);
-  }
-  if (scratch) release(scratch);
-  return [dx, dw, db];
+    gemm(true, false, K, N, rows, 1, f32(backend, x), K, dz, N, 0, dW, N); // dW = xᵀ · dz
+  } else dW.fill(0);
+  return dzOut ? [dzOut, dw, db] : [dw, db];
+};
+
+/** `dx = dz · Wᵀ` in `x`'s shape: run only where `x` needs a gradient. */
+const backwardInput: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dz, kernel } = inputs as Record<string, TensorInfo>;
+  const shape = (attrs as { xShape: number[] }).xShape;
+  const K = kernel.shape[0];
+  const N = kernel.shape[1];
+  const rows = K === 0 ? 0 : sizeOf(shape) / K;
+  const dx = allocOutput(backend, shape, "float32");
+  const dX = f32(backend, dx);
+  if (rows > 0 && K > 0 && N > 0) {
+    gemm(false, true, rows, K, N, 1, f32(backend, dz), N, f32(backend, kernel), N, 0, dX, K);
+  } else dX.fill(0);
+  return dx;
 };
 
 /** The kernel configs of {@linkcode dense} for `backendName` ("cpu" or "wasm"). */
@@ -142,6 +151,7 @@ export function denseKernels(backendName: string): KernelConfig[] {
   return [
     { kernelName: DENSE_KERNEL, backendName, kernelFunc: forward },
     { kernelName: DENSE_BACKPROP_KERNEL, backendName, kernelFunc: backward },
+    { kernelName: DENSE_BACKPROP_INPUT_KERNEL, backendName, kernelFunc: backwardInput },
   ];
 }
 
@@ -151,12 +161,22 @@ registerGradient({
   outputsToSave: [true],
   gradFunc: (dy, saved, attrs) => {
     const [x, kernel, y] = saved;
-    const [dx, dw, db] = tf.engine().runKernel(
+    const relu = activationOf(attrs as unknown as NamedAttrMap) === "relu";
+    const out = tf.engine().runKernel(
       DENSE_BACKPROP_KERNEL,
       { dy: dy as tf.Tensor, x, kernel, y },
       attrs as unknown as NamedAttrMap,
     ) as tf.Tensor[];
-    return { x: () => dx, kernel: () => dw, bias: () => db };
+    const [dz, dw, db] = relu ? out : [dy as tf.Tensor, ...out];
+    return {
+      // only when x needs a gradient (not a model's input): tfjs calls the thunks it needs
+      x: () =>
+        tf.engine().runKernel(DENSE_BACKPROP_INPUT_KERNEL, { dz, kernel }, {
+          xShape: x.shape,
+        }) as tf.Tensor,
+      kernel: () => dw,
+      bias: () => db,
+    };
   },
 });
 

@@ -12,7 +12,7 @@
  * | `Sum` | wasm | contiguous axes without tfjs-wasm's transpose-first (bias gradients) |
  * | `GatherV2` | wasm | row copies: tfjs-wasm's per-element gather took 15 ms for one embedding lookup |
  * | `Add`, `Sub`, `Multiply`, `RealDiv`, `Maximum`, `Minimum`, `SquaredDifference`, comparisons | wasm | the broadcasting case only: tfjs-wasm's generic path is up to 100× slower |
- * | `NNDense`, `NNDenseBackprop` (new) | wasm, cpu | a dense layer's matmul + bias + ReLU as one kernel, its three gradients as one (`dense.ts`, `FusedDense`) |
+ * | `NNDense`, `NNDenseBackprop`, `NNDenseBackpropInput` (new) | wasm, cpu | a dense layer's matmul + bias + ReLU as one kernel, its weight gradients as one, its input gradient as one where needed (`dense.ts`, `FusedDense`) |
  *
  * Importing this module registers them (and again whenever `setupBackend` picks a
  * backend, through `onBackendSet`); {@linkcode registerFastKernels} is idempotent.
