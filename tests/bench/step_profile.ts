@@ -180,8 +180,8 @@ function isRegistered(name: string): boolean {
 export const CATEGORIES: Array<{ name: string; ours: RegExp; torch: RegExp }> = [
   {
     name: "matmul (dense, projections)",
-    ours: /^(BatchMatMul|_FusedMatMul|MatMul|fusedMatMul__op)/,
-    torch: /^aten::(mm|addmm|bmm|matmul|linear|baddbmm|addmv|mv|dot)$/,
+    ours: /^(BatchMatMul|_FusedMatMul|MatMul|fusedMatMul__op|NNDense|denseWebGPU)/,
+    torch: /^aten::(mm|addmm|matmul|linear|addmv|mv|dot)$/,
   },
   {
     name: "loss",
@@ -190,10 +190,12 @@ export const CATEGORIES: Array<{ name: string; ours: RegExp; torch: RegExp }> = 
       /^aten::(cross_entropy|log_softmax|_log_softmax|nll_loss|_log_softmax_backward_data|nll_loss_forward|nll_loss_backward|nll_loss_nd|nll_loss2d)/,
   },
   {
-    name: "attention (fused, softmax)",
+    // PyTorch's attention: its batched matmuls (bmm: scores, weighted values and their
+    // gradients) and softmax; ours: the fused op, whose GEMMs run inside it
+    name: "attention (scores, softmax, weighted values)",
     ours: /attention|Softmax|softmax(?!CrossEntropy)/i,
     torch:
-      /^aten::(_softmax|softmax|_softmax_backward_data|_native_multi_head_attention|_masked_softmax|_transformer_encoder_layer_fwd)/,
+      /^aten::(bmm|baddbmm|_softmax|softmax|_softmax_backward_data|_native_multi_head_attention|_masked_softmax|_transformer_encoder_layer_fwd)/,
   },
   {
     name: "layer norm",
