@@ -116,4 +116,5 @@ onBackendSet((backend) => {
   registerFastKernels(backend);
 });
 export { adam, FastAdam } from "./adam.ts";
+export { dense, denseFusion, reluInPlace, setDenseFusion } from "./dense.ts";
 export { countPrograms, setWebGPUFusion, startCounting, webgpuFusion } from "./webgpu/mod.ts";
