@@ -74,6 +74,25 @@ export interface SimdKernels {
    * padded key) added to each row first; with `zero` ≠ 0 the entries of nonzero bias then
    * exactly 0. The rows are rows `row0 …` of the score matrix (their causal extent).
    */
+  /**
+   * `C = alpha·A·B` (`acc` = 0) or `C += alpha·A·B`: A `m×k`, B `k×n`, C `m×n`, row-major,
+   * row strides in bytes (the attention's per-head products, in place).
+   */
+  mm(
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    acc: number,
+  ): void;
+  /** `dst = srcᵀ`: src `rows×cols` (row stride `lds` bytes), dst `cols×rows` (`ldd`). */
+  transpose(src: number, lds: number, dst: number, ldd: number, rows: number, cols: number): void;
   softmax_rows_masked(
     p: number,
     rows: number,
