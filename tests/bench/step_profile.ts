@@ -203,9 +203,11 @@ export const CATEGORIES: Array<{ name: string; ours: RegExp; torch: RegExp }> = 
     torch: /^aten::(native_layer_norm|native_layer_norm_backward|layer_norm)/,
   },
   {
+    // PyTorch's CPU LSTM runs its cell op by op: the activations are the cell's
     name: "recurrent (fused)",
     ours: /LSTM|GRU|SimpleRNN|recurrent|Lstm/i,
-    torch: /lstm|gru|rnn/i,
+    torch:
+      /lstm|gru|rnn|^aten::(tanh|tanh_|sigmoid|sigmoid_|tanh_backward|sigmoid_backward|unsafe_split|unsafe_chunk)$/i,
   },
   {
     name: "convolution, max over time",
@@ -229,7 +231,7 @@ export const CATEGORIES: Array<{ name: string; ours: RegExp; torch: RegExp }> = 
     ours:
       /^(Add|AddN|Sub|Multiply|RealDiv|Relu|Step|Maximum|Minimum|Greater|GreaterEqual|Less|LessEqual|Equal|NotEqual|Select|Square|Sqrt|Rsqrt|Abs|Sign|ZerosLike|OnesLike|Fill|Cast|SquaredDifference|Neg)$/,
     torch:
-      /^aten::(add|sub|mul|div|relu|threshold_backward|relu_|where|masked_fill|zero_|fill_|ones_like|zeros_like|zeros|ones|empty|empty_like|sum_out|rsub|neg|abs|sign|clamp|add_|mul_)$/,
+      /^aten::(add|sub|mul|div|relu|threshold_backward|relu_|clamp_min|eq|where|masked_fill|zero_|fill_|ones_like|zeros_like|zeros|ones|empty|empty_like|sum_out|rsub|neg|abs|sign|clamp|add_|mul_)$/,
   },
   {
     name: "reductions (sum, mean)",
@@ -244,9 +246,11 @@ export const CATEGORIES: Array<{ name: string; ours: RegExp; torch: RegExp }> = 
       /^aten::(view|reshape|_reshape_alias|transpose|t|permute|contiguous|clone|copy_|expand|as_strided|unsqueeze|squeeze|select|slice|cat|split|chunk|detach|_unsafe_view|alias|flatten|narrow|stack|to|_to_copy|empty_strided|resize_|set_|result_type|unbind|split_with_sizes|expand_as|view_as)$/,
   },
   {
+    // PyTorch's autograd engine records its own rows (evaluate_function, *Backward0,
+    // AccumulateGrad): its bookkeeping, as ours outside kernels
     name: "outside kernels (tape, tracking, read-back)",
     ours: /^\(outside kernels\)/,
-    torch: /^\(outside ops\)/,
+    torch: /^\(outside ops\)|^autograd::|Backward0$|^torch::autograd::|^aten::item$/,
   },
 ];
 
