@@ -12,6 +12,7 @@
  * | `Sum` | wasm | contiguous axes without tfjs-wasm's transpose-first (bias gradients) |
  * | `GatherV2` | wasm | row copies: tfjs-wasm's per-element gather took 15 ms for one embedding lookup |
  * | `Add`, `Sub`, `Multiply`, `RealDiv`, `Maximum`, `Minimum`, `SquaredDifference`, comparisons | wasm | the broadcasting case only: tfjs-wasm's generic path is up to 100× slower |
+ * | `NNMaskedMean`, `NNMaskedMeanBackprop` (new) | wasm, cpu | the mean over the real tokens (`MaskedMeanPooling`) as one kernel each way (`masked_mean.ts`) |
  * | `NNDense`, `NNDenseBackprop`, `NNDenseBackpropInput` (new) | wasm, cpu | a dense layer's matmul + bias + ReLU as one kernel, its weight gradients as one, its input gradient as one where needed (`dense.ts`, `FusedDense`) |
  *
  * Importing this module registers them (and again whenever `setupBackend` picks a
@@ -46,6 +47,7 @@ import { gatherKernels } from "./gather.ts";
 import { reduceKernels } from "./reduce.ts";
 import { identityKernels } from "./identity.ts";
 import { denseKernels } from "./dense.ts";
+import { maskedMeanKernels } from "./masked_mean.ts";
 import { transposedMatMulKernels } from "./webgpu/matmul.ts";
 
 export {
@@ -75,10 +77,16 @@ export function fastKernelConfigs(backendName: string): KernelConfig[] {
       ...reduceKernels("wasm"),
       ...identityKernels("wasm"),
       ...denseKernels("wasm"),
+      ...maskedMeanKernels("wasm"),
     ];
   }
   if (backendName === "cpu") {
-    return [...segmentSumKernels("cpu"), ...matmulKernels("cpu"), ...denseKernels("cpu")];
+    return [
+      ...segmentSumKernels("cpu"),
+      ...matmulKernels("cpu"),
+      ...denseKernels("cpu"),
+      ...maskedMeanKernels("cpu"),
+    ];
   }
   if (backendName === "webgpu") return transposedMatMulKernels("webgpu");
   return [];
@@ -117,4 +125,5 @@ onBackendSet((backend) => {
 });
 export { adam, FastAdam } from "./adam.ts";
 export { dense, denseFusion, reluInPlace, setDenseFusion } from "./dense.ts";
+export { maskedMean } from "./masked_mean.ts";
 export { countPrograms, setWebGPUFusion, startCounting, webgpuFusion } from "./webgpu/mod.ts";
