@@ -9,6 +9,7 @@
  * | `Conv2DBackpropInput` | wasm | channels-last input gradient as per-tap GEMMs: tfjs-wasm's direct loop was the slow step of a `conv1d` text CNN |
  * | `BatchMatMul`, `_FusedMatMul` | wasm, cpu | a native BLAS (OpenBLAS, Accelerate) via FFI when present, else the own SIMD GEMM (`simd/gemm.wat`) |
  * | `Identity` | wasm | shares the input's memory (reference-counted, as tfjs-cpu does) instead of copying it |
+ * | `Transpose` | wasm | the identity permutation only (a gather's gradient on axis 0): shares the input's memory |
  * | `Sum` | wasm | contiguous axes without tfjs-wasm's transpose-first (bias gradients) |
  * | `GatherV2` | wasm | row copies: tfjs-wasm's per-element gather took 15 ms for one embedding lookup |
  * | `Add`, `Sub`, `Multiply`, `RealDiv`, `Maximum`, `Minimum`, `SquaredDifference`, comparisons | wasm | the broadcasting case only: tfjs-wasm's generic path is up to 100× slower |
@@ -45,7 +46,7 @@ import { matmulKernels } from "./matmul.ts";
 import { broadcastKernels } from "./broadcast.ts";
 import { gatherKernels } from "./gather.ts";
 import { reduceKernels } from "./reduce.ts";
-import { identityKernels } from "./identity.ts";
+import { identityKernels, identityTransposeKernels } from "./identity.ts";
 import { denseKernels } from "./dense.ts";
 import { maskedMeanKernels } from "./masked_mean.ts";
 import { transposedMatMulKernels } from "./webgpu/matmul.ts";
@@ -76,6 +77,7 @@ export function fastKernelConfigs(backendName: string): KernelConfig[] {
       ...gatherKernels("wasm"),
       ...reduceKernels("wasm"),
       ...identityKernels("wasm"),
+      ...identityTransposeKernels("wasm"),
       ...denseKernels("wasm"),
       ...maskedMeanKernels("wasm"),
     ];

@@ -325,6 +325,25 @@ Deno.test("broadcastInto merges runs of axes and still follows numpy broadcastin
   }
 });
 
+Deno.test("wasm: Identity and identity-permutation Transpose share memory safely", async () => {
+  await tf.setBackend("wasm");
+  const before = tf.memory().numTensors;
+  const a = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+  const same = tf.transpose(a, [0, 1]);
+  const swapped = tf.transpose(a, [1, 0]);
+  const copy = tf.clone(a);
+  a.dispose(); // the others keep the shared memory alive
+  assert.deepEqual(await same.array(), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(await copy.array(), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(await swapped.array(), [[1, 4], [2, 5], [3, 6]]);
+  // an embedding's gradient (gather on axis 0) runs two identity transposes
+  const table = tf.tensor2d([[1, 1], [2, 2], [3, 3]]);
+  const g = tf.grad((t: tf.Tensor) => tf.sum(tf.gather(t, tf.tensor1d([2, 0, 2], "int32"))))(table);
+  assert.deepEqual(await g.array(), [[1, 1], [0, 0], [2, 2]]);
+  tf.dispose([same, swapped, copy, table, g]);
+  assert.equal(tf.memory().numTensors, before);
+});
+
 Deno.test("registerFastKernels is idempotent", () => {
   assert.deepEqual(registerFastKernels("wasm"), []);
   registerFastKernels("webgpu"); // registers the transposed matMuls where webgpu is loaded
