@@ -121,9 +121,17 @@ export function broadcastInto(
     accA *= as[d];
     accB *= bs[d];
   }
-  const n = outShape[R - 1];
+  // the inner run: the last axis, merged with the axes before it while both operands
+  // continue the same way (contiguous, or broadcast): a [32, 64, 64] + [64, 64] add
+  // then runs 32 loops of 4 096 instead of 2 048 loops of 64
   const ia = sa[R - 1];
   const ib = sb[R - 1];
+  let n = outShape[R - 1];
+  let inner = R - 1; // the first axis of the inner run
+  while (inner > 0 && sa[inner - 1] === ia * n && sb[inner - 1] === ib * n) {
+    inner--;
+    n *= outShape[inner];
+  }
   const outer = n === 0 ? 0 : sizeOf(outShape) / n;
   const idx = new Array<number>(R - 1).fill(0);
   let offA = 0;
@@ -133,7 +141,7 @@ export function broadcastInto(
     loop(a, b, out, n, offA, offB, o, ia, ib);
     o += n;
     // advance the counter over the outer axes
-    for (let d = R - 2; d >= 0; d--) {
+    for (let d = inner - 1; d >= 0; d--) {
       idx[d]++;
       offA += sa[d];
       offB += sb[d];

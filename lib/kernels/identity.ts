@@ -39,3 +39,27 @@ export function identityKernels(backendName: string): KernelConfig[] {
   };
   return [{ kernelName: "Identity", backendName, kernelFunc, setupFunc: original.setupFunc }];
 }
+
+/**
+ * Kernel configs that run `Transpose` with the identity permutation on `backendName`
+ * (wasm) without a copy: tfjs's gather gradient transposes the gradient and the summed
+ * table with the identity permutation when the gathered axis is 0 (every embedding), and
+ * tfjs-wasm copies them (a 5 000 × 64 table: 1.3 MB a step). Other permutations go to
+ * tfjs's kernel.
+ */
+export function identityTransposeKernels(backendName: string): KernelConfig[] {
+  const original = getKernel("Transpose", backendName);
+  if (!original) return [];
+  const kernelFunc: KernelFunc = (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const perm = (args.attrs as { perm?: number[] } | undefined)?.perm ?? [];
+    const backend = args.backend as { incRef?: (dataId: object) => void };
+    const identity = perm.length === x.shape.length && perm.every((p, i) => p === i);
+    if (!identity || x.dtype === "string" || typeof backend.incRef !== "function") {
+      return original.kernelFunc(args);
+    }
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  return [{ kernelName: "Transpose", backendName, kernelFunc, setupFunc: original.setupFunc }];
+}

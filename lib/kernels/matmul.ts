@@ -22,6 +22,7 @@ import { broadcast_util, getKernel } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { allocOutput, f32, release, sizeOf, view } from "./io.ts";
 import { fillRows, gemm, hasBlas } from "./gemm.ts";
+import { reluInPlace } from "./dense.ts";
 
 type Attrs = Record<string, unknown>;
 
@@ -149,7 +150,7 @@ function applyActivation(
     case "linear":
       return true;
     case "relu":
-      for (let i = 0; i < C.length; i++) if (!(C[i] > 0)) C[i] = 0;
+      reluInPlace(C);
       return true;
     case "relu6":
       for (let i = 0; i < C.length; i++) C[i] = C[i] < 0 ? 0 : C[i] > 6 ? 6 : C[i];

@@ -9,9 +9,12 @@
  * | `Conv2DBackpropInput` | wasm | channels-last input gradient as per-tap GEMMs: tfjs-wasm's direct loop was the slow step of a `conv1d` text CNN |
  * | `BatchMatMul`, `_FusedMatMul` | wasm, cpu | a native BLAS (OpenBLAS, Accelerate) via FFI when present, else the own SIMD GEMM (`simd/gemm.wat`) |
  * | `Identity` | wasm | shares the input's memory (reference-counted, as tfjs-cpu does) instead of copying it |
+ * | `Transpose` | wasm | the identity permutation only (a gather's gradient on axis 0): shares the input's memory |
  * | `Sum` | wasm | contiguous axes without tfjs-wasm's transpose-first (bias gradients) |
  * | `GatherV2` | wasm | row copies: tfjs-wasm's per-element gather took 15 ms for one embedding lookup |
  * | `Add`, `Sub`, `Multiply`, `RealDiv`, `Maximum`, `Minimum`, `SquaredDifference`, comparisons | wasm | the broadcasting case only: tfjs-wasm's generic path is up to 100× slower |
+ * | `NNMaskedMean`, `NNMaskedMeanBackprop` (new) | wasm, cpu | the mean over the real tokens (`MaskedMeanPooling`) as one kernel each way (`masked_mean.ts`) |
+ * | `NNDense`, `NNDenseBackprop`, `NNDenseBackpropInput` (new) | wasm, cpu | a dense layer's matmul + bias + ReLU as one kernel, its weight gradients as one, its input gradient as one where needed (`dense.ts`, `FusedDense`) |
  *
  * Importing this module registers them (and again whenever `setupBackend` picks a
  * backend, through `onBackendSet`); {@linkcode registerFastKernels} is idempotent.
@@ -43,7 +46,9 @@ import { matmulKernels } from "./matmul.ts";
 import { broadcastKernels } from "./broadcast.ts";
 import { gatherKernels } from "./gather.ts";
 import { reduceKernels } from "./reduce.ts";
-import { identityKernels } from "./identity.ts";
+import { identityKernels, identityTransposeKernels } from "./identity.ts";
+import { denseKernels } from "./dense.ts";
+import { maskedMeanKernels } from "./masked_mean.ts";
 import { transposedMatMulKernels } from "./webgpu/matmul.ts";
 
 export {
@@ -72,9 +77,19 @@ export function fastKernelConfigs(backendName: string): KernelConfig[] {
       ...gatherKernels("wasm"),
       ...reduceKernels("wasm"),
       ...identityKernels("wasm"),
+      ...identityTransposeKernels("wasm"),
+      ...denseKernels("wasm"),
+      ...maskedMeanKernels("wasm"),
     ];
   }
-  if (backendName === "cpu") return [...segmentSumKernels("cpu"), ...matmulKernels("cpu")];
+  if (backendName === "cpu") {
+    return [
+      ...segmentSumKernels("cpu"),
+      ...matmulKernels("cpu"),
+      ...denseKernels("cpu"),
+      ...maskedMeanKernels("cpu"),
+    ];
+  }
   if (backendName === "webgpu") return transposedMatMulKernels("webgpu");
   return [];
 }
@@ -111,4 +126,6 @@ onBackendSet((backend) => {
   registerFastKernels(backend);
 });
 export { adam, FastAdam } from "./adam.ts";
+export { dense, denseFusion, reluInPlace, setDenseFusion } from "./dense.ts";
+export { maskedMean } from "./masked_mean.ts";
 export { countPrograms, setWebGPUFusion, startCounting, webgpuFusion } from "./webgpu/mod.ts";

@@ -157,7 +157,11 @@ export function convMaxFused(
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
-  return (op as unknown as (...a: tf.Tensor[]) => tf.Tensor2D)(x, kernel, bias);
+  // named scope: profiles (tf.profile) show the op as "convMaxOverTimeFused"
+  return tf.tidy(
+    "convMaxOverTimeFused",
+    () => (op as unknown as (...a: tf.Tensor[]) => tf.Tensor2D)(x, kernel, bias),
+  );
 }
 
 /** The same branch in tfjs ops (any backend). */

@@ -93,7 +93,11 @@ export function layerNormFused(
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
-  return (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(x, gamma, beta);
+  // named scope: profiles (tf.profile) show the op as "layerNormFused"
+  return tf.tidy(
+    "layerNormFused",
+    () => (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(x, gamma, beta),
+  );
 }
 
 export interface LayerNormArgs {

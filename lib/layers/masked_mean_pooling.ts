@@ -18,6 +18,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { maskedMean } from "../kernels/masked_mean.ts";
 
 /** Config of {@linkcode MaskedMeanPooling}. */
 export interface MaskedMeanPoolingArgs {
@@ -45,12 +46,8 @@ export class MaskedMeanPooling extends tf.layers.Layer {
       throw new Error("MaskedMeanPooling takes [x [B, T, D], keyMask [B, T]].");
     }
     const [x, keyMask] = list;
-    return tf.tidy(() => {
-      const m = tf.expandDims(tf.cast(keyMask, "float32"), 2); // [B, T, 1]
-      const sum = tf.sum(tf.mul(x, m), 1); // [B, D]
-      const count = tf.maximum(tf.sum(m, 1), 1); // [B, 1]: tokens per sequence, at least 1
-      return tf.div(sum, count);
-    });
+    // one kernel each way on cpu and wasm (nn/kernels/masked_mean.ts), tfjs ops elsewhere
+    return tf.tidy(() => maskedMean(x, keyMask));
   }
 }
 tf.serialization.registerClass(MaskedMeanPooling);

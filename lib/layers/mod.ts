@@ -23,4 +23,5 @@ export * from "./conv_max_over_time.ts";
 export * from "./scaled_dot_product_attention.ts";
 export * from "./cross_attention.ts";
 export * from "./masked_mean_pooling.ts";
+export * from "./fused_dense.ts";
 export * from "./sinusoidal_position_encoding.ts";

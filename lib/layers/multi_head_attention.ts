@@ -30,12 +30,102 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
-import { gemm, hasBlas } from "../kernels/gemm.ts";
-import { acquire, readF32, toTensor } from "../kernels/memory.ts";
-import { backwardMayFollow, simd, simdAlloc } from "../kernels/simd/simd.ts";
+import { gemm, hasBlas, hasNativeBlas } from "../kernels/gemm.ts";
+import { acquire, copyToTensor, readF32, toTensor } from "../kernels/memory.ts";
+import { dense, denseFusedHere } from "../kernels/dense.ts";
+import { backwardMayFollow, simd, simdAlloc, type SimdBlock } from "../kernels/simd/simd.ts";
 import { attentionWebGPU, MAX_ATTENTION_LENGTH } from "../kernels/webgpu/attention.ts";
 import { webgpuFusion } from "../kernels/webgpu/program.ts";
 import { MASKED_SCORE } from "./scaled_dot_product_attention.ts";
+
+/** Where the attention's per-head products run: see {@linkcode setAttentionProducts}. */
+export type AttentionProducts = "auto" | "module" | "gemm";
+
+let products: AttentionProducts = "auto";
+
+/**
+ * Chooses where {@linkcode attentionFused} computes its per-head products (`Q·Kᵀ`,
+ * `P·V` and their four gradients): `"module"` in the SIMD kernels' memory with their `mm`
+ * kernel (no copies, no packing: these products are 64 × 64 × 16 in the reference
+ * Transformer), `"gemm"` through {@linkcode gemm} (a native BLAS or the own SIMD GEMM),
+ * `"auto"` (the default) the module without a native BLAS, the BLAS with one. Returns the
+ * previous setting.
+ *
+ * @example
+ * ```ts
+ * import { setAttentionProducts } from "nn/layers/multi_head_attention.ts";
+ * const was = setAttentionProducts("module");
+ * setAttentionProducts(was);
+ * ```
+ */
+export function setAttentionProducts(where: AttentionProducts): AttentionProducts {
+  const was = products;
+  products = where;
+  return was;
+}
+
+function attentionProductsInModule(): boolean {
+  return products === "module" || (products === "auto" && !hasNativeBlas());
+}
+
+interface HeadDims {
+  batch: number;
+  heads: number;
+  T: number;
+  D: number;
+  hd: number;
+  scale: number;
+}
+
+/**
+ * The attention's backward pass with every product in the SIMD kernels' memory: `QKV` and
+ * `dY` copied in once, `P` (kept by the forward pass) read in place; frees `Pb`.
+ */
+function backwardInModule(
+  Pb: SimdBlock,
+  QKV: Float32Array,
+  dY: Float32Array,
+  { batch, heads, T, D, hd, scale }: HeadDims,
+): tf.Tensor {
+  const k = simd();
+  const L = 3 * D;
+  const rows = batch * T;
+  const [qB, dyB, dqB, vtB, ptB, dSb, dstB] = simdAlloc([
+    rows * L,
+    rows * D,
+    rows * L,
+    hd * T,
+    T * T,
+    T * T,
+    T * T,
+  ]);
+  qB.view().set(QKV);
+  dyB.view().set(dY);
+  const [t4, l4, d4] = [4 * T, 4 * L, 4 * D];
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      const q = qB.at(b * T * L + h * hd);
+      const dy = dyB.at(b * T * D + h * hd);
+      const dq = dqB.at(b * T * L + h * hd);
+      const p = Pb.at((b * heads + h) * T * T);
+      // dP = dY · Vᵀ ; dV = Pᵀ · dY
+      k.transpose(q + 8 * D, l4, vtB.offset, t4, T, hd);
+      k.mm(dy, d4, vtB.offset, t4, dSb.offset, t4, T, T, hd, 1, 0);
+      k.transpose(p, t4, ptB.offset, t4, T, T);
+      k.mm(ptB.offset, t4, dy, d4, dq + 8 * D, l4, T, hd, T, 1, 0);
+      // softmax backward: dS = P ∘ (dP − Σ_j dP·P)
+      k.softmax_backward_rows(p, dSb.offset, T, T, t4);
+      // dQ = scale · dS · K ; dK = scale · dSᵀ · Q
+      k.mm(dSb.offset, t4, q + 4 * D, l4, dq, l4, T, hd, T, scale, 0);
+      k.transpose(dSb.offset, t4, dstB.offset, t4, T, T);
+      k.mm(dstB.offset, t4, q, l4, dq + 4 * D, l4, T, hd, T, scale, 0);
+    }
+  }
+  Pb.free();
+  const dqkv = copyToTensor(dqB.view(), [rows, L]);
+  for (const blk of [qB, dyB, dqB, vtB, ptB, dSb, dstB]) blk.free();
+  return dqkv;
+}
 
 /**
  * Scaled dot-product attention of all heads in one op (cpu and wasm backends):
@@ -44,11 +134,12 @@ import { MASKED_SCORE } from "./scaled_dot_product_attention.ts";
  * transpose, no `[B, H, T, T]` tensor for tfjs to track; the backward pass is written
  * out (softmax Jacobian included) and keeps the attention weights from the forward.
  *
- * With a `keyMask [B, T]` (1 = token, 0 = padding) the scores of padded keys get
- * {@linkcode MASKED_SCORE} added, as in the ops path, and their softmax weights are then
- * set to exactly 0 (the SIMD exponential clamps at e^−87, not 0) in every row that has a
- * key it may see; a row with none keeps the softmax of the masked scores, as the ops do.
- * The mask gets a zero gradient.
+ * The scale 1/√d is folded into the score GEMM (its alpha) and the key mask into the SIMD
+ * softmax (`softmax_rows_masked`): with a `keyMask [B, T]` (1 = token, 0 = padding) the
+ * scores of padded keys get {@linkcode MASKED_SCORE} added, as in the ops path, and their
+ * softmax weights are then set to exactly 0 (the SIMD exponential clamps at e^−87, not 0)
+ * in every row that has a key it may see; a row with none keeps the softmax of the masked
+ * scores, as the ops do. The mask gets a zero gradient.
  */
 export function attentionFused(
   qkv: tf.Tensor2D,
@@ -86,8 +177,14 @@ export function attentionFused(
       const QKV = readF32(t0);
       const L = 3 * D;
       const k = simd();
+      const inModule = attentionProductsInModule();
+      const dims: HeadDims = { batch, heads, T, D, hd, scale };
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
         if (Pb.freed) throw new Error("attentionFused: the backward pass ran twice.");
+        if (inModule) {
+          const dqkv = backwardInModule(Pb, readF32(saved[0]), readF32(dy), dims);
+          return mask ? [dqkv, tf.zerosLike(mask)] : [dqkv];
+        }
         const [dSb] = simdAlloc([T * T]);
         const P = Pb.view();
         const dS = dSb.view();
@@ -143,27 +240,58 @@ export function attentionFused(
         const dqkv = toTensor(dQKV, [rows, L]);
         return mask ? [dqkv, tf.zerosLike(mask)] : [dqkv];
       };
+      // per sequence: the keys' additive mask (0 or MASKED_SCORE), read by the softmax
+      const biasB = mask ? simdAlloc([batch * T])[0] : null;
       // attention weights [B, H, T, T] (SIMD memory: the softmax runs there), kept for backward
       const [Pb] = simdAlloc([batch * heads * T * T], gradFunc);
-      const P = Pb.view();
-      const Y = acquire(rows * D);
+      // the in-module products: queries, keys and values, the output, one head's Kᵀ
+      const [qB, yB, ktB] = inModule ? simdAlloc([rows * L, rows * D, hd * T]) : [];
+      const P = Pb.view(); // views after the last allocation
+      qB?.view().set(QKV);
+      if (biasB) {
+        const bias = biasB.view();
+        const m = readF32(mask!);
+        for (let i = 0; i < batch * T; i++) bias[i] = m[i] === 0 ? MASKED_SCORE : 0;
+      }
+      const Y = inModule ? null : acquire(rows * D);
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < heads; h++) {
           const q = b * T * L + h * hd; // Q[b, :, h] starts here, row stride 3D
           const head = (b * heads + h) * T * T;
           const S = P.subarray(head, head + T * T);
-          gemm(false, true, T, T, hd, scale, QKV.subarray(q), L, QKV.subarray(q + D), L, 0, S, T);
-          const pad = mask ? padded[b] : [];
-          for (let i = 0; i < T && pad.length > 0; i++) {
-            for (const j of pad) S[i * T + j] += MASKED_SCORE;
+          if (qB) {
+            // S = scale · Q · Kᵀ, in place in the module's memory
+            k.transpose(qB.at(q + D), 4 * L, ktB!.offset, 4 * T, T, hd);
+            k.mm(qB.at(q), 4 * L, ktB!.offset, 4 * T, Pb.at(head), 4 * T, T, T, hd, scale, 0);
+          } else {
+            gemm(false, true, T, T, hd, scale, QKV.subarray(q), L, QKV.subarray(q + D), L, 0, S, T);
           }
-          k.softmax_rows(Pb.at(head), T, T, 4 * T, causal ? 1 : 0);
-          // exactly 0 at padded keys wherever the row sees a real key
-          const start = !mask || firstReal[b] === T ? T : causal ? firstReal[b] : 0;
-          for (let i = start; i < T; i++) {
-            for (const j of pad) if (!causal || j <= i) S[i * T + j] = 0;
-          }
+          if (biasB && padded[b].length > 0) {
+            // the key mask folded into the softmax: scores + mask, then exactly 0 at padded
+            // keys in the rows that see a real key (from `start` on)
+            const start = firstReal[b] === T ? T : causal ? firstReal[b] : 0;
+            const c = causal ? 1 : 0;
+            const bias = biasB.at(b * T);
+            if (start > 0) k.softmax_rows_masked(Pb.at(head), start, T, 4 * T, c, 0, bias, 0);
+            if (start < T) {
+              k.softmax_rows_masked(
+                Pb.at(head + start * T),
+                T - start,
+                T,
+                4 * T,
+                c,
+                start,
+                bias,
+                1,
+              );
+            }
+          } else k.softmax_rows(Pb.at(head), T, T, 4 * T, causal ? 1 : 0);
           // Y[b, :, h] = P · V
+          if (qB) {
+            const y = yB!.at(b * T * D + h * hd);
+            k.mm(Pb.at(head), 4 * T, qB.at(q + 2 * D), 4 * L, y, 4 * D, T, hd, T, 1, 0);
+            continue;
+          }
           gemm(
             false,
             false,
@@ -176,18 +304,21 @@ export function attentionFused(
             QKV.subarray(q + 2 * D),
             L,
             0,
-            Y.subarray(b * T * D + h * hd),
+            Y!.subarray(b * T * D + h * hd),
             D,
           );
         }
       }
-      const value = toTensor(Y, [rows, D]);
+      biasB?.free();
+      const value = yB ? copyToTensor(yB.view(), [rows, D]) : toTensor(Y!, [rows, D]);
+      for (const blk of [qB, yB, ktB]) blk?.free();
       if (!backwardMayFollow()) Pb.free(); // no backward pass will come
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
   const apply = op as unknown as (...a: tf.Tensor[]) => tf.Tensor2D;
-  return keyMask ? apply(qkv, keyMask) : apply(qkv);
+  // named scope: profiles (tf.profile) show the op as "attentionFused"
+  return tf.tidy("attentionFused", () => keyMask ? apply(qkv, keyMask) : apply(qkv));
 }
 
 /** Config of {@linkcode MultiHeadSelfAttention}. */
@@ -308,11 +439,14 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
     const h = this.numHeads;
     const hd = d / h;
     const gpu = tf.getBackend() === "webgpu";
-    const qkv = tf.fused.matMul({ // [B·T, 3D]
-      a: tf.reshape(x, [b * t, d]),
-      b: this.#qkvKernel!.read(),
-      bias: this.#qkvBias!.read(),
-    });
+    // cpu/wasm: the projections as one NNDense kernel each way (nn/kernels/dense.ts)
+    const project = (a: tf.Tensor, kernel: tf.LayerVariable, bias: tf.LayerVariable) =>
+      denseFusedHere() ? dense(a, kernel.read(), bias.read()) : tf.fused.matMul({
+        a: a as tf.Tensor2D,
+        b: kernel.read() as tf.Tensor2D,
+        bias: bias.read(),
+      });
+    const qkv = project(tf.reshape(x, [b * t, d]), this.#qkvKernel!, this.#qkvBias!); // [B·T, 3D]
     const mask = keyMask ? tf.cast(keyMask, "float32") : null; // [B, T], 0 = padding
     if (!weightsOnly && this.usesFused() && !(gpu && t > MAX_ATTENTION_LENGTH)) {
       const merged = (gpu ? attentionWebGPU : attentionFused)(
@@ -322,11 +456,7 @@ export class MultiHeadSelfAttention extends tf.layers.Layer {
         this.causal,
         mask,
       ); // [B·T, D]
-      const out = tf.fused.matMul({
-        a: merged,
-        b: this.#outKernel!.read(),
-        bias: this.#outBias!.read(),
-      });
+      const out = project(merged, this.#outKernel!, this.#outBias!);
       return tf.reshape(out, [b, t, d]);
     }
     const [q, k, v] = tf.split(qkv, 3, 1).map((p) =>

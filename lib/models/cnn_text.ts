@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import { all, create, type MathNode } from "mathjs";
 import { rng } from "../random.ts";
 import { ConvMaxOverTime } from "../layers/conv_max_over_time.ts";
+import { fusedDense } from "../layers/fused_dense.ts";
 
 /** Options of {@linkcode cnnTextClassifier}. */
 export interface CnnTextOptions {
@@ -126,7 +127,7 @@ export function cnnTextClassifier(options: CnnTextOptions): tf.LayersModel {
       h,
     ) as tf.SymbolicTensor;
   }
-  const out = tf.layers.dense({
+  const out = fusedDense({
     units: options.outputs,
     activation: options.outputActivation ?? "linear",
     kernelInitializer: r.initializer("glorotUniform"),

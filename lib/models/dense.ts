@@ -22,6 +22,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { type InitializerName, Rng } from "../random.ts";
+import { fusedDense } from "../layers/fused_dense.ts";
 
 /** Activation functions (激活函数) the builder accepts for hidden layers. */
 export type HiddenActivation =
@@ -145,6 +146,8 @@ export function layerSizes(options: Pick<MlpOptions, "inputs" | "hidden" | "outp
 
 /**
  * Builds a multilayer perceptron: `Dense(hidden[0]) → [dropout] → … → Dense(outputs)`.
+ * The dense layers are `FusedDense` (tfjs's `Dense`, saved as such, whose training step
+ * runs one kernel each way on cpu and wasm: `nn/layers/fused_dense.ts`).
  *
  * @returns an uncompiled `tf.Sequential` (see {@linkcode compileClassifier})
  * @throws {RangeError} for sizes that are not whole numbers ≥ 1 or rates outside [0, 1)
@@ -191,7 +194,7 @@ export function mlp(options: MlpOptions): tf.Sequential {
   const masks = root.fork("mlp.dropout");
   const model = tf.sequential({ name: options.name });
   hidden.forEach((units, i) => {
-    model.add(tf.layers.dense({
+    model.add(fusedDense({
       units,
       activation,
       kernelInitializer: weights.initializer(init),
@@ -200,7 +203,7 @@ export function mlp(options: MlpOptions): tf.Sequential {
     }));
     if (rates[i] > 0) model.add(new SeededDropout({ rate: rates[i], seed: masks.nextSeed() }));
   });
-  model.add(tf.layers.dense({
+  model.add(fusedDense({
     units: outputs,
     activation: outputActivation,
     kernelInitializer: weights.initializer("glorotUniform"),

@@ -24,6 +24,7 @@ import { rng } from "../random.ts";
 import { FusedLSTM } from "../layers/fused_lstm.ts";
 import { FusedGRU } from "../layers/fused_gru.ts";
 import { FusedSimpleRNN } from "../layers/fused_simple_rnn.ts";
+import { fusedDense } from "../layers/fused_dense.ts";
 import { all, create, type MathNode } from "mathjs";
 
 /**
@@ -249,7 +250,7 @@ export function sequenceModel(options: SequenceModelOptions): tf.LayersModel {
     });
     h = layer.apply(x) as tf.SymbolicTensor;
   }
-  const out = tf.layers.dense({
+  const out = fusedDense({
     units: options.outputs,
     activation: options.outputActivation ?? "linear",
     kernelInitializer: r.initializer("glorotUniform"),

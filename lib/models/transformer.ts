@@ -26,6 +26,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
 import { LayerNorm } from "../layers/layer_norm.ts";
+import { fusedDense } from "../layers/fused_dense.ts";
 import { PaddingMask } from "../layers/cross_attention.ts";
 import { MaskedMeanPooling } from "../layers/masked_mean_pooling.ts";
 import { MultiHeadSelfAttention } from "../layers/multi_head_attention.ts";
@@ -106,13 +107,13 @@ export function encoderBlock(
   const res1 = tf.layers.add({ name: `${name}_residual1` }).apply([x, drop(att, "att")]);
   const h = new LayerNorm({ epsilon: eps, name: `${name}_norm1` }).apply(res1) as tf.SymbolicTensor;
   // position-wise feed-forward: [B, T, D] → [B, T, ff] → [B, T, D]
-  const ff1 = tf.layers.dense({
+  const ff1 = fusedDense({
     units: options.ffDim,
     activation: "relu",
     kernelInitializer: r.initializer("glorotUniform"),
     name: `${name}_ff1`,
   }).apply(h) as tf.SymbolicTensor;
-  const ff2 = tf.layers.dense({
+  const ff2 = fusedDense({
     units: d,
     kernelInitializer: r.initializer("glorotUniform"),
     name: `${name}_ff2`,
@@ -161,13 +162,13 @@ export function preNormBlock(
   const n2 = new LayerNorm({ epsilon: eps, name: `${name}_norm2` }).apply(
     res1,
   ) as tf.SymbolicTensor;
-  const ff1 = tf.layers.dense({
+  const ff1 = fusedDense({
     units: options.ffDim,
     activation: "relu",
     kernelInitializer: r.initializer("glorotUniform"),
     name: `${name}_ff1`,
   }).apply(n2) as tf.SymbolicTensor;
-  const ff2 = tf.layers.dense({
+  const ff2 = fusedDense({
     units: d,
     kernelInitializer: r.initializer("glorotUniform"),
     name: `${name}_ff2`,
@@ -307,7 +308,7 @@ export function transformerClassifier(options: TransformerClassifierOptions): tf
   const pooled = keyMask
     ? new MaskedMeanPooling({ name: "mean_over_tokens" }).apply([x, keyMask]) as tf.SymbolicTensor
     : tf.layers.globalAveragePooling1d({ name: "mean_over_time" }).apply(x) as tf.SymbolicTensor;
-  const out = tf.layers.dense({
+  const out = fusedDense({
     units: options.outputs,
     activation: options.outputActivation ?? "linear",
     kernelInitializer: r.initializer("glorotUniform"),
@@ -374,7 +375,7 @@ export function decoderLanguageModel(options: DecoderLanguageModelOptions): tf.L
     });
   }
   x = new LayerNorm({ name: "final_norm" }).apply(x) as tf.SymbolicTensor;
-  const out = tf.layers.dense({
+  const out = fusedDense({
     units: options.vocabSize,
     kernelInitializer: r.initializer("glorotUniform"),
     name: "next_token",

@@ -9,6 +9,7 @@
  * deno task bench --backends wasm --blas both        # native BLAS and own SIMD GEMM rows
  * deno task bench --backends wasm --blas off --gemm-threads off,2   # own GEMM, 1 and 2 threads
  * deno task bench --backends webgpu --models lstm,transformer --no-matmul
+ * deno task bench --backends wasm --profile        # per-op profiles beside PyTorch's
  *
  * Adam (lr 1e-3) is the library's one-pass `adam` unless `--optimizer tfjs`.
  * With `--compare-torch`, ../shared/bench/torch_reference.py runs model by model just
@@ -23,7 +24,15 @@
  * matmul rows show it on one thread and on the threads `NN_GEMM_THREADS` gives it
  * (`simd-wasm (relaxed fma, 2 threads)`); `--gemm-threads off,2` (a list of `off`, `auto`
  * or counts, as `NN_GEMM_THREADS` takes) runs the matmul and every model row once per
- * setting instead. The `load_avg` of each row says how busy the machine was.
+ * setting instead. The `load_avg` of each row says how busy the machine was, `cpu` and
+ * `cpu_extensions` which CPU ran it (model name and vector extensions: AVX2, AVX-512, AMX,
+ * NEON), since the ratios to PyTorch differ from one CPU to the next.
+ *
+ * `--profile` adds, for every cpu/wasm row, a per-op profile of one training step
+ * (`step_profile.ts`: self time of each kernel, fused backward passes and the optimizer as
+ * rows of their own) beside PyTorch's (`torch_profile.py`, `torch.profiler`'s self CPU
+ * time), summed by category (matmul, attention, layer norm, element-wise, copies, …) so
+ * that the gap shows op by op; the JSON goes to `out/bench_profile.json`.
  *
  * Reports training samples/s (median of `--reps` timed epochs after a warm-up) as a
  * table and as JSON in `out/bench.json`: a list of rows `{model, backend,
@@ -56,6 +65,7 @@ import { transformerClassifier } from "../../lib/models/transformer.ts";
 import { cnnTextClassifier } from "../../lib/models/cnn_text.ts";
 import { mlp } from "../../lib/models/dense.ts";
 import { setWebGPUFusion, startCounting, webgpuFusion } from "../../lib/kernels/webgpu/program.ts";
+import { formatSideBySide, profileTrainStep, type StepProfile } from "./step_profile.ts";
 
 /** Ids of the reference models. */
 export const MODELS = ["mlp", "lstm", "transformer", "cnn"] as const;
@@ -157,6 +167,10 @@ export interface BenchRow {
   load_avg?: number;
   /** The GEMM the cpu/wasm kernels ran (`blasInfo().gemm`), e.g. "openblas". */
   gemm?: string;
+  /** The CPU's model name (`/proc/cpuinfo`), e.g. "AMD EPYC" or "Intel(R) Xeon(R) …". */
+  cpu?: string;
+  /** Its vector extensions: "avx2", "fma", "avx512f", "amx (tile, bf16, int8)", "neon", … */
+  cpu_extensions?: string[];
 }
 
 /**
@@ -282,6 +296,46 @@ async function matmulGflops(
   return { median: gflops(median(times)), best: gflops(Math.min(...times)) };
 }
 
+/**
+ * The FP32 ceiling of each GEMM path at the nominal clock: a native BLAS uses the CPU's
+ * widest vectors (`lanes`), the own GEMM WebAssembly's 128-bit SIMD (4 lanes).
+ */
+function ceilings(
+  cpu: CpuInfo,
+  peak: { gflops: number | null },
+): {
+  native_blas: number | null;
+  wasm_simd128: number | null;
+  wasm_simd128_one_thread: number | null;
+} {
+  if (peak.gflops === null) {
+    return { native_blas: null, wasm_simd128: null, wasm_simd128_one_thread: null };
+  }
+  const simd = (peak.gflops * 4) / cpu.lanes;
+  return {
+    native_blas: peak.gflops,
+    wasm_simd128: simd,
+    wasm_simd128_one_thread: simd / navigator.hardwareConcurrency,
+  };
+}
+
+/** One model's per-op training-step profile on the current backend (`step_profile.ts`). */
+async function profileModel(id: ModelId, steps: number, optimizer: string): Promise<StepProfile> {
+  const spec = SPECS[id];
+  const model = spec.build(0);
+  model.compile({
+    optimizer: optimizer === "tfjs" ? tf.train.adam(1e-3) : adam(1e-3),
+    loss: tf.losses.softmaxCrossEntropy,
+  });
+  const { x, y } = spec.data(spec.batch);
+  try {
+    return await profileTrainStep(model, x, y, { steps });
+  } finally {
+    tf.dispose([x, y]);
+    disposeModel(model);
+  }
+}
+
 /** FP32 FMA peak from /proc/cpuinfo: cores × clock × FLOP/cycle (2 FMA units assumed). */
 function cpuPeak(): { gflops: number | null; how: string } {
   try {
@@ -297,6 +351,131 @@ function cpuPeak(): { gflops: number | null; how: string } {
     };
   } catch {
     return { gflops: null, how: "unknown (no /proc/cpuinfo)" };
+  }
+}
+
+/** The CPU: its model name and the vector extensions that set each path's ceiling. */
+export interface CpuInfo {
+  /** Model name, e.g. "AMD EPYC 9R14" or "Apple M2". */
+  model: string;
+  /** Vector extensions found, e.g. ["sse4.2", "avx", "avx2", "fma", "avx512f", "amx"]. */
+  extensions: string[];
+  /** The widest float32 SIMD of the CPU in lanes (4: SSE/NEON, 8: AVX2, 16: AVX-512). */
+  lanes: number;
+  /** Where it was read. */
+  source: string;
+}
+
+/**
+ * The CPU model and its vector extensions (AVX2, AVX-512, AMX, NEON, SVE) from
+ * `/proc/cpuinfo` (Linux), `sysctl` (macOS), or the architecture alone elsewhere.
+ */
+export function cpuInfo(): CpuInfo {
+  const text = safeRead("/proc/cpuinfo");
+  if (text) return parseCpuInfo(text);
+  if (Deno.build.os === "darwin") {
+    const sysctl = (key: string) => {
+      try {
+        const out = new Deno.Command("sysctl", { args: ["-n", key] }).outputSync();
+        return new TextDecoder().decode(out.stdout).trim();
+      } catch {
+        return "";
+      }
+    };
+    const model = sysctl("machdep.cpu.brand_string") || "unknown";
+    const flags = `${sysctl("machdep.cpu.features")} ${sysctl("machdep.cpu.leaf7_features")}`
+      .toLowerCase().replace(/\./g, "_");
+    const arm = Deno.build.arch === "aarch64";
+    return {
+      ...extensionsOf(arm ? "asimd" : flags),
+      model,
+      source: "sysctl",
+    };
+  }
+  return {
+    model: "unknown",
+    ...extensionsOf(Deno.build.arch === "aarch64" ? "asimd" : ""),
+    source: "none (no /proc/cpuinfo)",
+  };
+}
+
+/** {@linkcode cpuInfo} of a `/proc/cpuinfo` text (x86 `flags`, Arm `Features`). */
+export function parseCpuInfo(text: string): CpuInfo {
+  const model = /^model name\s*:\s*(.*)$/m.exec(text)?.[1]?.trim() ??
+    /^Hardware\s*:\s*(.*)$/m.exec(text)?.[1]?.trim() ??
+    /^CPU part\s*:\s*(.*)$/m.exec(text)?.[1]?.trim() ?? "unknown";
+  const flags = /^(?:flags|Features)\s*:\s*(.*)$/m.exec(text)?.[1] ?? "";
+  return { model, ...extensionsOf(flags), source: "/proc/cpuinfo" };
+}
+
+function extensionsOf(flagText: string): { extensions: string[]; lanes: number } {
+  const flags = new Set(flagText.toLowerCase().split(/\s+/).filter(Boolean));
+  const has = (f: string) => flags.has(f);
+  const ext: string[] = [];
+  if (has("sse4_2")) ext.push("sse4.2");
+  if (has("avx")) ext.push("avx");
+  if (has("avx2")) ext.push("avx2");
+  if (has("fma")) ext.push("fma");
+  if (has("avx512f")) ext.push("avx512f");
+  for (const f of ["avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16", "avx512_fp16"]) {
+    if (has(f)) ext.push(f);
+  }
+  const amx = ["amx_tile", "amx_bf16", "amx_int8", "amx_fp16"].filter(has);
+  if (amx.length) ext.push(`amx (${amx.map((f) => f.slice(4)).join(", ")})`);
+  if (has("asimd") || has("neon")) ext.push("neon");
+  if (has("sve")) ext.push("sve");
+  if (has("sve2")) ext.push("sve2");
+  const lanes = has("avx512f") ? 16 : has("avx") ? 8 : 4;
+  return { extensions: ext, lanes };
+}
+
+/** `Model name (ext, ext)`: the CPU as one line. */
+export function cpuLabel(c: CpuInfo): string {
+  return `${c.model} (${c.extensions.filter((e) => !/^sse/.test(e)).join(", ") || "no AVX/NEON"})`;
+}
+
+function torchScript(name: string): string {
+  return new URL(name, import.meta.url).pathname;
+}
+
+/**
+ * PyTorch's per-op profile of one training step of `model` (`torch_profile.py`, Debian's
+ * python3 with python3-torch, `OPENBLAS_NUM_THREADS=1`), or null (with a message on
+ * stderr) where PyTorch cannot run.
+ */
+export async function torchProfile(
+  model: ModelId,
+  threads: number,
+  steps = 5,
+): Promise<StepProfile | null> {
+  const cmd = new Deno.Command("/usr/bin/python3", {
+    args: [
+      torchScript("./torch_profile.py"),
+      "--models",
+      model,
+      "--threads",
+      String(threads),
+      "--steps",
+      String(steps),
+    ],
+    env: { OPENBLAS_NUM_THREADS: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  try {
+    const r = await cmd.output();
+    const line = new TextDecoder().decode(r.stdout).split("\n").find((l) => l.startsWith("{"));
+    if (!r.success || !line) {
+      console.error(
+        `torch profile of ${model} failed (Debian: apt-get install -y python3-torch):\n` +
+          new TextDecoder().decode(r.stderr).slice(-600),
+      );
+      return null;
+    }
+    return JSON.parse(line) as StepProfile;
+  } catch (e) {
+    console.error(`torch profile: could not run /usr/bin/python3: ${(e as Error).message}`);
+    return null;
   }
 }
 
@@ -373,6 +552,8 @@ async function main() {
       "no-matmul": { type: "boolean", default: false },
       blas: { type: "string", default: "on" },
       "gemm-threads": { type: "string" },
+      profile: { type: "boolean", default: false },
+      "profile-steps": { type: "string", default: "3" },
       out: { type: "string", default: "out/bench.json" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -382,7 +563,7 @@ async function main() {
       "deno task bench [--models mlp,lstm,transformer,cnn] [--backends wasm,cpu,webgpu] " +
         "[--reps 3] [--target-ms 2500] [--max-batches 40] [--compare-torch [--torch-threads 2]] " +
         "[--optimizer fast|tfjs] [--blas on|off|both|ts] [--gemm-threads off,auto,2] " +
-        "[--no-matmul] " +
+        "[--no-matmul] [--profile [--profile-steps 3]] " +
         "[--out out/bench.json]",
     );
     return;
@@ -414,7 +595,13 @@ async function main() {
     load_avg: number;
   }> = [];
   const blas = blasInfo();
+  const cpu = cpuInfo();
+  console.error(`CPU: ${cpuLabel(cpu)}`);
   console.error(`BLAS: ${blas.available ? `${blas.library} (${blas.config})` : blas.library}`);
+  const profiles: Array<
+    { model: ModelId; backend: string; gemm?: string; ours: StepProfile; torch: StepProfile | null }
+  > = [];
+  const torchProfiles = new Map<ModelId, StepProfile | null>();
   const available: string[] = [];
   for (const backend of backends) {
     try {
@@ -490,6 +677,18 @@ async function main() {
             if (row.samples_per_s) row.ratio = row.samples_per_s / torch.get(m)!;
           }
           rows.push(row);
+          if (values.profile && !row.error) {
+            if (!torchProfiles.has(m)) {
+              torchProfiles.set(m, await torchProfile(m, Number(values["torch-threads"])));
+            }
+            profiles.push({
+              model: m,
+              backend,
+              gemm: row.gemm,
+              ours: await profileModel(m, Number(values["profile-steps"]), opts.optimizer),
+              torch: torchProfiles.get(m) ?? null,
+            });
+          }
           console.error(
             `${backendLabel(row)} ${m}: ${
               row.error ? `error: ${row.error}` : `${fmt(row.ms_per_batch, 1)} ms/batch ` +
@@ -503,9 +702,16 @@ async function main() {
       selectGemm("auto");
     }
   }
+  for (const r of rows) {
+    r.cpu = cpu.model;
+    r.cpu_extensions = cpu.extensions;
+  }
   const peak = cpuPeak();
   const machine = {
-    cpu: /model name\s*:\s*(.*)/.exec(safeRead("/proc/cpuinfo"))?.[1] ?? "unknown",
+    cpu: cpu.model,
+    cpu_extensions: cpu.extensions,
+    cpu_lanes_fp32: cpu.lanes,
+    ceilings_gflops: ceilings(cpu, peak),
     cores: navigator.hardwareConcurrency,
     fp32_peak_gflops: peak.gflops,
     fp32_peak_how: peak.how,
@@ -513,16 +719,19 @@ async function main() {
     deno: Deno.version.deno,
     tfjs: tf.version.tfjs,
   };
+  console.log(`\nCPU: ${cpuLabel(cpu)}, ${navigator.hardwareConcurrency} cores`);
   console.log(
-    "\n| model | backend | batch | ms/batch (median) | samples/s | torch samples/s | ratio |",
+    "\n| model | backend | batch | ms/batch (median) | samples/s | torch samples/s | ratio | " +
+      "load avg | cpu |",
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) {
     console.log(
       `| ${r.model} | ${backendLabel(r)} | ${r.batch} | ${
         r.error ? r.error : fmt(r.ms_per_batch, 1)
       } | ` +
-        `${fmt(r.samples_per_s)} | ${fmt(r.torch_samples_per_s)} | ${fmt(r.ratio, 2)} |`,
+        `${fmt(r.samples_per_s)} | ${fmt(r.torch_samples_per_s)} | ${fmt(r.ratio, 2)} | ` +
+        `${fmt(r.load_avg, 2)} | ${cpuLabel(cpu)} |`,
     );
   }
   if (matmul.length) {
@@ -533,6 +742,17 @@ async function main() {
       } GFLOP/s; ` +
         `machine FP32 peak ≈ ${fmt(peak.gflops)} GFLOP/s (${peak.how})`,
     );
+    const c = ceilings(cpu, peak);
+    console.log(
+      `ceilings (FP32 FMA, nominal clock): native BLAS ${fmt(c.native_blas)} GFLOP/s ` +
+        `(${cpu.lanes} lanes), own wasm SIMD GEMM ${fmt(c.wasm_simd128)} GFLOP/s (4 lanes, ` +
+        `all cores), ${fmt(c.wasm_simd128_one_thread)} on one thread`,
+    );
+  }
+  for (const p of profiles) {
+    console.log(
+      formatSideBySide(p.model, p.ours, p.torch, `${p.backend}${p.gemm ? ` (${p.gemm})` : ""}`),
+    );
   }
   printWebGPUPaths(rows);
   await Deno.mkdir(values.out.replace(/\/[^/]*$/, "") || ".", { recursive: true });
@@ -540,6 +760,14 @@ async function main() {
   const extra = values.out.replace(/\.json$/, "") + "_machine.json";
   await Deno.writeTextFile(extra, JSON.stringify({ matmul, machine }, null, 2) + "\n");
   console.error(`wrote ${values.out} and ${extra}`);
+  if (profiles.length) {
+    const file = values.out.replace(/\.json$/, "") + "_profile.json";
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({ cpu, profiles }, null, 2) + "\n",
+    );
+    console.error(`wrote ${file}`);
+  }
 }
 
 /**

@@ -337,18 +337,55 @@
   ;; With causal ≠ 0, row i covers only its first i + 1 entries and the rest become 0.
   (func (export "softmax_rows")
     (param $p i32) (param $rows i32) (param $cols i32) (param $stride i32) (param $causal i32)
-    (local $i i32) (local $n4 i32) (local $v4 i32) (local $j i32)
+    (call $softmax (local.get $p) (local.get $rows) (local.get $cols) (local.get $stride)
+      (local.get $causal) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+
+  ;; Attention's masked softmax: softmax_rows with the key mask folded in. `bias` holds
+  ;; `cols` floats added to every row before the softmax (0 for a key that may be seen,
+  ;; the masked score −1e9 for padding); with `zero` ≠ 0 the entries whose bias is not 0
+  ;; are then set to exactly 0 (e^(s − 1e9) is clamped at e^−87, not 0) without
+  ;; renormalising. These rows are rows row0 … row0 + rows − 1 of the score matrix: with
+  ;; causal ≠ 0, row row0 + i covers its first row0 + i + 1 entries.
+  (func (export "softmax_rows_masked")
+    (param $p i32) (param $rows i32) (param $cols i32) (param $stride i32) (param $causal i32)
+    (param $row0 i32) (param $bias i32) (param $zero i32)
+    (call $softmax (local.get $p) (local.get $rows) (local.get $cols) (local.get $stride)
+      (local.get $causal) (local.get $row0) (i32.const 1) (local.get $bias) (local.get $zero)))
+
+  (func $softmax
+    (param $p i32) (param $rows i32) (param $cols i32) (param $stride i32) (param $causal i32)
+    (param $row0 i32) (param $masked i32) (param $bias i32) (param $zero i32)
+    (local $i i32) (local $n4 i32) (local $v4 i32) (local $j i32) (local $g i32)
     (local $m v128) (local $s v128) (local $e v128) (local $mx f32) (local $sum f32) (local $x f32)
     (block $rows_done
       (loop $row
         (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
         ;; bytes in this row's softmax, and in its whole-vector part
+        (local.set $g (i32.add (local.get $row0) (local.get $i)))
         (local.set $n4
           (i32.shl
-            (select (i32.add (local.get $i) (i32.const 1)) (local.get $cols)
-              (i32.and (local.get $causal) (i32.lt_u (local.get $i) (local.get $cols))))
+            (select (i32.add (local.get $g) (i32.const 1)) (local.get $cols)
+              (i32.and (local.get $causal) (i32.lt_u (local.get $g) (local.get $cols))))
             (i32.const 2)))
         (local.set $v4 (i32.and (local.get $n4) (i32.const -16)))
+        ;; the key mask: x + bias
+        (if (local.get $masked)
+          (then
+            (local.set $j (i32.const 0))
+            (block $d (loop $l
+              (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+              (v128.store (i32.add (local.get $p) (local.get $j))
+                (f32x4.add (v128.load (i32.add (local.get $p) (local.get $j)))
+                  (v128.load (i32.add (local.get $bias) (local.get $j)))))
+              (local.set $j (i32.add (local.get $j) (i32.const 16)))
+              (br $l)))
+            (block $d (loop $l
+              (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+              (f32.store (i32.add (local.get $p) (local.get $j))
+                (f32.add (f32.load (i32.add (local.get $p) (local.get $j)))
+                  (f32.load (i32.add (local.get $bias) (local.get $j)))))
+              (local.set $j (i32.add (local.get $j) (i32.const 4)))
+              (br $l)))))
         ;; maximum
         (local.set $m (v128.const f32x4 -inf -inf -inf -inf))
         (local.set $j (i32.const 0))
@@ -409,6 +446,24 @@
             (f32.mul (f32.load (i32.add (local.get $p) (local.get $j))) (local.get $x)))
           (local.set $j (i32.add (local.get $j) (i32.const 4)))
           (br $l)))
+        ;; padded keys exactly 0 (where the caller asks: rows that see a real key)
+        (if (i32.and (local.get $masked) (local.get $zero))
+          (then
+            (local.set $j (i32.const 0))
+            (block $d (loop $l
+              (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+              (v128.store (i32.add (local.get $p) (local.get $j))
+                (v128.and (v128.load (i32.add (local.get $p) (local.get $j)))
+                  (f32x4.eq (v128.load (i32.add (local.get $bias) (local.get $j)))
+                    (v128.const f32x4 0 0 0 0))))
+              (local.set $j (i32.add (local.get $j) (i32.const 16)))
+              (br $l)))
+            (block $d (loop $l
+              (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+              (if (f32.ne (f32.load (i32.add (local.get $bias) (local.get $j))) (f32.const 0))
+                (then (f32.store (i32.add (local.get $p) (local.get $j)) (f32.const 0))))
+              (local.set $j (i32.add (local.get $j) (i32.const 4)))
+              (br $l)))))
         ;; masked entries (causal rows) are 0
         (memory.fill (i32.add (local.get $p) (local.get $n4)) (i32.const 0)
           (i32.sub (i32.shl (local.get $cols) (i32.const 2)) (local.get $n4)))
@@ -817,4 +872,141 @@
             (f32.add (f32.sqrt (f32.mul (local.get $sv) (local.get $c2))) (local.get $eps)))))
       (local.set $j (i32.add (local.get $j) (i32.const 4)))
       (br $l))))
+
+  ;; ---- small matrix products (attention heads) ------------------------------------
+  ;; The attention's per-head products (64 × 64 × 16 for the reference Transformer) are
+  ;; too small for a packed GEMM: copying and packing the operands cost more than the
+  ;; arithmetic. These run in place on this module's memory, where the attention keeps
+  ;; its queries, keys, values, weights and gradients.
+
+  ;; C = alpha · A · B (acc = 0) or C += alpha · A · B (acc ≠ 0): A is m × k, B is k × n,
+  ;; C is m × n, all row-major with row strides lda, ldb, ldc in bytes. Each row of C is
+  ;; computed sixteen columns at a time (four f32x4 accumulators over k), then four,
+  ;; then one.
+  (func (export "mm")
+    (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $c i32)
+    (param $ldc i32) (param $m i32) (param $n i32) (param $k i32) (param $alpha f32)
+    (param $acc i32)
+    (local $i i32) (local $j i32) (local $kk i32) (local $ar i32) (local $cr i32)
+    (local $bp i32) (local $n16 i32) (local $n4 i32) (local $nb i32)
+    (local $x v128) (local $al v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $t f32)
+    (local.set $nb (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $n16 (i32.and (local.get $nb) (i32.const -64)))
+    (local.set $n4 (i32.and (local.get $nb) (i32.const -16)))
+    (local.set $al (f32x4.splat (local.get $alpha)))
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $m)))
+        (local.set $ar (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $lda))))
+        (local.set $cr (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $ldc))))
+        ;; sixteen columns at a time
+        (local.set $j (i32.const 0))
+        (block $d16 (loop $l16
+          (br_if $d16 (i32.ge_u (local.get $j) (local.get $n16)))
+          (local.set $s0 (v128.const f32x4 0 0 0 0))
+          (local.set $s1 (v128.const f32x4 0 0 0 0))
+          (local.set $s2 (v128.const f32x4 0 0 0 0))
+          (local.set $s3 (v128.const f32x4 0 0 0 0))
+          (local.set $bp (i32.add (local.get $b) (local.get $j)))
+          (local.set $kk (i32.const 0))
+          (block $dk (loop $lk
+            (br_if $dk (i32.ge_u (local.get $kk) (local.get $k)))
+            (local.set $x
+              (v128.load32_splat (i32.add (local.get $ar) (i32.shl (local.get $kk) (i32.const 2)))))
+            (local.set $s0 (f32x4.add (local.get $s0)
+              (f32x4.mul (local.get $x) (v128.load (local.get $bp)))))
+            (local.set $s1 (f32x4.add (local.get $s1)
+              (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $bp)))))
+            (local.set $s2 (f32x4.add (local.get $s2)
+              (f32x4.mul (local.get $x) (v128.load offset=32 (local.get $bp)))))
+            (local.set $s3 (f32x4.add (local.get $s3)
+              (f32x4.mul (local.get $x) (v128.load offset=48 (local.get $bp)))))
+            (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+            (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+            (br $lk)))
+          (local.set $bp (i32.add (local.get $cr) (local.get $j)))
+          (local.set $s0 (f32x4.mul (local.get $s0) (local.get $al)))
+          (local.set $s1 (f32x4.mul (local.get $s1) (local.get $al)))
+          (local.set $s2 (f32x4.mul (local.get $s2) (local.get $al)))
+          (local.set $s3 (f32x4.mul (local.get $s3) (local.get $al)))
+          (if (local.get $acc)
+            (then
+              (local.set $s0 (f32x4.add (local.get $s0) (v128.load (local.get $bp))))
+              (local.set $s1 (f32x4.add (local.get $s1) (v128.load offset=16 (local.get $bp))))
+              (local.set $s2 (f32x4.add (local.get $s2) (v128.load offset=32 (local.get $bp))))
+              (local.set $s3 (f32x4.add (local.get $s3) (v128.load offset=48 (local.get $bp))))))
+          (v128.store (local.get $bp) (local.get $s0))
+          (v128.store offset=16 (local.get $bp) (local.get $s1))
+          (v128.store offset=32 (local.get $bp) (local.get $s2))
+          (v128.store offset=48 (local.get $bp) (local.get $s3))
+          (local.set $j (i32.add (local.get $j) (i32.const 64)))
+          (br $l16)))
+        ;; four columns at a time
+        (block $d4 (loop $l4
+          (br_if $d4 (i32.ge_u (local.get $j) (local.get $n4)))
+          (local.set $s0 (v128.const f32x4 0 0 0 0))
+          (local.set $bp (i32.add (local.get $b) (local.get $j)))
+          (local.set $kk (i32.const 0))
+          (block $dk (loop $lk
+            (br_if $dk (i32.ge_u (local.get $kk) (local.get $k)))
+            (local.set $s0 (f32x4.add (local.get $s0)
+              (f32x4.mul
+                (v128.load32_splat (i32.add (local.get $ar) (i32.shl (local.get $kk) (i32.const 2))))
+                (v128.load (local.get $bp)))))
+            (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+            (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+            (br $lk)))
+          (local.set $bp (i32.add (local.get $cr) (local.get $j)))
+          (local.set $s0 (f32x4.mul (local.get $s0) (local.get $al)))
+          (if (local.get $acc)
+            (then (local.set $s0 (f32x4.add (local.get $s0) (v128.load (local.get $bp))))))
+          (v128.store (local.get $bp) (local.get $s0))
+          (local.set $j (i32.add (local.get $j) (i32.const 16)))
+          (br $l4)))
+        ;; one column at a time
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $j) (local.get $nb)))
+          (local.set $t (f32.const 0))
+          (local.set $bp (i32.add (local.get $b) (local.get $j)))
+          (local.set $kk (i32.const 0))
+          (block $dk (loop $lk
+            (br_if $dk (i32.ge_u (local.get $kk) (local.get $k)))
+            (local.set $t (f32.add (local.get $t)
+              (f32.mul
+                (f32.load (i32.add (local.get $ar) (i32.shl (local.get $kk) (i32.const 2))))
+                (f32.load (local.get $bp)))))
+            (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+            (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+            (br $lk)))
+          (local.set $bp (i32.add (local.get $cr) (local.get $j)))
+          (local.set $t (f32.mul (local.get $t) (local.get $alpha)))
+          (if (local.get $acc)
+            (then (local.set $t (f32.add (local.get $t) (f32.load (local.get $bp))))))
+          (f32.store (local.get $bp) (local.get $t))
+          (local.set $j (i32.add (local.get $j) (i32.const 4)))
+          (br $l1)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $row))))
+
+  ;; dst = srcᵀ: src is rows × cols with row stride lds bytes, dst cols × rows with ldd.
+  (func (export "transpose")
+    (param $src i32) (param $lds i32) (param $dst i32) (param $ldd i32) (param $rows i32)
+    (param $cols i32)
+    (local $i i32) (local $j i32) (local $sp i32) (local $dp i32)
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $sp (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $lds))))
+        (local.set $dp (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
+        (local.set $j (i32.const 0))
+        (block $d (loop $l
+          (br_if $d (i32.ge_u (local.get $j) (local.get $cols)))
+          (f32.store (local.get $dp) (f32.load (local.get $sp)))
+          (local.set $sp (i32.add (local.get $sp) (i32.const 4)))
+          (local.set $dp (i32.add (local.get $dp) (local.get $ldd)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $l)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $row))))
 )

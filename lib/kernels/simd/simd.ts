@@ -69,6 +69,40 @@ export interface SimdKernels {
   ): void;
   /** Softmax of `rows` rows of `cols` floats in place (`causal`: row i keeps i + 1). */
   softmax_rows(p: number, rows: number, cols: number, stride: number, causal: number): void;
+  /**
+   * `softmax_rows` with a key mask folded in: `bias` (`cols` floats: 0, or −1e9 for a
+   * padded key) added to each row first; with `zero` ≠ 0 the entries of nonzero bias then
+   * exactly 0. The rows are rows `row0 …` of the score matrix (their causal extent).
+   */
+  /**
+   * `C = alpha·A·B` (`acc` = 0) or `C += alpha·A·B`: A `m×k`, B `k×n`, C `m×n`, row-major,
+   * row strides in bytes (the attention's per-head products, in place).
+   */
+  mm(
+    a: number,
+    lda: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    acc: number,
+  ): void;
+  /** `dst = srcᵀ`: src `rows×cols` (row stride `lds` bytes), dst `cols×rows` (`ldd`). */
+  transpose(src: number, lds: number, dst: number, ldd: number, rows: number, cols: number): void;
+  softmax_rows_masked(
+    p: number,
+    rows: number,
+    cols: number,
+    stride: number,
+    causal: number,
+    row0: number,
+    bias: number,
+    zero: number,
+  ): void;
   /** Softmax backward in place of `d`: d ← p ∘ (d − Σ d·p), row by row. */
   softmax_backward_rows(p: number, d: number, rows: number, cols: number, stride: number): void;
   /** Layer normalisation of contiguous rows of `d` floats (x̂, y and 1/σ written). */

@@ -47,6 +47,19 @@ export function recurrentFitsWebGPU(cell: Cell, units: number): boolean {
   return SHARED_PER_UNIT[cell] * units <= SHARED_BYTES;
 }
 
+let byUnit = true;
+
+/**
+ * For tests and comparisons: `false` runs every cell's forward pass in the general loop
+ * (gates in workgroup memory) instead of the lane-per-unit loops. Returns the old setting.
+ * @internal
+ */
+export function setRecurrentByUnit(on: boolean): boolean {
+  const was = byUnit;
+  byUnit = on;
+  return was;
+}
+
 /** Most sequences per workgroup. */
 const MAX_TILE = 8;
 /**
@@ -131,14 +144,18 @@ var<workgroup> cs : array<f32, ${NB * U}>;` + start("hs[e] = 0.0; cs[e] = 0.0;")
   let jj = min(j, ${U - 1});
   for (var t = 0; t < T; t++) {
       ${seqs((n) => `let x${n} = (min(b0 + ${n}, B - 1) * T + t) * ${G} + jj;`)}
-      ${gates((m, n) => `var z${m}_${n} = xw[x${n} + ${m * U}];`)}
-    for (var k = 0; k < ${U}; k++) {
-      let w0 = r[k * ${G} + jj];
-      let w1 = r[k * ${G} + ${U} + jj];
-      let w2 = r[k * ${G} + ${2 * U} + jj];
-      let w3 = r[k * ${G} + ${3 * U} + jj];
-      ${seqs((n) => `let h${n} = hs[${n * U} + k];`)}
-      ${gates((m, n) => `z${m}_${n} += h${n} * w${m};`)}
+      ${gates((m, n) => `var z${m}_${n} = 0.0;`)}
+    // lanes past the units skip the work (barriers stay in uniform control flow)
+    if (j < ${U}) {
+      ${gates((m, n) => `z${m}_${n} = xw[x${n} + ${m * U}];`)}
+      for (var k = 0; k < ${U}; k++) {
+        let w0 = r[k * ${G} + jj];
+        let w1 = r[k * ${G} + ${U} + jj];
+        let w2 = r[k * ${G} + ${2 * U} + jj];
+        let w3 = r[k * ${G} + ${3 * U} + jj];
+        ${seqs((n) => `let h${n} = hs[${n * U} + k];`)}
+        ${gates((m, n) => `z${m}_${n} += h${n} * w${m};`)}
+      }
     }
     workgroupBarrier();
     if (j < ${U}) {
@@ -171,8 +188,109 @@ var<workgroup> cs : array<f32, ${NB * U}>;` + start("hs[e] = 0.0; cs[e] = 0.0;")
 }`;
 }
 
+/**
+ * The GRU forward loop with a lane per unit (`U ≤ WG`), as {@linkcode lstmForwardByUnit}:
+ * lane `j` accumulates the update and reset gates of unit `j` for the tile's sequences in
+ * registers, writes `r ⊙ h₋` to workgroup memory, then accumulates the candidate; two
+ * barriers a step instead of four, and no gate array in workgroup memory. The sums run
+ * over k in the same order as the general loop's: the same float32 results.
+ */
+function gruForwardByUnit(U: number, NB: number): string {
+  const G = 3 * U;
+  const S = 4 * U;
+  const { start, rows: seqs } = frame(U, G, S, NB);
+  return `
+var<workgroup> hs : array<f32, ${NB * U}>;
+var<workgroup> rh : array<f32, ${NB * U}>;` + start("hs[e] = 0.0;") + `
+  let j = tid;
+  let jj = min(j, ${U - 1});
+  for (var t = 0; t < T; t++) {
+    ${seqs((n) => `let x${n} = (min(b0 + ${n}, B - 1) * T + t) * ${G} + jj;`)}
+    ${seqs((n) => `var zg${n} = 0.0; var rg${n} = 0.0; var c${n} = 0.0;`)}
+    // lanes past the units skip the work (barriers stay in uniform control flow)
+    if (j < ${U}) {
+      ${seqs((n) => `var z${n} = xw[x${n}]; var r${n} = xw[x${n} + ${U}];`)}
+      for (var k = 0; k < ${U}; k++) {
+        let w0 = r[k * ${G} + jj];
+        let w1 = r[k * ${G} + ${U} + jj];
+        ${seqs((n) => `let h${n} = hs[${n * U} + k]; z${n} += h${n} * w0; r${n} += h${n} * w1;`)}
+      }
+      ${seqs((n) => `zg${n} = sigmoid_(z${n}); rg${n} = sigmoid_(r${n});`)}
+      ${seqs((n) => `rh[${n * U} + j] = rg${n} * hs[${n * U} + j];`)}
+    }
+    workgroupBarrier();
+    if (j < ${U}) {
+      ${seqs((n) => `c${n} = xw[x${n} + ${2 * U}];`)}
+      for (var k = 0; k < ${U}; k++) {
+        let w2 = r[k * ${G} + ${2 * U} + jj];
+        ${seqs((n) => `c${n} += rh[${n * U} + k] * w2;`)}
+      }
+      ${
+    seqs((n) =>
+      `{
+        let hh = tanh_(c${n});
+        let h = zg${n} * hs[${n * U} + j] + (1.0 - zg${n}) * hh;
+        hs[${n * U} + j] = h;
+        if (b0 + ${n} < B) {
+          let o = ((b0 + ${n}) * T + t) * ${S} + j;
+          result[o] = zg${n};
+          result[o + ${U}] = rg${n};
+          result[o + ${2 * U}] = hh;
+          result[o + ${3 * U}] = h;
+        }
+      }`
+    )
+  }
+    }
+    workgroupBarrier();
+  }
+}`;
+}
+
+/**
+ * The simple RNN's forward loop with a lane per unit (`U ≤ WG`): lane `j` accumulates
+ * unit `j`'s pre-activation for the tile's sequences in registers; no gate array in
+ * workgroup memory. Same order of sums as the general loop.
+ */
+function simpleForwardByUnit(U: number, NB: number): string {
+  const { start, rows: seqs } = frame(U, U, U, NB);
+  return `
+var<workgroup> hs : array<f32, ${NB * U}>;` + start("hs[e] = 0.0;") + `
+  let j = tid;
+  let jj = min(j, ${U - 1});
+  for (var t = 0; t < T; t++) {
+    ${seqs((n) => `var z${n} = 0.0;`)}
+    // lanes past the units skip the work (barriers stay in uniform control flow)
+    if (j < ${U}) {
+      ${seqs((n) => `z${n} = xw[(min(b0 + ${n}, B - 1) * T + t) * ${U} + jj];`)}
+      for (var k = 0; k < ${U}; k++) {
+        let w = r[k * ${U} + jj];
+        ${seqs((n) => `z${n} += hs[${n * U} + k] * w;`)}
+      }
+    }
+    workgroupBarrier();
+    if (j < ${U}) {
+      ${
+    seqs((n) =>
+      `{
+        let h = tanh_(z${n});
+        hs[${n * U} + j] = h;
+        if (b0 + ${n} < B) { result[((b0 + ${n}) * T + t) * ${U} + j] = h; }
+      }`
+    )
+  }
+    }
+    workgroupBarrier();
+  }
+}`;
+}
+
 function forwardCode(cell: Cell, U: number, NB: number): string {
-  if (cell === "lstm" && U <= WORKGROUP) return lstmForwardByUnit(U, NB);
+  if (U <= WORKGROUP && byUnit) {
+    if (cell === "lstm") return lstmForwardByUnit(U, NB);
+    if (cell === "gru") return gruForwardByUnit(U, NB);
+    return simpleForwardByUnit(U, NB);
+  }
   const G = GATES[cell] * U;
   const S = STATE[cell] * U;
   const { each, matvec, start } = frame(U, G, S, NB);
@@ -389,7 +507,7 @@ export function recurrentSequenceWebGPU(
       const x2 = tf.reshape(xt, [B * T, I]);
       const xw = tf.fused.matMul({ a: x2 as tf.Tensor2D, b: wt as tf.Tensor2D, bias: bt });
       const forward = new WGSLProgram({
-        key: `${cell}_fwd_${U}_${NB}`,
+        key: `${cell}_fwd_${U}_${NB}_${U <= WORKGROUP && byUnit ? "unit" : "general"}`,
         inputs: ["xw", "r"],
         outputShape: [B, T, S],
         workgroups: Math.ceil(B / NB),

@@ -278,6 +278,72 @@ Deno.test("broadcastInto follows numpy broadcasting", () => {
   assert.deepEqual(Array.from(out), [9, 8, 7, 19, 18, 17]);
 });
 
+Deno.test("broadcastInto merges runs of axes and still follows numpy broadcasting", () => {
+  // element by element through the index of each axis: the reference
+  const naive = (a: number[], as: number[], b: number[], bs: number[], os: number[]) => {
+    const n = os.reduce((x, y) => x * y, 1);
+    const out: number[] = [];
+    const at = (v: number[], s: number[], idx: number[]) => {
+      const pad = [...Array(os.length - s.length).fill(1), ...s];
+      let k = 0;
+      for (let d = 0; d < os.length; d++) k = k * pad[d] + (pad[d] === 1 ? 0 : idx[d]);
+      return v[k];
+    };
+    for (let i = 0; i < n; i++) {
+      const idx: number[] = [];
+      let r = i;
+      for (let d = os.length - 1; d >= 0; d--) {
+        idx[d] = r % os[d];
+        r = Math.floor(r / os[d]);
+      }
+      out.push(at(a, as, idx) - at(b, bs, idx));
+    }
+    return out;
+  };
+  const pairs: number[][][] = [
+    [[3, 4, 5], [4, 5]],
+    [[3, 4, 5], [3, 4, 1]],
+    [[3, 4, 5], [3, 1, 5]],
+    [[3, 1, 5], [1, 4, 1]],
+    [[2, 3, 4, 5], [3, 1, 1]],
+    [[1, 1, 5], [2, 3, 1]],
+    [[4, 1], [4, 1]],
+    [[2, 1, 1], [1]],
+  ];
+  for (const [as, bs] of pairs) {
+    const os = as.map((_, d) => Math.max(as[d], bs[d - (as.length - bs.length)] ?? 1));
+    if (bs.length > as.length) throw new Error("test shapes: a has the higher rank");
+    const a = Array.from({ length: as.reduce((x, y) => x * y, 1) }, (_, i) => i * 3 + 1);
+    const b = Array.from({ length: bs.reduce((x, y) => x * y, 1) }, (_, i) => i * 7 - 5);
+    const out = new Float32Array(os.reduce((x, y) => x * y, 1));
+    broadcastInto("a - b", a, as, b, bs, out, os);
+    assert.deepEqual(Array.from(out), naive(a, as, b, bs, os), `${as} − ${bs}`);
+    // and the other way round
+    const out2 = new Float32Array(out.length);
+    broadcastInto("a - b", b, bs, a, as, out2, os);
+    assert.deepEqual(Array.from(out2), naive(a, as, b, bs, os).map((v) => 0 - v), `${bs} − ${as}`);
+  }
+});
+
+Deno.test("wasm: Identity and identity-permutation Transpose share memory safely", async () => {
+  await tf.setBackend("wasm");
+  const before = tf.memory().numTensors;
+  const a = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+  const same = tf.transpose(a, [0, 1]);
+  const swapped = tf.transpose(a, [1, 0]);
+  const copy = tf.clone(a);
+  a.dispose(); // the others keep the shared memory alive
+  assert.deepEqual(await same.array(), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(await copy.array(), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(await swapped.array(), [[1, 4], [2, 5], [3, 6]]);
+  // an embedding's gradient (gather on axis 0) runs two identity transposes
+  const table = tf.tensor2d([[1, 1], [2, 2], [3, 3]]);
+  const g = tf.grad((t: tf.Tensor) => tf.sum(tf.gather(t, tf.tensor1d([2, 0, 2], "int32"))))(table);
+  assert.deepEqual(await g.array(), [[1, 1], [0, 0], [2, 2]]);
+  tf.dispose([same, swapped, copy, table, g]);
+  assert.equal(tf.memory().numTensors, before);
+});
+
 Deno.test("registerFastKernels is idempotent", () => {
   assert.deepEqual(registerFastKernels("wasm"), []);
   registerFastKernels("webgpu"); // registers the transposed matMuls where webgpu is loaded

@@ -128,6 +128,98 @@ Deno.test("softmax_rows and softmax_backward_rows equal float64 references (caus
   }
 });
 
+Deno.test("softmax_rows_masked: bias added, padded keys exactly 0, causal rows from row0", () => {
+  const k = simd();
+  for (const cols of [4, 7, 16]) {
+    for (const causal of [false, true]) {
+      for (const zero of [0, 1]) {
+        const row0 = causal ? 2 : 0;
+        const rows = cols - row0;
+        const stride = cols + 3;
+        const x = random(rows * stride, 3 * cols + (causal ? 50 : 0) + zero, 8);
+        // keys 1 and cols − 1 are padding
+        const bias = new Float32Array(cols);
+        bias[1] = -1e9;
+        bias[cols - 1] = -1e9;
+        const [pb, bb] = simdAlloc([rows * stride, cols]);
+        pb.view().set(x);
+        bb.view().set(bias);
+        k.softmax_rows_masked(
+          pb.offset,
+          rows,
+          cols,
+          4 * stride,
+          causal ? 1 : 0,
+          row0,
+          bb.offset,
+          zero,
+        );
+        const p = pb.view();
+        for (let i = 0; i < rows; i++) {
+          const o = i * stride;
+          const n = causal ? row0 + i + 1 : cols;
+          const row = Array.from(x.subarray(o, o + n), (v, j) => Math.fround(v + bias[j]));
+          const m = Math.max(...row);
+          // the SIMD exp clamps at e^−87: a padded key keeps a weight of about 1e-38
+          const e = row.map((v) => Math.exp(Math.max(v - m, -87)));
+          const z = e.reduce((s, v) => s + v, 0);
+          const ref = [
+            ...e.map((v, j) => (zero && bias[j] !== 0 ? 0 : v / z)),
+            ...new Array(cols - n).fill(0),
+          ];
+          const what = `cols=${cols} causal=${causal} zero=${zero} row ${row0 + i}`;
+          assertNear(p.subarray(o, o + cols), ref, 2e-7, `masked softmax ${what}`);
+          if (zero) {
+            for (const j of [1, cols - 1]) {
+              if (j < n) assert.equal(p[o + j], 0, `${what}: padded key ${j} exactly 0`);
+            }
+          }
+        }
+        pb.free();
+        bb.free();
+      }
+    }
+  }
+});
+
+Deno.test("mm and transpose equal float64 references (strided, tails, accumulate)", () => {
+  const k = simd();
+  for (
+    const [m, n, kk] of [[1, 1, 1], [3, 5, 2], [4, 16, 7], [5, 21, 3], [64, 64, 16], [2, 37, 9]]
+  ) {
+    for (const acc of [0, 1]) {
+      const [lda, ldb, ldc] = [kk + 2, n + 1, n + 3]; // strided rows
+      const a = random(m * lda, m + kk);
+      const b = random(kk * ldb, n + kk + 1);
+      const c0 = random(m * ldc, m + n + 2);
+      const [ab, bb, cb, tb] = simdAlloc([m * lda, kk * ldb, m * ldc, kk * m]);
+      ab.view().set(a);
+      bb.view().set(b);
+      cb.view().set(c0);
+      k.mm(ab.offset, 4 * lda, bb.offset, 4 * ldb, cb.offset, 4 * ldc, m, n, kk, 0.5, acc);
+      const c = cb.view();
+      for (let i = 0; i < m; i++) {
+        const ref: number[] = [];
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let q = 0; q < kk; q++) s += a[i * lda + q] * b[q * ldb + j];
+          ref.push(0.5 * s + (acc ? c0[i * ldc + j] : 0));
+        }
+        assertNear(c.subarray(i * ldc, i * ldc + n), ref, 1e-4, `mm ${m}×${n}×${kk} acc ${acc}`);
+        // the stride gap is untouched
+        for (let j = n; j < ldc; j++) assert.equal(c[i * ldc + j], c0[i * ldc + j]);
+      }
+      // aᵀ of the m × k block: k × m, stride m
+      k.transpose(ab.offset, 4 * lda, tb.offset, 4 * m, m, kk);
+      const t = tb.view();
+      for (let i = 0; i < m; i++) {
+        for (let q = 0; q < kk; q++) assert.equal(t[q * m + i], a[i * lda + q]);
+      }
+      for (const blk of [ab, bb, cb, tb]) blk.free();
+    }
+  }
+});
+
 Deno.test("layer_norm_forward and layer_norm_backward equal float64 references", () => {
   const k = simd();
   for (const D of [4, 7, 64]) {

@@ -16,6 +16,7 @@ import {
   lstmSequenceOps,
   MultiHeadSelfAttention,
   PositionEmbedding,
+  setAttentionProducts,
 } from "../../../lib/layers/mod.ts";
 import { simdMemoryStats } from "../../../lib/kernels/simd/simd.ts";
 
@@ -160,58 +161,67 @@ function layerNormOps(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf
 }
 
 for (const backend of ["cpu", "wasm"]) {
-  Deno.test(`fused attention equals tfjs ops, forward and gradient (${backend})`, async () => {
-    await tf.setBackend(backend);
-    const before = simdMemoryStats().usedBytes;
-    // T = 5: softmax rows of one vector and a one-lane tail; T = 8: whole vectors
-    for (const T of [5, 8]) {
-      const qkv = data([2 * T, 3 * 6], 20, 2);
-      for (const causal of [false, true]) {
-        const a = valueAndGrads((t) => attentionFused(t as tf.Tensor2D, 2, 3, causal), [qkv], 21);
-        const b = valueAndGrads((t) => attentionOps(t, 2, 3, causal), [qkv], 21);
-        assertClose(a[0], b[0], `attention T=${T} causal=${causal}`);
-        assertClose(a[1], b[1], `attention dqkv T=${T} causal=${causal}`);
-      }
-      qkv.dispose();
-    }
-    assert.equal(simdMemoryStats().usedBytes, before, "SIMD memory left in use");
-  });
-
-  Deno.test(`fused attention with a key padding mask equals tfjs ops (${backend})`, async () => {
-    await tf.setBackend(backend);
-    const before = simdMemoryStats().usedBytes;
-    // sequence 0: 3 tokens then padding; 1: no padding; 2: padding first (not with the
-    // causal mask: its first rows would see padding only, and the ops then leak the future);
-    // 3: all padding (every row masked: the softmax of the masked scores, as the ops give)
-    for (const T of [5, 8]) {
-      const tokens = (n: number, first = 0) =>
-        Array.from({ length: T }, (_, j) => (j >= first && j < first + n ? 1 : 0));
-      for (const causal of [false, true]) {
-        const mask = tf.tensor2d([
-          tokens(3),
-          tokens(T),
-          causal ? tokens(T - 1) : tokens(T - 2, 2),
-          tokens(0),
-        ]);
-        const qkv = data([4 * T, 3 * 6], 26, 2);
-        const a = valueAndGrads(
-          (t) => attentionFused(t as tf.Tensor2D, 4, 3, causal, mask),
-          [qkv],
-          27,
-        );
-        const b = valueAndGrads((t) => attentionOps(t, 4, 3, causal, mask), [qkv], 27);
-        assertClose(a[0], b[0], `masked attention T=${T} causal=${causal}`);
-        assertClose(a[1], b[1], `masked attention dqkv T=${T} causal=${causal}`);
-        // the values of sequence 0's padded keys reach no output: their dV is exactly zero
-        const dqkv = a[1];
-        for (const j of [3, T - 1]) {
-          for (let c = 12; c < 18; c++) assert.equal(dqkv[j * 18 + c], 0, `dV of pad ${j}`);
+  for (const products of ["gemm", "module"] as const) {
+    Deno.test(`fused attention equals tfjs ops, forward and gradient (${backend}, products in ${products})`, async () => {
+      await tf.setBackend(backend);
+      const was = setAttentionProducts(products);
+      const before = simdMemoryStats().usedBytes;
+      // T = 5: softmax rows of one vector and a one-lane tail; T = 8: whole vectors;
+      // 4 heads of 16 at T = 20: the module's products sixteen columns at a time
+      for (const [T, B, H, hd] of [[5, 2, 3, 2], [8, 2, 3, 2], [20, 2, 4, 16]]) {
+        const qkv = data([B * T, 3 * H * hd], 20, 2);
+        for (const causal of [false, true]) {
+          const a = valueAndGrads((t) => attentionFused(t as tf.Tensor2D, B, H, causal), [qkv], 21);
+          const b = valueAndGrads((t) => attentionOps(t, B, H, causal), [qkv], 21);
+          assertClose(a[0], b[0], `attention T=${T} causal=${causal}`);
+          assertClose(a[1], b[1], `attention dqkv T=${T} causal=${causal}`);
         }
-        tf.dispose([qkv, mask]);
+        qkv.dispose();
       }
-    }
-    assert.equal(simdMemoryStats().usedBytes, before, "SIMD memory left in use");
-  });
+      assert.equal(simdMemoryStats().usedBytes, before, "SIMD memory left in use");
+      setAttentionProducts(was);
+    });
+  }
+
+  for (const products of ["gemm", "module"] as const) {
+    Deno.test(`fused attention with a key padding mask equals tfjs ops (${backend}, products in ${products})`, async () => {
+      await tf.setBackend(backend);
+      const was = setAttentionProducts(products);
+      const before = simdMemoryStats().usedBytes;
+      // sequence 0: 3 tokens then padding; 1: no padding; 2: padding first (not with the
+      // causal mask: its first rows would see padding only, and the ops then leak the future);
+      // 3: all padding (every row masked: the softmax of the masked scores, as the ops give)
+      for (const T of [5, 8]) {
+        const tokens = (n: number, first = 0) =>
+          Array.from({ length: T }, (_, j) => (j >= first && j < first + n ? 1 : 0));
+        for (const causal of [false, true]) {
+          const mask = tf.tensor2d([
+            tokens(3),
+            tokens(T),
+            causal ? tokens(T - 1) : tokens(T - 2, 2),
+            tokens(0),
+          ]);
+          const qkv = data([4 * T, 3 * 6], 26, 2);
+          const a = valueAndGrads(
+            (t) => attentionFused(t as tf.Tensor2D, 4, 3, causal, mask),
+            [qkv],
+            27,
+          );
+          const b = valueAndGrads((t) => attentionOps(t, 4, 3, causal, mask), [qkv], 27);
+          assertClose(a[0], b[0], `masked attention T=${T} causal=${causal}`);
+          assertClose(a[1], b[1], `masked attention dqkv T=${T} causal=${causal}`);
+          // the values of sequence 0's padded keys reach no output: their dV is exactly zero
+          const dqkv = a[1];
+          for (const j of [3, T - 1]) {
+            for (let c = 12; c < 18; c++) assert.equal(dqkv[j * 18 + c], 0, `dV of pad ${j}`);
+          }
+          tf.dispose([qkv, mask]);
+        }
+      }
+      assert.equal(simdMemoryStats().usedBytes, before, "SIMD memory left in use");
+      setAttentionProducts(was);
+    });
+  }
 
   Deno.test(`fused layer norm equals tfjs ops, forward and gradients (${backend})`, async () => {
     await tf.setBackend(backend);

@@ -1,7 +1,9 @@
 // The WebGPU time loops of the LSTM, GRU and simple RNN against the same layers' plain
 // tfjs ops on the cpu backend: forward (last state and every state) and gradients with
 // respect to the input and the three weights, tiny odd shapes (llvmpipe is slow), B = 1
-// and T = 1 included, and B = 11 (a partly live second workgroup); no leaked tensors.
+// and T = 1 included, and B = 11 (a partly live second workgroup); no leaked tensors. The
+// lane-per-unit forward loops (U ≤ 64) give the general loop's results (same order of sums;
+// 1e-6 relative, for a shader compiler that contracts multiply-adds differently).
 // Tolerance: the fused recurrent layers' own, |a − b| ≤ 1e-6 + 1e-5 · |b|, widened to
 // 1e-5 + 1e-4 · |b| for gradients (BPTT sums T·U products in another order than tfjs's
 // autodiff; float32).
@@ -11,7 +13,11 @@ import {
   simpleRnnSequenceOps,
 } from "../../../../lib/layers/mod.ts";
 import type * as tf from "@tensorflow/tfjs";
-import { type Cell, recurrentSequenceWebGPU } from "../../../../lib/kernels/webgpu/recurrent.ts";
+import {
+  type Cell,
+  recurrentSequenceWebGPU,
+  setRecurrentByUnit,
+} from "../../../../lib/kernels/webgpu/recurrent.ts";
 import { assertClose, gpuTest, input, valueAndGrads } from "./harness.ts";
 
 const OPS = { lstm: lstmSequenceOps, gru: gruSequenceOps, simple: simpleRnnSequenceOps };
@@ -70,4 +76,42 @@ for (const cell of ["lstm", "gru", "simple"] as Cell[]) {
       },
     );
   }
+}
+
+for (const cell of ["lstm", "gru", "simple"] as Cell[]) {
+  gpuTest(`webgpu ${cell}: the lane-per-unit forward loop equals the general one`, async () => {
+    for (const [B, T, I, U] of [[3, 5, 2, 5], [11, 3, 2, 6], [2, 4, 3, 64]]) {
+      const G = GATES[cell] * U;
+      const inputs = [
+        input([B, T, I], 5),
+        input([I, G], 6, 0.7),
+        input([U, G], 7, 0.7),
+        input([G], 8, 0.3),
+      ];
+      const run = async (byUnit: boolean) => {
+        const was = setRecurrentByUnit(byUnit);
+        try {
+          return await valueAndGrads(
+            "webgpu",
+            (...t: tf.Tensor[]) =>
+              recurrentSequenceWebGPU(
+                cell,
+                t[0] as tf.Tensor3D,
+                t[1] as tf.Tensor2D,
+                t[2] as tf.Tensor2D,
+                t[3] as tf.Tensor1D,
+                true,
+              ),
+            inputs,
+          );
+        } finally {
+          setRecurrentByUnit(was);
+        }
+      };
+      const [unit, general] = [await run(true), await run(false)];
+      unit.forEach((v, i) =>
+        assertClose(v, general[i], `${cell} [${B},${T},${I},${U}] [${i}]`, 1e-6, 1e-7)
+      );
+    }
+  });
 }
