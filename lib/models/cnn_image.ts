@@ -118,23 +118,9 @@ export function imageCnn(options: ImageCnnOptions): tf.LayersModel {
   const input = tf.input({ shape: inputShape, name: "image" }); // [B, H, W, C]
   let x = input;
   filters.forEach((f, i) => {
-    x = tf.layers.conv2d({
-      filters: f,
-      kernelSize: 3,
-      padding: "same",
-      activation: "relu",
-      kernelInitializer: rng.initializer("heNormal"),
-      name: `conv${i + 1}`,
-    }).apply(x) as tf.SymbolicTensor; // [B, H, W, f]
-    x = tf.layers.maxPooling2d({ poolSize: 2, name: `pool${i + 1}` }).apply(x) as tf.SymbolicTensor; // [B, H/2, W/2, f]
+    x = convPool(x, f, i + 1, rng); // [B, H/2^(i+1), W/2^(i+1), f]
   });
-  const flat = tf.layers.flatten({ name: "flatten" }).apply(x) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({
-    units: classes,
-    kernelInitializer: rng.initializer("glorotUniform"),
-    name: "logits",
-  }).apply(flat) as tf.SymbolicTensor; // [B, classes]
-  return tf.model({ inputs: input, outputs: logits, name: "cnn" });
+  return tf.model({ inputs: input, outputs: logitsHead(x, classes, rng), name: "cnn" });
 }
 
 /** Options of {@linkcode residualCnn}. */
@@ -172,25 +158,34 @@ export function residualCnn(options: ResidualCnnOptions): tf.LayersModel {
   if (stages.length < 1) throw new RangeError("residualCnn: give at least one stage.");
   const rng = new Rng(seed).fork("residualCnn");
   const input = tf.input({ shape: inputShape, name: "image" }); // [B, H, W, C]
-  let x = tf.layers.conv2d({
-    filters: stages[0],
+  let x = convPool(input, stages[0], 1, rng); // the stem: [B, H/2, W/2, c0]
+  stages.forEach((c, i) => {
+    x = residualBlock(x, { filters: c, stride: i === 0 ? 1 : 2, name: `res${i + 1}`, rng }); // [B, H/2^(i+1), W/2^(i+1), c]
+  });
+  return tf.model({ inputs: input, outputs: logitsHead(x, classes, rng), name: "resnet" });
+}
+
+/** conv 3×3 ("same", ReLU, named `conv<n>`) → max-pool 2×2 (`pool<n>`): [B, H, W, C] → [B, H/2, W/2, filters]. */
+function convPool(x: tf.SymbolicTensor, filters: number, n: number, rng: Rng): tf.SymbolicTensor {
+  const conv = tf.layers.conv2d({
+    filters,
     kernelSize: 3,
     padding: "same",
     activation: "relu",
     kernelInitializer: rng.initializer("heNormal"),
-    name: "conv1",
-  }).apply(input) as tf.SymbolicTensor; // [B, H, W, c0]
-  x = tf.layers.maxPooling2d({ poolSize: 2, name: "pool1" }).apply(x) as tf.SymbolicTensor; // [B, H/2, W/2, c0]
-  stages.forEach((c, i) => {
-    x = residualBlock(x, { filters: c, stride: i === 0 ? 1 : 2, name: `res${i + 1}`, rng }); // [B, H/2^(i+1), W/2^(i+1), c]
-  });
+    name: `conv${n}`,
+  }).apply(x) as tf.SymbolicTensor; // [B, H, W, filters]
+  return tf.layers.maxPooling2d({ poolSize: 2, name: `pool${n}` }).apply(conv) as tf.SymbolicTensor;
+}
+
+/** flatten → Dense of `classes` logits (no softmax): [B, …] → [B, classes]. */
+function logitsHead(x: tf.SymbolicTensor, classes: number, rng: Rng): tf.SymbolicTensor {
   const flat = tf.layers.flatten({ name: "flatten" }).apply(x) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({
+  return tf.layers.dense({
     units: classes,
     kernelInitializer: rng.initializer("glorotUniform"),
     name: "logits",
-  }).apply(flat) as tf.SymbolicTensor; // [B, classes]
-  return tf.model({ inputs: input, outputs: logits, name: "resnet" });
+  }).apply(flat) as tf.SymbolicTensor;
 }
 
 /**

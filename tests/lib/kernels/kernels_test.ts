@@ -4,6 +4,7 @@
 // Tolerance: max |wasm − cpu| ≤ 1e-4 · (1 + max |cpu|) (float32 sums in another order).
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
+import { assertClose } from "../numeric.ts";
 import { registerFastKernels } from "../../../lib/kernels/mod.ts";
 import {
   blasInfo,
@@ -16,18 +17,6 @@ import { broadcastInto } from "../../../lib/kernels/broadcast.ts";
 
 registerFastKernels("wasm");
 registerFastKernels("cpu");
-const TOL = 1e-4;
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]));
-    err = Math.max(err, Math.abs(actual[i] - expected[i]));
-  }
-  assert.ok(err <= TOL * (1 + scale), `${what}: max error ${err} (scale ${scale})`);
-}
 
 /** What the current test passes to `disableBlasForTesting` on wasm (`false`: automatic). */
 let blasMode: boolean | "native" = false;

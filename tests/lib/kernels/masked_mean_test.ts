@@ -6,6 +6,7 @@
 // ≤ 1e-6 · (1 + max |ref|)).
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
+import { assertClose } from "../numeric.ts";
 import "../../../lib/kernels/mod.ts";
 import { maskedMean } from "../../../lib/kernels/masked_mean.ts";
 import { MaskedMeanPooling } from "../../../lib/layers/masked_mean_pooling.ts";
@@ -21,17 +22,6 @@ function values(n: number, seed: number): Float32Array {
     s = (s * 9301 + 49297) % 233280;
     return 2 * (s / 233280) - 1;
   });
-}
-
-function assertClose(a: ArrayLike<number>, b: ArrayLike<number>, what: string) {
-  assert.equal(a.length, b.length, `${what}: length`);
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < b.length; i++) {
-    scale = Math.max(scale, Math.abs(b[i]));
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-  }
-  assert.ok(err <= 1e-6 * (1 + scale), `${what}: max error ${err}`);
 }
 
 const MASKS: Array<[string, number[][], "float32" | "int32"]> = [
@@ -59,8 +49,8 @@ for (const backend of ["cpu", "wasm"]) {
       };
       const want = await run("cpu", reference);
       const got = await run(backend, maskedMean);
-      assertClose(got[0], want[0], `${what}: value`);
-      assertClose(got[1], want[1], `${what}: dx`);
+      assertClose(got[0], want[0], `${what}: value`, 1e-6);
+      assertClose(got[1], want[1], `${what}: dx`, 1e-6);
     }
   });
 }

@@ -8,34 +8,11 @@
 // in another order: a weight gradient sums over every row).
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
+import { assertClose, data } from "../numeric.ts";
 import "../../../lib/kernels/mod.ts";
 import { disableBlasForTesting } from "../../../lib/kernels/gemm.ts";
 import { dense, denseFusedHere } from "../../../lib/kernels/dense.ts";
 import { FusedDense, fusedDense } from "../../../lib/layers/fused_dense.ts";
-
-const TOL = 1e-4;
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]));
-    err = Math.max(err, Math.abs(actual[i] - expected[i]));
-  }
-  assert.ok(err <= TOL * (1 + scale), `${what}: max error ${err} (scale ${scale})`);
-}
-
-function data(shape: number[], seed: number, amp = 1): tf.Tensor {
-  let s = seed * 7919 + 17;
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s * 9301 + 49297) % 233280;
-    v[i] = amp * (2 * (s / 233280) - 1);
-  }
-  return tf.tensor(v, shape);
-}
 
 interface Case {
   shape: number[];

@@ -6,6 +6,7 @@
 // Tolerance: |a − b| ≤ 1e-6 + 1e-5 · |b| for every element (float32 throughout).
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
+import { data } from "../numeric.ts";
 import "../../../lib/kernels/mod.ts";
 import { disableBlasForTesting, hasBlas } from "../../../lib/kernels/gemm.ts";
 import {
@@ -32,17 +33,6 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
       `${what}[${i}]: ${actual[i]} vs ${expected[i]} (error ${err})`,
     );
   }
-}
-
-function data(shape: number[], seed: number, amp = 1): tf.Tensor {
-  let s = seed * 7919 + 17;
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s * 9301 + 49297) % 233280;
-    v[i] = amp * (2 * (s / 233280) - 1);
-  }
-  return tf.tensor(v, shape);
 }
 
 type Cell = "gru" | "simple";

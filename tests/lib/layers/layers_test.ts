@@ -3,6 +3,7 @@
 // Tolerance: max |a − b| ≤ 1e-4 · (1 + max |b|).
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
+import { assertClose, data } from "../numeric.ts";
 import { hasBlas } from "../../../lib/kernels/mod.ts";
 import {
   attentionFused,
@@ -19,30 +20,6 @@ import {
   setAttentionProducts,
 } from "../../../lib/layers/mod.ts";
 import { simdMemoryStats } from "../../../lib/kernels/simd/simd.ts";
-
-const TOL = 1e-4;
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let scale = 0;
-  let err = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]));
-    err = Math.max(err, Math.abs(actual[i] - expected[i]));
-  }
-  assert.ok(err <= TOL * (1 + scale), `${what}: max error ${err} (scale ${scale})`);
-}
-
-function data(shape: number[], seed: number, amp = 1): tf.Tensor {
-  let s = seed * 7919 + 17;
-  const n = shape.reduce((a, b) => a * b, 1);
-  const v = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (s * 9301 + 49297) % 233280;
-    v[i] = amp * (2 * (s / 233280) - 1);
-  }
-  return tf.tensor(v, shape);
-}
 
 /** Values and gradients (w.r.t. every input) of sum(f(inputs) · dy). */
 function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], dySeed: number) {
