@@ -31,7 +31,8 @@
  * takes longer than the rest of `deno task test` together. Needs the Lab build
  * (`deno task build:lab`), Debian's `jupyter-server` and `python3-jupyterlab-server`, and
  * Chromium; skips with the reason without them. Per-notebook timeout:
- * `NN_JUPYTER_TIMEOUT_S` (default 600); `NN_JUPYTER_ONLY=REGEX` limits the notebooks.
+ * `NN_JUPYTER_TIMEOUT_S` (default 600); `NN_JUPYTER_ONLY=REGEX` limits the notebooks;
+ * `NN_JUPYTERLAB_NOTEBOOKS=split` runs each in one configuration (CI does).
  */
 import assert from "node:assert/strict";
 import { basename, join } from "node:path";
@@ -90,6 +91,16 @@ const FIXTURES = new URL("../fixtures/jupyter/", import.meta.url).pathname;
 const GOOD = join(FIXTURES, "live_training.ipynb");
 const BROKEN = join(FIXTURES, "broken_chart.ipynb");
 const TIMEOUT_MS = 1000 * Number(Deno.env.get("NN_JUPYTER_TIMEOUT_S") ?? 600);
+/**
+ * `NN_JUPYTERLAB_NOTEBOOKS=split` runs each notebook in one configuration only, the two
+ * taking turns (01, 03, 04b, 06 in Lab as installed; 02, 04, 05 with the renderer): half
+ * the time, as CI runs it; unset or `all`, every notebook in both.
+ */
+const NOTEBOOKS_MODE = Deno.env.get("NN_JUPYTERLAB_NOTEBOOKS")?.trim() || "all";
+if (!["all", "split"].includes(NOTEBOOKS_MODE)) {
+  throw new Error(`NN_JUPYTERLAB_NOTEBOOKS must be "all" or "split", got "${NOTEBOOKS_MODE}".`);
+}
+const splitNotebooks = NOTEBOOKS_MODE === "split";
 /** The notebooks whose reopened and trusted view is also shot (each shot costs seconds). */
 const SHOT_REOPENED = /^(live_training|03_|04b_)/;
 
@@ -347,18 +358,49 @@ for (const config of CONFIGS) {
           "fixture: chart, live display, claims; re-run, clear, views, trust",
           async () => {
             const rel = await copyNotebook(ws, GOOD, "fixtures");
-            const { page, errors, stats, report } = await runNotebook(rel);
+            let { page, errors, stats, report } = await runNotebook(rel);
+            // What the kernel sent: the training display once, every later state an update
+            // of it. This is the library's contract, checked on every run.
+            const sentOnce = (displays: string[]) => {
+              const sent = displays.filter((d) => d.includes("XOR quadrants:"));
+              assert.equal(sent.length, 1, `the kernel published: ${displays.join(" | ")}`);
+            };
+            const trainingCell = (r: LabReport) =>
+              r.cells.find((c) => c.outputs.some((o) => o.text.includes("XOR")))!;
+            const trainingOutputs = (r: LabReport) =>
+              JSON.stringify(
+                trainingCell(r)?.outputs.map((o) => [o.type, o.mimes, o.text.slice(0, 60)]),
+              );
+            sentOnce(stats.displays);
+            // CI saw Lab's model hold that one display twice, once in many runs (Lab 4.6 with
+            // jupyterlab-plotly, 2 busy cores; never reproduced here): when the kernel sent
+            // it once and Lab shows it twice, the run is repeated once in a fresh page, with
+            // the first run's outputs logged, and must then be clean.
+            const shownTwice = (r: LabReport) =>
+              (trainingCell(r)?.outputs.filter((o) => o.type === "display_data").length ?? 0) > 1;
+            if (shownTwice(report)) {
+              console.log(
+                `Lab showed the training display more than once although the kernel sent it ` +
+                  `once: ${trainingOutputs(report)}; display_data received: ` +
+                  `${stats.displays.join(" | ")}. Running the fixture again.`,
+              );
+              await closeNotebook(page, rel);
+              await shutDownSession(server!, rel);
+              await page.close();
+              ({ page, errors, stats, report } = await runNotebook(rel));
+              sentOnce(stats.displays);
+            }
             try {
               assertHealthy(rel, report, errors);
               assert.deepEqual(stats.unsolicited, [], "outputs dropped by the front end");
-              const train = report.cells.find((c) =>
-                c.outputs.some((o) => o.text.includes("XOR"))
-              )!;
+              const train = trainingCell(report);
               assert.ok(train, "the training cell shows its display");
               assert.equal(
                 train.outputs.filter((o) => o.type === "display_data").length,
                 1,
-                "one training display, updated in place",
+                `one training display, updated in place; the cell's outputs: ${
+                  trainingOutputs(report)
+                }`,
               );
               assert.equal(report.progress.length, 1);
               assert.match(report.progress[0].finalText, /100% · done: 6 epochs/);
@@ -526,35 +568,45 @@ for (const config of CONFIGS) {
           }
         });
 
-        for (const source of notebooks) {
+        for (const [i, source] of notebooks.entries()) {
           const name = basename(source);
-          await t.step(`notebooks/${name}`, async () => {
-            const rel = await copyNotebook(ws, source, "notebooks");
-            const { page, errors, stats, report } = await runNotebook(rel);
-            try {
-              assertHealthy(name, report, errors);
-              assert.deepEqual(stats.unsolicited, [], `${name}: outputs dropped by the front end`);
-              assert.ok(report.charts.length > 0, `${name}: shows charts`);
-              assert.ok(report.claims.length > 0, `${name}: states claims`);
-              // Each training display is one output that was updated in place: no output
-              // of an unfinished state is left (assertHealthy: every one ends "done:").
-              assert.ok(
-                stats.updates >= report.progress.length,
-                `${name}: ${stats.updates} updates for ${report.progress.length} displays`,
-              );
-              await screenshotNotebook(page, rel, join(shots, basename(rel, ".ipynb") + ".png"));
-              const saveSeconds = await saveNotebook(page, rel);
-              const bytes = (await Deno.stat(join(ws.root, rel))).size;
-              await closeNotebook(page, rel);
-              assert.equal(await shutDownSession(server!, rel), KERNEL_NAME);
-              console.log(
-                `${name} saved in ${saveSeconds.toFixed(1)} s, ${(bytes / 1e6).toFixed(2)} MB`,
-              );
-            } finally {
-              await page.close();
-            }
-            await unsign(ws, rel);
-            await reopen(rel, false, report);
+          // NN_JUPYTERLAB_NOTEBOOKS=split: each notebook in one configuration, alternately
+          const elsewhere = splitNotebooks && i % CONFIGS.length !== CONFIGS.indexOf(config);
+          await t.step({
+            name: `notebooks/${name}`,
+            ignore: elsewhere,
+            fn: async () => {
+              const rel = await copyNotebook(ws, source, "notebooks");
+              const { page, errors, stats, report } = await runNotebook(rel);
+              try {
+                assertHealthy(name, report, errors);
+                assert.deepEqual(
+                  stats.unsolicited,
+                  [],
+                  `${name}: outputs dropped by the front end`,
+                );
+                assert.ok(report.charts.length > 0, `${name}: shows charts`);
+                assert.ok(report.claims.length > 0, `${name}: states claims`);
+                // Each training display is one output that was updated in place: no output
+                // of an unfinished state is left (assertHealthy: every one ends "done:").
+                assert.ok(
+                  stats.updates >= report.progress.length,
+                  `${name}: ${stats.updates} updates for ${report.progress.length} displays`,
+                );
+                await screenshotNotebook(page, rel, join(shots, basename(rel, ".ipynb") + ".png"));
+                const saveSeconds = await saveNotebook(page, rel);
+                const bytes = (await Deno.stat(join(ws.root, rel))).size;
+                await closeNotebook(page, rel);
+                assert.equal(await shutDownSession(server!, rel), KERNEL_NAME);
+                console.log(
+                  `${name} saved in ${saveSeconds.toFixed(1)} s, ${(bytes / 1e6).toFixed(2)} MB`,
+                );
+              } finally {
+                await page.close();
+              }
+              await unsign(ws, rel);
+              await reopen(rel, false, report);
+            },
           });
         }
       } catch (error) {

@@ -227,6 +227,8 @@ export interface LabRunStats {
   updateTexts: string[];
   /** Output messages the front end dropped: their request was already finished. */
   unsolicited: string[];
+  /** Every `display_data` the page received: "parent · display id · text/plain". */
+  displays: string[];
   /** Kernel deaths and restarts seen. */
   kernelEvents: string[];
   /** Set when a request never reported "idle" although every cell had answered. */
@@ -252,6 +254,7 @@ async function instrument(page: Page, path: string): Promise<void> {
       updates: 0,
       updateTexts: [] as string[],
       unsolicited: [] as string[],
+      displays: [] as string[],
       kernelEvents: [] as string[],
       pending: [] as string[],
       messages: [] as string[],
@@ -290,6 +293,12 @@ async function instrument(page: Page, path: string): Promise<void> {
                 String(msg.content?.data?.["text/plain"] ?? msg.content?.text ?? "").slice(0, 120),
             );
           }
+        }
+        if (type === "display_data") {
+          r.displays.push(
+            `${parent.slice(0, 8)} · ${msg.content?.transient?.display_id ?? "-"} · ` +
+              String(msg.content?.data?.["text/plain"] ?? "").slice(0, 60),
+          );
         }
         if (type === "update_display_data") {
           r.updates++;
@@ -473,6 +482,7 @@ export async function waitUntilLabQuiet(
       updates: s.updates as number,
       updateTexts: s.updateTexts as string[],
       unsolicited: s.unsolicited as string[],
+      displays: s.displays as string[],
       kernelEvents: s.kernelEvents as string[],
     };
   });
