@@ -33,7 +33,7 @@ import { registerGradient } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs-core";
 import { allocOutput, f32, sizeOf } from "./io.ts";
 import { fillRows, gemm } from "./gemm.ts";
-import { denseWebGPU } from "./webgpu/dense.ts";
+import { denseWebGPUKernels } from "./webgpu/dense.ts";
 import { webgpuFusion } from "./webgpu/program.ts";
 
 /** The activations {@linkcode dense} fuses. */
@@ -147,6 +147,13 @@ const backwardInput: KernelFunc = ({ inputs, backend, attrs }) => {
 
 /** The kernel configs of {@linkcode dense} for `backendName` ("cpu" or "wasm"). */
 export function denseKernels(backendName: string): KernelConfig[] {
+  if (backendName === "webgpu") {
+    return denseWebGPUKernels({
+      forward: DENSE_KERNEL,
+      backward: DENSE_BACKPROP_KERNEL,
+      backwardInput: DENSE_BACKPROP_INPUT_KERNEL,
+    });
+  }
   if (backendName !== "cpu" && backendName !== "wasm") return [];
   return [
     { kernelName: DENSE_KERNEL, backendName, kernelFunc: forward },
@@ -210,7 +217,7 @@ export function denseFusion(): boolean {
 export function denseFusedHere(): boolean {
   if (!enabled) return false;
   const b = tf.getBackend();
-  if (b === "webgpu") return webgpuFusion();
+  if (b === "webgpu") return webgpuFusion() && tf.getKernel(DENSE_KERNEL, b) !== undefined;
   return (b === "cpu" || b === "wasm") &&
     tf.getKernel(DENSE_KERNEL, b) !== undefined;
 }
@@ -256,7 +263,6 @@ export function dense(
       return tf.reshape(y, [...lead, kernel.shape[1] as number]);
     });
   }
-  if (tf.getBackend() === "webgpu") return denseWebGPU(x, kernel, bias, activation);
   const inputs: Record<string, tf.Tensor> = { x, kernel };
   if (bias) inputs.bias = bias;
   return tf.engine().runKernel(DENSE_KERNEL, inputs, { activation }) as tf.Tensor;

@@ -90,7 +90,9 @@ export function fastKernelConfigs(backendName: string): KernelConfig[] {
       ...maskedMeanKernels("cpu"),
     ];
   }
-  if (backendName === "webgpu") return transposedMatMulKernels("webgpu");
+  if (backendName === "webgpu") {
+    return [...transposedMatMulKernels("webgpu"), ...denseKernels("webgpu")];
+  }
   return [];
 }
 
@@ -126,6 +128,7 @@ onBackendSet((backend) => {
   registerFastKernels(backend);
 });
 export { adam, FastAdam } from "./adam.ts";
+export { softmaxCrossEntropy } from "./softmax_cross_entropy.ts";
 export { dense, denseFusion, reluInPlace, setDenseFusion } from "./dense.ts";
 export { maskedMean } from "./masked_mean.ts";
 export { countPrograms, setWebGPUFusion, startCounting, webgpuFusion } from "./webgpu/mod.ts";

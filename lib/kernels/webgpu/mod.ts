@@ -49,4 +49,4 @@ export { layerNormWebGPU } from "./layer_norm.ts";
 export { type AdamConstants, adamUpdateWebGPU } from "./adam.ts";
 export { convMaxWebGPU } from "./conv_max.ts";
 export { transposedMatMulKernels } from "./matmul.ts";
-export { denseWebGPU } from "./dense.ts";
+export { denseWebGPUKernels } from "./dense.ts";

@@ -1,13 +1,15 @@
-// The fused dense layer on webgpu (denseWebGPU: tfjs-webgpu's _FusedMatMul program with
-// bias and ReLU while training, one program for the ReLU gradient) against tfjs's plain
+// The fused dense layer on webgpu (the NNDense kernels: tfjs-webgpu's _FusedMatMul program
+// with bias and ReLU while training, one program for the ReLU gradient) against tfjs's plain
 // ops on the cpu backend: value and gradients w.r.t. input, kernel and bias, rank 2 and 3
 // inputs, odd sizes, ReLU and linear, with and without a bias; a training step of a
-// FusedDense model dispatches fewer programs than tfjs's Dense path on the same adapter.
+// FusedDense model dispatches fewer programs than tfjs's Dense path on the same adapter; the
+// input's gradient is computed only where the input needs one (a model's first layer).
 // Tolerance: |a − b| ≤ 1e-5 + 1e-4 · |b| (float32 sums in another order).
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { setupBackend } from "../../../../lib/backend.ts";
-import { denseWebGPU } from "../../../../lib/kernels/webgpu/dense.ts";
+import { dense } from "../../../../lib/kernels/dense.ts";
+import "../../../../lib/kernels/mod.ts"; // registers the NNDense kernels (webgpu too) on setupBackend
 import { setWebGPUFusion, startCounting } from "../../../../lib/kernels/webgpu/program.ts";
 import { fusedDense } from "../../../../lib/layers/fused_dense.ts";
 import { assertClose, gpuTest, input, valueAndGrads, values } from "./harness.ts";
@@ -37,7 +39,7 @@ gpuTest("webgpu dense (fused matmul + bias + ReLU) = cpu ops, value and gradient
     const want = await valueAndGrads("cpu", reference(activation, withBias), inputs);
     const got = await valueAndGrads(
       "webgpu",
-      (...t: tf.Tensor[]) => denseWebGPU(t[0], t[1], withBias ? t[2] : null, activation),
+      (...t: tf.Tensor[]) => dense(t[0], t[1], withBias ? t[2] : null, activation),
       inputs,
     );
     const names = ["value", "dx", "dkernel", "dbias"];
@@ -76,4 +78,26 @@ gpuTest("FusedDense on webgpu: a training step with fewer programs than tfjs's D
   assert.ok(Math.abs(losses[0] - losses[1]) <= 1e-4 * (1 + Math.abs(losses[1])), `${losses}`);
   assert.ok(programs[0] < programs[1], `programs: fused ${programs[0]}, ops ${programs[1]}`);
   tf.dispose([x, y]);
+});
+
+gpuTest("webgpu dense: no input gradient where the input needs none", async () => {
+  await setupBackend({ backend: "webgpu" });
+  const x = tf.tensor(values(16 * 24, 1), [16, 24]);
+  const w = tf.tensor(values(24 * 8, 2), [24, 8]);
+  const b = tf.tensor(values(8, 3), [8]);
+  const f = (xs: tf.Tensor, ws: tf.Tensor, bs: tf.Tensor) => tf.sum(dense(xs, ws, bs, "relu"));
+  const programsOf = (g: () => tf.Tensor[]) => {
+    tf.dispose(g()); // compiles the shaders
+    const counter = startCounting();
+    const grads = g();
+    counter.stop();
+    tf.dispose(grads);
+    return counter.programs;
+  };
+  // the same forward and backward pass: gradients of the weights only (x is a model's
+  // input, a constant) against gradients of the weights and x
+  const weightsOnly = programsOf(() => tf.grads((ws, bs) => f(x, ws, bs))([w, b]));
+  const withInput = programsOf(() => tf.grads((xs, ws, bs) => f(xs, ws, bs))([x, w, b]));
+  assert.ok(weightsOnly < withInput, `programs: ${weightsOnly} weights only, ${withInput} with dx`);
+  tf.dispose([x, w, b]);
 });
