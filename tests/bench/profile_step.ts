@@ -16,10 +16,9 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs";
 import { parseArgs } from "node:util";
 import { setupBackend } from "../../lib/backend.ts";
-import { adam, blasInfo } from "../../lib/kernels/mod.ts";
+import { adam, blasInfo, softmaxCrossEntropy } from "../../lib/kernels/mod.ts";
 import { type ModelId, MODELS, SPECS, torchProfile } from "./train_bench.ts";
 import { formatSideBySide, profileTrainStep } from "./step_profile.ts";
 import { setDenseFusion } from "../../lib/kernels/dense.ts";
@@ -46,7 +45,7 @@ if (values["no-dense-fusion"]) setDenseFusion(false);
 const spec = SPECS[id as ModelId];
 const model = spec.build(0);
 // the library's Adam, as `deno task bench` uses by default
-model.compile({ optimizer: adam(1e-3), loss: tf.losses.softmaxCrossEntropy });
+model.compile({ optimizer: adam(1e-3), loss: softmaxCrossEntropy });
 const { x, y } = spec.data(spec.batch);
 const p = await profileTrainStep(model, x, y, {
   steps: Number(values.steps),

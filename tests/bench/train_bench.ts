@@ -11,7 +11,8 @@
  * deno task bench --backends webgpu --models lstm,transformer --no-matmul
  * deno task bench --backends wasm --profile        # per-op profiles beside PyTorch's
  *
- * Adam (lr 1e-3) is the library's one-pass `adam` unless `--optimizer tfjs`.
+ * Adam (lr 1e-3) is the library's one-pass `adam` unless `--optimizer tfjs`; the loss is the
+ * library's one-pass `softmaxCrossEntropy` unless `--loss tfjs` (`tf.losses.softmaxCrossEntropy`).
  * With `--compare-torch`, ../shared/bench/torch_reference.py runs model by model just
  * before the tfjs runs of that model (Debian's /usr/bin/python3 with python3-torch,
  * `OPENBLAS_NUM_THREADS=1`, `--threads 2` unless `--torch-threads`).
@@ -60,6 +61,7 @@ import {
   startGemmThreads,
 } from "../../lib/kernels/mod.ts";
 import type { GemmChoice, GemmThreads } from "../../lib/kernels/mod.ts";
+import { softmaxCrossEntropy } from "../../lib/kernels/softmax_cross_entropy.ts";
 import { rnnClassifier } from "../../lib/models/recurrent.ts";
 import { transformerClassifier } from "../../lib/models/transformer.ts";
 import { cnnTextClassifier } from "../../lib/models/cnn_text.ts";
@@ -233,7 +235,7 @@ async function epochMs(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, batch:
 async function benchModel(
   id: ModelId,
   backend: string,
-  opts: { reps: number; targetMs: number; maxBatches: number; optimizer: string },
+  opts: { reps: number; targetMs: number; maxBatches: number; optimizer: string; loss: string },
 ): Promise<BenchRow> {
   const spec = SPECS[id];
   const bs = spec.batch;
@@ -248,7 +250,7 @@ async function benchModel(
   };
   const model = spec.build(0);
   const optimizer = opts.optimizer === "tfjs" ? tf.train.adam(1e-3) : adam(1e-3);
-  model.compile({ optimizer, loss: tf.losses.softmaxCrossEntropy });
+  model.compile({ optimizer, loss: lossOf(opts.loss) });
   let data = spec.data(2 * bs);
   try {
     await epochMs(model, data.x, data.y, bs); // warm-up: compiles, allocates
@@ -319,13 +321,25 @@ function ceilings(
   };
 }
 
+/** The loss `--loss` names: the library's one-pass op or tfjs's. */
+export function lossOf(name: string): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar {
+  return name === "tfjs"
+    ? (yTrue, yPred) => tf.losses.softmaxCrossEntropy(yTrue, yPred) as tf.Scalar
+    : softmaxCrossEntropy;
+}
+
 /** One model's per-op training-step profile on the current backend (`step_profile.ts`). */
-async function profileModel(id: ModelId, steps: number, optimizer: string): Promise<StepProfile> {
+async function profileModel(
+  id: ModelId,
+  steps: number,
+  optimizer: string,
+  loss: string,
+): Promise<StepProfile> {
   const spec = SPECS[id];
   const model = spec.build(0);
   model.compile({
     optimizer: optimizer === "tfjs" ? tf.train.adam(1e-3) : adam(1e-3),
-    loss: tf.losses.softmaxCrossEntropy,
+    loss: lossOf(loss),
   });
   const { x, y } = spec.data(spec.batch);
   try {
@@ -549,6 +563,7 @@ async function main() {
       "compare-torch": { type: "boolean", default: false },
       "torch-threads": { type: "string", default: "2" },
       optimizer: { type: "string", default: "fast" },
+      loss: { type: "string", default: "fused" },
       "no-matmul": { type: "boolean", default: false },
       blas: { type: "string", default: "on" },
       "gemm-threads": { type: "string" },
@@ -562,7 +577,7 @@ async function main() {
     console.log(
       "deno task bench [--models mlp,lstm,transformer,cnn] [--backends wasm,cpu,webgpu] " +
         "[--reps 3] [--target-ms 2500] [--max-batches 40] [--compare-torch [--torch-threads 2]] " +
-        "[--optimizer fast|tfjs] [--blas on|off|both|ts] [--gemm-threads off,auto,2] " +
+        "[--optimizer fast|tfjs] [--loss fused|tfjs] [--blas on|off|both|ts] [--gemm-threads off,auto,2] " +
         "[--no-matmul] [--profile [--profile-steps 3]] " +
         "[--out out/bench.json]",
     );
@@ -578,7 +593,14 @@ async function main() {
     targetMs: Number(values["target-ms"]),
     maxBatches: Number(values["max-batches"]),
     optimizer: values.optimizer,
+    loss: values.loss,
   };
+  if (!["fused", "tfjs"].includes(opts.loss)) {
+    throw new Error(
+      `--loss must be "fused" (the library's softmaxCrossEntropy) or "tfjs" ` +
+        `(tf.losses.softmaxCrossEntropy).`,
+    );
+  }
   if (!["fast", "tfjs"].includes(opts.optimizer)) {
     throw new Error(`--optimizer must be "fast" (the library's Adam) or "tfjs" (tf.train.adam).`);
   }
@@ -685,7 +707,12 @@ async function main() {
               model: m,
               backend,
               gemm: row.gemm,
-              ours: await profileModel(m, Number(values["profile-steps"]), opts.optimizer),
+              ours: await profileModel(
+                m,
+                Number(values["profile-steps"]),
+                opts.optimizer,
+                opts.loss,
+              ),
               torch: torchProfiles.get(m) ?? null,
             });
           }
@@ -779,7 +806,7 @@ async function main() {
  */
 async function benchWebGPUPaths(
   id: ModelId,
-  opts: { reps: number; targetMs: number; maxBatches: number; optimizer: string },
+  opts: { reps: number; targetMs: number; maxBatches: number; optimizer: string; loss: string },
 ): Promise<BenchRow[]> {
   const spec = SPECS[id];
   const bs = spec.batch;
@@ -797,7 +824,7 @@ async function benchWebGPUPaths(
   const models = paths.map(() => {
     const model = spec.build(0);
     const opt = opts.optimizer === "tfjs" ? tf.train.adam(1e-3) : adam(1e-3);
-    model.compile({ optimizer: opt, loss: tf.losses.softmaxCrossEntropy });
+    model.compile({ optimizer: opt, loss: lossOf(opts.loss) });
     return model;
   });
   const { x, y } = spec.data(bs);
