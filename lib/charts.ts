@@ -58,7 +58,8 @@ function layoutWith(title: string | undefined, extra: Record<string, unknown>) {
 }
 
 function axis(title?: string, log?: boolean): Record<string, unknown> {
-  const a: Record<string, unknown> = {};
+  // automargin: room for long tick labels, so the axis title never sits on them
+  const a: Record<string, unknown> = { automargin: true };
   if (title) a.title = { text: title };
   if (log) a.type = "log";
   return a;
@@ -533,11 +534,18 @@ function figureTitle(figure: Figure): string | undefined {
 /** A copy of the figure whose title ends with "(smoke)". */
 function smokeTitled(figure: Figure): Figure {
   const title = figureTitle(figure);
-  if (title?.endsWith("(smoke)")) return figure;
+  if (title?.split("<br>")[0].endsWith("(smoke)")) return figure;
   const old = typeof figure.layout.title === "object" ? figure.layout.title : {};
+  // on the title's first line: after a `<br><sub>` subtitle it sat beside the subtitle,
+  // in the title's font (seen in JupyterLab's mid-training screenshots)
+  const text = !title
+    ? "(smoke)"
+    : title.includes("<br>")
+    ? title.replace("<br>", " (smoke)<br>")
+    : `${title} (smoke)`;
   return {
     ...figure,
-    layout: { ...figure.layout, title: { ...old, text: title ? `${title} (smoke)` : "(smoke)" } },
+    layout: { ...figure.layout, title: { ...old, text } },
   };
 }
 

@@ -171,7 +171,10 @@ class JupyterProgress {
     // The figure as tall as its div: drawn 380 px high into 320, its axis labels and
     // legend spilled over the outputs below it (seen in JupyterLab's screenshots).
     figure.layout.height = 320;
-    figure.layout.margin = { l: 60, r: 20, t: 70, b: 50 };
+    // the legend below the axis titles: at the default y = −0.2 of this shorter plot it
+    // sat on the "epoch" titles (seen in JupyterLab's mid-training screenshots)
+    figure.layout.margin = { l: 60, r: 20, t: 70, b: 75 };
+    figure.layout.legend = { orientation: "h", y: -0.32, yanchor: "top" };
     const bundle: MimeBundle = chartBundle(figure);
     if (!final) delete bundle[PLOTLY_MIME];
     const pct = total > 0 ? Math.round((100 * done) / total) : 0;

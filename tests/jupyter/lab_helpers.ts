@@ -950,6 +950,16 @@ export async function screenshotCell(
   file: string,
   output?: number,
 ): Promise<void> {
+  // Lab renders only the cells near its viewport (windowing): let Lab scroll to the cell
+  // first, so that it is laid out when measured (scrollIntoView alone left the outputs of
+  // long notebooks outside the page: "Clipped area is either empty").
+  await page.evaluate(async ([p, c]) => {
+    // deno-lint-ignore no-explicit-any
+    const panel = (globalThis as any).__nnPanels[p];
+    // deno-lint-ignore no-explicit-any
+    const cells = (panel.content.widgets as any[]).filter((x) => x.model.type === "code");
+    await panel.content.scrollToCell?.(cells[c], "center");
+  }, [path, codeCell] as const);
   const handle = await page.evaluateHandle(([p, c, o]) => {
     // deno-lint-ignore no-explicit-any
     const panel = (globalThis as any).__nnPanels[p];

@@ -129,6 +129,17 @@ Deno.test("smoke profile: '(smoke)' in every title, full-only figures replaced b
     const title = (bundle[PLOTLY] as { layout: { title: { text: string } } }).layout.title.text;
     assert.equal(title, "Attention (smoke)");
     assert.equal(fig.layout.title && (fig.layout.title as { text: string }).text, "Attention");
+    // a title with a subtitle line: "(smoke)" ends the first line, once
+    const sub = chartBundle(
+      lineChart({ title: "Loss<br><sub>epoch 2/3</sub>", series: [{ name: "a", y: [1] }] }),
+    );
+    const subTitle = (sub[PLOTLY] as { layout: { title: { text: string } } }).layout.title.text;
+    assert.equal(subTitle, "Loss (smoke)<br><sub>epoch 2/3</sub>");
+    const again = chartBundle(sub[PLOTLY] as Parameters<typeof chartBundle>[0]);
+    assert.equal(
+      (again[PLOTLY] as { layout: { title: { text: string } } }).layout.title.text,
+      subTitle,
+    );
     const untitled = chartBundle(lineChart({ series: [{ name: "a", y: [1] }] }));
     assert.match(String(untitled["text/plain"]), /^Chart "\(smoke\)"/);
     const printed = printedBy(() => show(fig, { fullOnly: "the model is untrained in smoke" }));
