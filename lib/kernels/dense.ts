@@ -145,7 +145,10 @@ const backwardInput: KernelFunc = ({ inputs, backend, attrs }) => {
   return dx;
 };
 
-/** The kernel configs of {@linkcode dense} for `backendName` ("cpu" or "wasm"). */
+/**
+ * The kernel configs of {@linkcode dense} for `backendName` ("cpu", "wasm", or "webgpu":
+ * `webgpu/dense.ts`'s programs under the same names, sharing the gradient below).
+ */
 export function denseKernels(backendName: string): KernelConfig[] {
   if (backendName === "webgpu") {
     return denseWebGPUKernels({
@@ -217,9 +220,9 @@ export function denseFusion(): boolean {
 export function denseFusedHere(): boolean {
   if (!enabled) return false;
   const b = tf.getBackend();
-  if (b === "webgpu") return webgpuFusion() && tf.getKernel(DENSE_KERNEL, b) !== undefined;
-  return (b === "cpu" || b === "wasm") &&
-    tf.getKernel(DENSE_KERNEL, b) !== undefined;
+  if (b === "webgpu" && !webgpuFusion()) return false;
+  // registered (by ./mod.ts) for cpu, wasm and webgpu only
+  return tf.getKernel(DENSE_KERNEL, b) !== undefined;
 }
 
 /**

@@ -58,10 +58,10 @@ import {
   parseGemmThreads,
   selectGemm,
   setGemmThreads,
+  softmaxCrossEntropy,
   startGemmThreads,
 } from "../../lib/kernels/mod.ts";
 import type { GemmChoice, GemmThreads } from "../../lib/kernels/mod.ts";
-import { softmaxCrossEntropy } from "../../lib/kernels/softmax_cross_entropy.ts";
 import { rnnClassifier } from "../../lib/models/recurrent.ts";
 import { transformerClassifier } from "../../lib/models/transformer.ts";
 import { cnnTextClassifier } from "../../lib/models/cnn_text.ts";
@@ -235,7 +235,7 @@ async function epochMs(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor, batch:
 async function benchModel(
   id: ModelId,
   backend: string,
-  opts: { reps: number; targetMs: number; maxBatches: number; optimizer: string; loss: string },
+  opts: BenchOptions,
 ): Promise<BenchRow> {
   const spec = SPECS[id];
   const bs = spec.batch;
@@ -249,8 +249,7 @@ async function benchModel(
     batches_per_rep: 0,
   };
   const model = spec.build(0);
-  const optimizer = opts.optimizer === "tfjs" ? tf.train.adam(1e-3) : adam(1e-3);
-  model.compile({ optimizer, loss: lossOf(opts.loss) });
+  model.compile({ optimizer: optimizerOf(opts.optimizer), loss: lossOf(opts.loss) });
   let data = spec.data(2 * bs);
   try {
     await epochMs(model, data.x, data.y, bs); // warm-up: compiles, allocates
@@ -321,8 +320,22 @@ function ceilings(
   };
 }
 
+/** What `--reps`, `--target-ms`, `--max-batches`, `--optimizer` and `--loss` set. */
+interface BenchOptions {
+  reps: number;
+  targetMs: number;
+  maxBatches: number;
+  optimizer: string;
+  loss: string;
+}
+
+/** The optimizer `--optimizer` names: the library's one-pass Adam or tfjs's (lr 1e-3). */
+function optimizerOf(name: string): tf.Optimizer {
+  return name === "tfjs" ? tf.train.adam(1e-3) : adam(1e-3);
+}
+
 /** The loss `--loss` names: the library's one-pass op or tfjs's. */
-export function lossOf(name: string): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar {
+function lossOf(name: string): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Scalar {
   return name === "tfjs"
     ? (yTrue, yPred) => tf.losses.softmaxCrossEntropy(yTrue, yPred) as tf.Scalar
     : softmaxCrossEntropy;
@@ -338,7 +351,7 @@ async function profileModel(
   const spec = SPECS[id];
   const model = spec.build(0);
   model.compile({
-    optimizer: optimizer === "tfjs" ? tf.train.adam(1e-3) : adam(1e-3),
+    optimizer: optimizerOf(optimizer),
     loss: lossOf(loss),
   });
   const { x, y } = spec.data(spec.batch);
@@ -806,7 +819,7 @@ async function main() {
  */
 async function benchWebGPUPaths(
   id: ModelId,
-  opts: { reps: number; targetMs: number; maxBatches: number; optimizer: string; loss: string },
+  opts: BenchOptions,
 ): Promise<BenchRow[]> {
   const spec = SPECS[id];
   const bs = spec.batch;
@@ -823,8 +836,7 @@ async function benchWebGPUPaths(
   }));
   const models = paths.map(() => {
     const model = spec.build(0);
-    const opt = opts.optimizer === "tfjs" ? tf.train.adam(1e-3) : adam(1e-3);
-    model.compile({ optimizer: opt, loss: lossOf(opts.loss) });
+    model.compile({ optimizer: optimizerOf(opts.optimizer), loss: lossOf(opts.loss) });
     return model;
   });
   const { x, y } = spec.data(bs);

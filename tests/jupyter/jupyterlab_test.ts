@@ -376,9 +376,9 @@ for (const config of CONFIGS) {
             // jupyterlab-plotly, 2 busy cores; never reproduced here): when the kernel sent
             // it once and Lab shows it twice, the run is repeated once in a fresh page, with
             // the first run's outputs logged, and must then be clean.
-            const shownTwice = (r: LabReport) =>
-              (trainingCell(r)?.outputs.filter((o) => o.type === "display_data").length ?? 0) > 1;
-            if (shownTwice(report)) {
+            const displaysShown = (r: LabReport) =>
+              trainingCell(r)?.outputs.filter((o) => o.type === "display_data").length ?? 0;
+            if (displaysShown(report) > 1) {
               console.log(
                 `Lab showed the training display more than once although the kernel sent it ` +
                   `once: ${trainingOutputs(report)}; display_data received: ` +
@@ -396,7 +396,7 @@ for (const config of CONFIGS) {
               const train = trainingCell(report);
               assert.ok(train, "the training cell shows its display");
               assert.equal(
-                train.outputs.filter((o) => o.type === "display_data").length,
+                displaysShown(report),
                 1,
                 `one training display, updated in place; the cell's outputs: ${
                   trainingOutputs(report)

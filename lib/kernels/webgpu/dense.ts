@@ -28,6 +28,7 @@
 
 import { getKernel } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
+import type { WebGPUBackend } from "@tensorflow/tfjs-backend-webgpu";
 import { sizeOf } from "../io.ts";
 import { WGSLProgram, WORKGROUP } from "./program.ts";
 
@@ -43,11 +44,6 @@ fn main(index : i32) {
   }
 }`;
 }
-
-type Backend = {
-  disposeData(dataId: object): void;
-  runWebGPUProgram(program: WGSLProgram, inputs: TensorInfo[], dtype: string): TensorInfo;
-};
 
 /** Runs the webgpu backend's kernel `name` (the registered one: the library's wrappers too). */
 function call(
@@ -71,7 +67,7 @@ const reshape = (backend: unknown, x: TensorInfo, shape: number[]) =>
   call("Reshape", backend, { x }, { shape });
 
 const free = (backend: unknown, ...infos: TensorInfo[]) => {
-  for (const t of infos) (backend as Backend).disposeData(t.dataId);
+  for (const t of infos) (backend as WebGPUBackend).disposeData(t.dataId);
 };
 
 /** `NNDense` on webgpu: one `_FusedMatMul` program (bias and activation in its epilogue). */
@@ -112,7 +108,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   let dz2 = dy2;
   if (relu) {
     const y2 = reshape(backend, y, [rows, N]);
-    dz2 = (backend as Backend).runWebGPUProgram(
+    dz2 = (backend as WebGPUBackend).runWebGPUProgram(
       new WGSLProgram({
         key: "dense_relu_grad",
         inputs: ["dy", "y"],
