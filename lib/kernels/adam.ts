@@ -4,9 +4,10 @@
  * tfjs's `AdamOptimizer` runs about a dozen kernels per weight per step (two moment
  * updates, square, bias corrections, sqrt, divide, scale, add), each allocating a
  * tensor the size of the weight: for a 5 000 × 64 embedding table that is a dozen
- * passes over 1.3 MB. `FastAdam` copies the gradient, both moments and the weight into
- * the SIMD kernels' memory, updates the three in one vectorised pass (float32, as
- * tfjs's), then assigns them. The maths is
+ * passes over 1.3 MB. `FastAdam` updates the three in one vectorised pass (float32, as
+ * tfjs's): on wasm in place on tfjs's heap (the kernels instantiated on its memory,
+ * `wasmHeapKernels`; where another tensor shares the weight's memory, a copy is updated
+ * and assigned instead), on cpu in the SIMD kernels' memory, copied in and assigned back. The maths is
  * tfjs's exactly (same ε, bias correction through β₁ᵗ and β₂ᵗ); it is a subclass of
  * `tf.AdamOptimizer`, so its state saves and loads as tfjs's "Adam". On webgpu it runs
  * three WGSL programs per weight (`nn/kernels/webgpu/adam.ts`; tfjs's own update when
@@ -24,7 +25,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { copyToTensor, readF32 } from "./memory.ts";
-import { simd, simdAlloc } from "./simd/simd.ts";
+import { simd, simdAlloc, wasmHeapKernels } from "./simd/simd.ts";
 import { fusedOnWebGPU } from "./webgpu/program.ts";
 import { adamUpdateWebGPU } from "./webgpu/adam.ts";
 
@@ -82,6 +83,29 @@ export class FastAdam extends tf.AdamOptimizer {
         throw new Error(`FastAdam: ${name} is ${value.dtype}; only float32 weights train.`);
       }
       const n = value.size;
+      const heap = wasmHeapKernels(tf.backend());
+      if (
+        heap && heap.refCount(m) === 1 && heap.refCount(v) === 1 && heap.refCount(value) === 1
+      ) {
+        // on wasm, in place on tfjs's heap: no copies, no new tensors (only where no
+        // other tensor shares the weight's or the moments' memory)
+        const k = heap.kernels;
+        const at = heap.address;
+        k.adam_update(
+          at(gradient),
+          at(m),
+          at(v),
+          at(value),
+          n,
+          beta1,
+          beta2,
+          learningRate,
+          c1,
+          c2,
+          eps,
+        );
+        return;
+      }
       // gradient, moments and weight copied into the SIMD kernels' memory, updated there
       const [gB, mB, vB, wB] = simdAlloc([n, n, n, n]);
       gB.view().set(readF32(gradient));

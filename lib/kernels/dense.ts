@@ -35,6 +35,7 @@ import { allocOutput, f32, sizeOf } from "./io.ts";
 import { fillRows, gemm } from "./gemm.ts";
 import { denseWebGPUKernels } from "./webgpu/dense.ts";
 import { webgpuFusion } from "./webgpu/program.ts";
+import { wasmHeapKernels } from "./simd/simd.ts";
 
 /** The activations {@linkcode dense} fuses. */
 export type DenseActivation = "linear" | "relu";
@@ -68,7 +69,11 @@ const forward: KernelFunc = ({ inputs, backend, attrs }) => {
   if (rows > 0 && K > 0) {
     gemm(false, false, rows, N, K, 1, f32(backend, x), K, f32(backend, kernel), N, 1, Y, N);
   }
-  if (act === "relu") reluInPlace(Y);
+  if (act === "relu") {
+    const heap = wasmHeapKernels(backend);
+    if (heap) heap.kernels.relu(heap.address(out), Y.length);
+    else reluInPlace(Y);
+  }
   return out;
 };
 
@@ -105,11 +110,24 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const dw = allocOutput(backend, kernel.shape, "float32");
   const db = allocOutput(backend, [N], "float32");
   const dB = f32(backend, db);
-  dB.fill(0);
   // db = Σ_rows dz, in the same pass
   const dY = f32(backend, dy);
   let dz = dY;
-  if (dzOut) {
+  const heap = wasmHeapKernels(backend);
+  if (heap) {
+    // on wasm: the SIMD kernel, in place on the heap (the same float32 sums, row by row)
+    heap.kernels.dense_backward_epilogue(
+      heap.address(dy),
+      dzOut ? heap.address(y) : 0,
+      dzOut ? heap.address(dzOut) : 0,
+      heap.address(db),
+      rows,
+      N,
+      dzOut ? 1 : 0,
+    );
+    if (dzOut) dz = f32(backend, dzOut);
+  } else if (dzOut) {
+    dB.fill(0);
     const Y = f32(backend, y);
     dz = f32(backend, dzOut);
     // dy · step(y), branch-free (a comparison as 0 or 1, see reluInPlace)
@@ -121,6 +139,7 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
       }
     }
   } else {
+    dB.fill(0);
     for (let r = 0, i = 0; r < rows; r++) for (let j = 0; j < N; j++, i++) dB[j] += dY[i];
   }
   const dW = f32(backend, dw);

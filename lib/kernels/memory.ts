@@ -65,6 +65,14 @@ export function readF32(t: tf.Tensor): Float32Array {
   return t.dataSync() as Float32Array;
 }
 
+/** An int32 tensor's values, as {@linkcode readF32} reads float32 ones. Read-only. */
+export function readInt32(t: tf.Tensor): Int32Array {
+  if (t.dtype !== "int32") throw new Error(`readInt32 needs an int32 tensor, got ${t.dtype}.`);
+  const heap = heapOf();
+  if (heap) return heap.typedArrayFromHeap(t) as unknown as Int32Array;
+  return t.dataSync() as Int32Array;
+}
+
 /**
  * Makes a tensor from `values`. On wasm the values are copied into the heap and the
  * array goes back to the pool; elsewhere the tensor keeps the array.

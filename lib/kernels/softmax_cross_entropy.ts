@@ -8,7 +8,8 @@
  * kernel's dispatch costs more than its arithmetic, about 1 ms a training step on wasm in
  * all (measured in `deno task bench --profile`; PyTorch's `cross_entropy` takes 0.05 ms).
  * This op computes the loss and the softmax in one pass over the logits and the gradient
- * in one pass over the saved softmax. On webgpu (where reading the logits back would stall
+ * in one pass over the saved softmax. Labels may be float32 or int32 (`tf.oneHot`'s
+ * dtype, which tfjs's loss casts to float32; the gradient for them is float32, as tfjs's). On webgpu (where reading the logits back would stall
  * the GPU) and for inputs it does not take, it is `tf.losses.softmaxCrossEntropy` itself.
  *
  * The maths is tfjs's: the mean over rows of `−Σ_c labels_c · log softmax(logits)_c`
@@ -29,13 +30,14 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
-import { copyToTensor, readF32 } from "./memory.ts";
+import { copyToTensor, readF32, readInt32 } from "./memory.ts";
 
 /** Whether the one-pass op runs for these inputs (else tfjs's loss runs). */
 function fusable(labels: tf.Tensor, logits: tf.Tensor): boolean {
   const backend = tf.getBackend();
   return (backend === "cpu" || backend === "wasm") &&
-    logits.dtype === "float32" && labels.dtype === "float32" && logits.rank >= 1 &&
+    logits.dtype === "float32" && (labels.dtype === "float32" || labels.dtype === "int32") &&
+    logits.rank >= 1 &&
     logits.size > 0 && tf.util.arraysEqual(labels.shape, logits.shape);
 }
 
@@ -65,7 +67,8 @@ export function softmaxCrossEntropy(labels: tf.Tensor, logits: tf.Tensor): tf.Sc
       const rows = n / C;
       // softmax and labels, kept (in JS memory) for the backward pass
       const p = readF32(xt).slice();
-      const y = readF32(yt).slice();
+      // (one-hot labels from tf.oneHot are int32: read as float32, as tfjs's loss casts them)
+      const y = yt.dtype === "float32" ? readF32(yt).slice() : Float32Array.from(readInt32(yt));
       let total = 0;
       for (let r = 0; r < rows; r++) {
         const o = r * C;

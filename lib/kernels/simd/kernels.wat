@@ -817,6 +817,76 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $il))))
 
+  ;; ---- dense layer epilogues ------------------------------------------------------
+
+  ;; y ← max(y, 0) over n floats in place, on the bits: a set sign bit clears the word
+  ;; (negative values and −0 become +0), as dense.ts's reluInPlace.
+  (func (export "relu") (param $p i32) (param $n i32)
+    (local $j i32) (local $n4 i32) (local $v4 i32) (local $x v128) (local $b i32)
+    (local.set $n4 (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $v4 (i32.and (local.get $n4) (i32.const -16)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+      (local.set $x (v128.load (i32.add (local.get $p) (local.get $j))))
+      (v128.store (i32.add (local.get $p) (local.get $j))
+        (v128.andnot (local.get $x) (i32x4.shr_s (local.get $x) (i32.const 31))))
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $l)))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+      (local.set $b (i32.load (i32.add (local.get $p) (local.get $j))))
+      (i32.store (i32.add (local.get $p) (local.get $j))
+        (i32.and (local.get $b) (i32.xor (i32.shr_s (local.get $b) (i32.const 31)) (i32.const -1))))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $l))))
+
+  ;; A dense layer's backward epilogue over `rows` rows of `n` floats: with relu ≠ 0,
+  ;; dz = dy · step(y) written to dz; db[j] = Σ_rows dz[r, j] (dz = dy when relu = 0, and
+  ;; dz is then not written). The sums run row by row in float32, as dense.ts's loop.
+  (func (export "dense_backward_epilogue")
+    (param $dy i32) (param $y i32) (param $dz i32) (param $db i32) (param $rows i32)
+    (param $n i32) (param $relu i32)
+    (local $r i32) (local $j i32) (local $n4 i32) (local $v4 i32) (local $o i32) (local $v v128)
+    (local $s f32)
+    (local.set $n4 (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $v4 (i32.and (local.get $n4) (i32.const -16)))
+    (memory.fill (local.get $db) (i32.const 0) (local.get $n4))
+    (block $rows_done (loop $row
+      (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $o (i32.mul (local.get $r) (local.get $n4)))
+      (local.set $j (i32.const 0))
+      (block $d (loop $l
+        (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+        (local.set $v (v128.load (i32.add (local.get $dy) (i32.add (local.get $o) (local.get $j)))))
+        (if (local.get $relu)
+          (then
+            ;; dy · step(y), step as 1.0 or 0.0 (a NaN in dy stays NaN, as tfjs's product)
+            (local.set $v
+              (f32x4.mul (local.get $v)
+                (v128.and (v128.const f32x4 1 1 1 1)
+                  (f32x4.gt (v128.load (i32.add (local.get $y) (i32.add (local.get $o) (local.get $j))))
+                    (v128.const f32x4 0 0 0 0)))))
+            (v128.store (i32.add (local.get $dz) (i32.add (local.get $o) (local.get $j))) (local.get $v))))
+        (v128.store (i32.add (local.get $db) (local.get $j))
+          (f32x4.add (v128.load (i32.add (local.get $db) (local.get $j))) (local.get $v)))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $l)))
+      (block $d (loop $l
+        (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+        (local.set $s (f32.load (i32.add (local.get $dy) (i32.add (local.get $o) (local.get $j)))))
+        (if (local.get $relu)
+          (then
+            (if (i32.eqz (f32.gt (f32.load (i32.add (local.get $y) (i32.add (local.get $o) (local.get $j))))
+                  (f32.const 0)))
+              (then (local.set $s (f32.mul (local.get $s) (f32.const 0)))))
+            (f32.store (i32.add (local.get $dz) (i32.add (local.get $o) (local.get $j))) (local.get $s))))
+        (f32.store (i32.add (local.get $db) (local.get $j))
+          (f32.add (f32.load (i32.add (local.get $db) (local.get $j))) (local.get $s)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $l)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $row))))
+
   ;; ---- Adam -----------------------------------------------------------------------
 
   ;; One Adam step over n weights, in place: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g²,

@@ -24,7 +24,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { decodeBase64 } from "./base64.ts";
-import { WASM_BASE64 } from "./kernels_wasm.ts";
+import { WASM_BASE64, WASM_HEAP_BASE64 } from "./kernels_wasm.ts";
 
 /** The module's exports. Addresses are byte offsets into `memory`; see `kernels.wat`. */
 export interface SimdKernels {
@@ -152,6 +152,21 @@ export interface SimdKernels {
     window: number,
     features: number,
   ): void;
+  /** `n` floats at `p`, in place: max(x, 0) on the bits (−0 and negatives become +0). */
+  relu(p: number, n: number): void;
+  /**
+   * A dense layer's backward epilogue over `rows × n` floats: `dz = dy · step(y)` when
+   * `relu` ≠ 0, and `db` = the column sums of dz (of dy when `relu` = 0).
+   */
+  dense_backward_epilogue(
+    dy: number,
+    y: number,
+    dz: number,
+    db: number,
+    rows: number,
+    n: number,
+    relu: number,
+  ): void;
   /** One Adam step over `n` weights in place (m, v and w updated; see `kernels.wat`). */
   adam_update(
     g: number,
@@ -186,6 +201,73 @@ export function simd(): SimdKernels {
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
   kernels = instance.exports as unknown as SimdKernels;
   return kernels;
+}
+
+/** tfjs-backend-wasm's backend, as far as {@linkcode wasmHeapKernels} reads it. */
+interface WasmBackendLike {
+  wasm?: { asm?: { memory?: unknown } };
+  dataIdMap?: { get(dataId: object): { memoryOffset: number; refCount?: number } | undefined };
+}
+
+/** The SIMD kernels instantiated on tfjs-backend-wasm's heap, with tensors' addresses. */
+export interface HeapKernels {
+  /** The kernels; their addresses are byte offsets into tfjs-wasm's heap. */
+  kernels: Omit<SimdKernels, "memory">;
+  /** The heap itself (its buffer changes when tfjs grows it: take views after allocating). */
+  memory: WebAssembly.Memory;
+  /** Byte address of a tensor's data in the heap. */
+  address(t: { dataId: object }): number;
+  /** How many tensors share this tensor's data (1: nobody else sees it change). */
+  refCount(t: { dataId: object }): number;
+}
+
+const heapInstances = new WeakMap<object, HeapKernels | null>();
+
+/**
+ * The SIMD kernels on tfjs-backend-wasm's own heap (`kernels.wat` assembled with its
+ * memory imported, see `build.ts`), so that a kernel registered for the wasm backend can
+ * run them in place on its inputs and outputs instead of copying them into
+ * {@linkcode simd}'s memory and back; `null` for any other backend, or where tfjs-wasm's
+ * memory cannot be imported (its multi-threaded build shares its memory).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import "@tensorflow/tfjs-backend-wasm";
+ * import { wasmHeapKernels } from "nn/kernels/simd/simd.ts";
+ * await tf.setBackend("cpu");
+ * console.log(wasmHeapKernels(tf.backend())); // null: not the wasm backend
+ * ```
+ */
+export function wasmHeapKernels(backend: object): HeapKernels | null {
+  if (heapInstances.has(backend)) return heapInstances.get(backend)!;
+  const b = backend as WasmBackendLike;
+  const memory = b.wasm?.asm?.memory;
+  const ids = b.dataIdMap;
+  let found: HeapKernels | null = null;
+  if (memory instanceof WebAssembly.Memory && ids) {
+    try {
+      const instance = new WebAssembly.Instance(
+        new WebAssembly.Module(decodeBase64(WASM_HEAP_BASE64)),
+        { env: { memory } },
+      );
+      const info = (t: { dataId: object }) => {
+        const i = ids.get(t.dataId);
+        if (!i) throw new Error("wasmHeapKernels: a tensor that is not on the wasm backend.");
+        return i;
+      };
+      found = {
+        kernels: instance.exports as unknown as Omit<SimdKernels, "memory">,
+        memory,
+        address: (t) => info(t).memoryOffset,
+        refCount: (t) => info(t).refCount ?? Infinity, // unknown: treat as shared
+      };
+    } catch {
+      found = null; // a shared (threaded) heap: the callers copy, as on cpu
+    }
+  }
+  heapInstances.set(backend, found);
+  return found;
 }
 
 /** The first bytes stay unused, so that no block starts at address 0. */

@@ -1,5 +1,6 @@
 // FastAdam takes the same steps as tfjs's Adam: weights after three training steps agree
-// within 1e-5 · (1 + max |w|), on cpu and on wasm, and its state saves like Adam's.
+// within 1e-5 · (1 + max |w|), on cpu and on wasm, and its state saves like Adam's; on wasm it
+// updates an unshared weight in place and never changes a tensor that shares its memory.
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { adam } from "../../../lib/kernels/mod.ts";
@@ -54,3 +55,36 @@ for (const backend of ["cpu", "wasm"]) {
     tf.dispose([x, y]);
   });
 }
+
+Deno.test("FastAdam on wasm updates in place, and leaves a tensor sharing the weight as it was", async () => {
+  await tf.setBackend("wasm");
+  const w = tf.variable(tf.tensor1d([1, -2, 3, -4, 5]), true, "adam_in_place_w");
+  const opt = adam(0.1);
+  const step = () =>
+    opt.minimize(() => tf.sum(tf.mul(w, tf.tensor1d([1, 1, -1, -1, 2]))) as tf.Scalar);
+  step(); // creates the moments
+  const before = w.dataId;
+  step();
+  assert.equal(w.dataId, before, "an unshared weight keeps its memory: updated in place");
+  // a clone shares the weight's memory (tfjs-wasm counts references): the step must not
+  // change what the clone holds
+  const held = tf.clone(w);
+  const heldValues = Array.from(await held.data());
+  step();
+  assert.deepEqual(Array.from(await held.data()), heldValues, "the clone kept its values");
+  assert.notDeepEqual(Array.from(await w.data()), heldValues, "the weight moved");
+  // and the same three steps as tfjs's Adam (the first test's bound, 1e-5 · (1 + max |w|))
+  const w2 = tf.variable(tf.tensor1d([1, -2, 3, -4, 5]), true, "adam_in_place_w2");
+  const stock = tf.train.adam(0.1);
+  for (let i = 0; i < 3; i++) {
+    stock.minimize(() => tf.sum(tf.mul(w2, tf.tensor1d([1, 1, -1, -1, 2]))) as tf.Scalar);
+  }
+  const a = await w.data();
+  const b = await w2.data();
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 * 6, `${a[i]} vs ${b[i]}`);
+  }
+  tf.dispose([w, w2, held]);
+  opt.dispose();
+  stock.dispose();
+});

@@ -50,6 +50,12 @@ for (const backend of ["cpu", "wasm"]) {
           .toFloat(),
         randn(rng, [128, 10]),
       ],
+      // int32 one-hot labels, as tf.oneHot makes them (and the reference models' data)
+      [
+        "int32 one-hot 64×10",
+        tf.oneHot(tf.tensor1d(Array.from({ length: 64 }, (_, i) => (i * 3) % 10), "int32"), 10),
+        randn(rng, [64, 10]),
+      ],
       ["soft 5×3", softLabels(rng, 5, 3), randn(rng, [5, 3], 30)],
       ["3-D 2×4×6", softLabels(rng, 8, 6).reshape([2, 4, 6]), randn(rng, [2, 4, 6])],
     ];
