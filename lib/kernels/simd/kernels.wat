@@ -950,114 +950,192 @@
   ;; its queries, keys, values, weights and gradients.
 
   ;; C = alpha · A · B (acc = 0) or C += alpha · A · B (acc ≠ 0): A is m × k, B is k × n,
-  ;; C is m × n, all row-major with row strides lda, ldb, ldc in bytes. Each row of C is
-  ;; computed sixteen columns at a time (four f32x4 accumulators over k), then four,
-  ;; then one.
+  ;; C is m × n, all row-major with row strides lda, ldb, ldc in bytes. Blocks of four rows
+  ;; and eight columns first (eight f32x4 accumulators: each B load serves four rows, each
+  ;; A element eight columns), then the rest of each row sixteen, four and one column at
+  ;; a time. Every element of C is the same float32 sum over k in order, whichever path.
   (func (export "mm")
     (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $c i32)
     (param $ldc i32) (param $m i32) (param $n i32) (param $k i32) (param $alpha f32)
     (param $acc i32)
-    (local $i i32) (local $j i32) (local $kk i32) (local $ar i32) (local $cr i32)
-    (local $bp i32) (local $n16 i32) (local $n4 i32) (local $nb i32)
-    (local $x v128) (local $al v128)
-    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $t f32)
+    (local $i i32) (local $j i32) (local $nb i32) (local $r i32) (local $al v128)
     (local.set $nb (i32.shl (local.get $n) (i32.const 2)))
-    (local.set $n16 (i32.and (local.get $nb) (i32.const -64)))
-    (local.set $n4 (i32.and (local.get $nb) (i32.const -16)))
     (local.set $al (f32x4.splat (local.get $alpha)))
+    (block $blocks_done
+      (loop $block
+        (br_if $blocks_done (i32.gt_u (i32.add (local.get $i) (i32.const 4)) (local.get $m)))
+        (local.set $j (i32.const 0))
+        (block $d (loop $l
+          (br_if $d (i32.gt_u (i32.add (local.get $j) (i32.const 32)) (local.get $nb)))
+          (call $mm_tile4x8
+            (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $lda))) (local.get $lda)
+            (i32.add (local.get $b) (local.get $j)) (local.get $ldb)
+            (i32.add (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $ldc))) (local.get $j))
+            (local.get $ldc) (local.get $k) (local.get $al) (local.get $acc))
+          (local.set $j (i32.add (local.get $j) (i32.const 32)))
+          (br $l)))
+        ;; the block's last columns, row by row
+        (if (i32.lt_u (local.get $j) (local.get $nb))
+          (then
+            (local.set $r (i32.const 0))
+            (block $rd (loop $rl
+              (br_if $rd (i32.ge_u (local.get $r) (i32.const 4)))
+              (call $mm_row
+                (i32.add (local.get $a) (i32.mul (i32.add (local.get $i) (local.get $r)) (local.get $lda)))
+                (i32.add (local.get $c) (i32.mul (i32.add (local.get $i) (local.get $r)) (local.get $ldc)))
+                (local.get $b) (local.get $ldb) (local.get $j) (local.get $nb) (local.get $k)
+                (local.get $alpha) (local.get $acc))
+              (local.set $r (i32.add (local.get $r) (i32.const 1)))
+              (br $rl)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $block)))
+    ;; the last rows (m mod 4)
     (block $rows_done
       (loop $row
         (br_if $rows_done (i32.ge_u (local.get $i) (local.get $m)))
-        (local.set $ar (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $lda))))
-        (local.set $cr (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $ldc))))
-        ;; sixteen columns at a time
-        (local.set $j (i32.const 0))
-        (block $d16 (loop $l16
-          (br_if $d16 (i32.ge_u (local.get $j) (local.get $n16)))
-          (local.set $s0 (v128.const f32x4 0 0 0 0))
-          (local.set $s1 (v128.const f32x4 0 0 0 0))
-          (local.set $s2 (v128.const f32x4 0 0 0 0))
-          (local.set $s3 (v128.const f32x4 0 0 0 0))
-          (local.set $bp (i32.add (local.get $b) (local.get $j)))
-          (local.set $kk (i32.const 0))
-          (block $dk (loop $lk
-            (br_if $dk (i32.ge_u (local.get $kk) (local.get $k)))
-            (local.set $x
-              (v128.load32_splat (i32.add (local.get $ar) (i32.shl (local.get $kk) (i32.const 2)))))
-            (local.set $s0 (f32x4.add (local.get $s0)
-              (f32x4.mul (local.get $x) (v128.load (local.get $bp)))))
-            (local.set $s1 (f32x4.add (local.get $s1)
-              (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $bp)))))
-            (local.set $s2 (f32x4.add (local.get $s2)
-              (f32x4.mul (local.get $x) (v128.load offset=32 (local.get $bp)))))
-            (local.set $s3 (f32x4.add (local.get $s3)
-              (f32x4.mul (local.get $x) (v128.load offset=48 (local.get $bp)))))
-            (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
-            (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
-            (br $lk)))
-          (local.set $bp (i32.add (local.get $cr) (local.get $j)))
-          (local.set $s0 (f32x4.mul (local.get $s0) (local.get $al)))
-          (local.set $s1 (f32x4.mul (local.get $s1) (local.get $al)))
-          (local.set $s2 (f32x4.mul (local.get $s2) (local.get $al)))
-          (local.set $s3 (f32x4.mul (local.get $s3) (local.get $al)))
-          (if (local.get $acc)
-            (then
-              (local.set $s0 (f32x4.add (local.get $s0) (v128.load (local.get $bp))))
-              (local.set $s1 (f32x4.add (local.get $s1) (v128.load offset=16 (local.get $bp))))
-              (local.set $s2 (f32x4.add (local.get $s2) (v128.load offset=32 (local.get $bp))))
-              (local.set $s3 (f32x4.add (local.get $s3) (v128.load offset=48 (local.get $bp))))))
-          (v128.store (local.get $bp) (local.get $s0))
-          (v128.store offset=16 (local.get $bp) (local.get $s1))
-          (v128.store offset=32 (local.get $bp) (local.get $s2))
-          (v128.store offset=48 (local.get $bp) (local.get $s3))
-          (local.set $j (i32.add (local.get $j) (i32.const 64)))
-          (br $l16)))
-        ;; four columns at a time
-        (block $d4 (loop $l4
-          (br_if $d4 (i32.ge_u (local.get $j) (local.get $n4)))
-          (local.set $s0 (v128.const f32x4 0 0 0 0))
-          (local.set $bp (i32.add (local.get $b) (local.get $j)))
-          (local.set $kk (i32.const 0))
-          (block $dk (loop $lk
-            (br_if $dk (i32.ge_u (local.get $kk) (local.get $k)))
-            (local.set $s0 (f32x4.add (local.get $s0)
-              (f32x4.mul
-                (v128.load32_splat (i32.add (local.get $ar) (i32.shl (local.get $kk) (i32.const 2))))
-                (v128.load (local.get $bp)))))
-            (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
-            (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
-            (br $lk)))
-          (local.set $bp (i32.add (local.get $cr) (local.get $j)))
-          (local.set $s0 (f32x4.mul (local.get $s0) (local.get $al)))
-          (if (local.get $acc)
-            (then (local.set $s0 (f32x4.add (local.get $s0) (v128.load (local.get $bp))))))
-          (v128.store (local.get $bp) (local.get $s0))
-          (local.set $j (i32.add (local.get $j) (i32.const 16)))
-          (br $l4)))
-        ;; one column at a time
-        (block $d1 (loop $l1
-          (br_if $d1 (i32.ge_u (local.get $j) (local.get $nb)))
-          (local.set $t (f32.const 0))
-          (local.set $bp (i32.add (local.get $b) (local.get $j)))
-          (local.set $kk (i32.const 0))
-          (block $dk (loop $lk
-            (br_if $dk (i32.ge_u (local.get $kk) (local.get $k)))
-            (local.set $t (f32.add (local.get $t)
-              (f32.mul
-                (f32.load (i32.add (local.get $ar) (i32.shl (local.get $kk) (i32.const 2))))
-                (f32.load (local.get $bp)))))
-            (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
-            (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
-            (br $lk)))
-          (local.set $bp (i32.add (local.get $cr) (local.get $j)))
-          (local.set $t (f32.mul (local.get $t) (local.get $alpha)))
-          (if (local.get $acc)
-            (then (local.set $t (f32.add (local.get $t) (f32.load (local.get $bp))))))
-          (f32.store (local.get $bp) (local.get $t))
-          (local.set $j (i32.add (local.get $j) (i32.const 4)))
-          (br $l1)))
+        (call $mm_row
+          (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $lda)))
+          (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $ldc)))
+          (local.get $b) (local.get $ldb) (i32.const 0) (local.get $nb) (local.get $k)
+          (local.get $alpha) (local.get $acc))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $row))))
+
+  ;; Four rows × eight columns of C (see mm): A's rows at a, a + lda, …; B's at b, b + ldb, …
+  (func $mm_tile4x8
+    (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $c i32)
+    (param $ldc i32) (param $k i32) (param $al v128) (param $acc i32)
+    (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $kk i32) (local $bp i32)
+    (local $b0 v128) (local $b1 v128) (local $x v128)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local.set $a1 (i32.add (local.get $a) (local.get $lda)))
+    (local.set $a2 (i32.add (local.get $a1) (local.get $lda)))
+    (local.set $a3 (i32.add (local.get $a2) (local.get $lda)))
+    (local.set $bp (local.get $b))
+    (local.set $kk (i32.const 0))
+    (block $dk (loop $lk
+      (br_if $dk (i32.ge_u (local.get $kk) (local.get $k)))
+      (local.set $b0 (v128.load (local.get $bp)))
+      (local.set $b1 (v128.load offset=16 (local.get $bp)))
+      (local.set $x (v128.load32_splat (i32.add (local.get $a) (i32.shl (local.get $kk) (i32.const 2)))))
+      (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $x) (local.get $b0))))
+      (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $x) (local.get $b1))))
+      (local.set $x (v128.load32_splat (i32.add (local.get $a1) (i32.shl (local.get $kk) (i32.const 2)))))
+      (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $x) (local.get $b0))))
+      (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $x) (local.get $b1))))
+      (local.set $x (v128.load32_splat (i32.add (local.get $a2) (i32.shl (local.get $kk) (i32.const 2)))))
+      (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $x) (local.get $b0))))
+      (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $x) (local.get $b1))))
+      (local.set $x (v128.load32_splat (i32.add (local.get $a3) (i32.shl (local.get $kk) (i32.const 2)))))
+      (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $x) (local.get $b0))))
+      (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $x) (local.get $b1))))
+      (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+      (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+      (br $lk)))
+    (call $mm_store2 (local.get $c) (local.get $c00) (local.get $c01) (local.get $al) (local.get $acc))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (call $mm_store2 (local.get $c) (local.get $c10) (local.get $c11) (local.get $al) (local.get $acc))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (call $mm_store2 (local.get $c) (local.get $c20) (local.get $c21) (local.get $al) (local.get $acc))
+    (local.set $c (i32.add (local.get $c) (local.get $ldc)))
+    (call $mm_store2 (local.get $c) (local.get $c30) (local.get $c31) (local.get $al) (local.get $acc)))
+
+  ;; Eight floats of C at p: alpha · (s0, s1), plus what is there when acc ≠ 0.
+  (func $mm_store2 (param $p i32) (param $s0 v128) (param $s1 v128) (param $al v128) (param $acc i32)
+    (local.set $s0 (f32x4.mul (local.get $s0) (local.get $al)))
+    (local.set $s1 (f32x4.mul (local.get $s1) (local.get $al)))
+    (if (local.get $acc)
+      (then
+        (local.set $s0 (f32x4.add (local.get $s0) (v128.load (local.get $p))))
+        (local.set $s1 (f32x4.add (local.get $s1) (v128.load offset=16 (local.get $p))))))
+    (v128.store (local.get $p) (local.get $s0))
+    (v128.store offset=16 (local.get $p) (local.get $s1)))
+
+  ;; One row of C (see mm) from byte column j0 to nb: A's row at ar, C's at cr; sixteen
+  ;; columns at a time (four f32x4 accumulators over k), then four, then one.
+  (func $mm_row
+    (param $ar i32) (param $cr i32) (param $b i32) (param $ldb i32) (param $j0 i32)
+    (param $nb i32) (param $k i32) (param $alpha f32) (param $acc i32)
+    (local $j i32) (local $kk i32) (local $bp i32)
+    (local $x v128) (local $al v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $t f32)
+    (local.set $al (f32x4.splat (local.get $alpha)))
+    (local.set $j (local.get $j0))
+    ;; sixteen columns at a time
+    (block $d16 (loop $l16
+      (br_if $d16 (i32.gt_u (i32.add (local.get $j) (i32.const 64)) (local.get $nb)))
+      (local.set $s0 (v128.const f32x4 0 0 0 0))
+      (local.set $s1 (v128.const f32x4 0 0 0 0))
+      (local.set $s2 (v128.const f32x4 0 0 0 0))
+      (local.set $s3 (v128.const f32x4 0 0 0 0))
+      (local.set $bp (i32.add (local.get $b) (local.get $j)))
+      (local.set $kk (i32.const 0))
+      (block $dk (loop $lk
+        (br_if $dk (i32.ge_u (local.get $kk) (local.get $k)))
+        (local.set $x
+          (v128.load32_splat (i32.add (local.get $ar) (i32.shl (local.get $kk) (i32.const 2)))))
+        (local.set $s0 (f32x4.add (local.get $s0)
+          (f32x4.mul (local.get $x) (v128.load (local.get $bp)))))
+        (local.set $s1 (f32x4.add (local.get $s1)
+          (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $bp)))))
+        (local.set $s2 (f32x4.add (local.get $s2)
+          (f32x4.mul (local.get $x) (v128.load offset=32 (local.get $bp)))))
+        (local.set $s3 (f32x4.add (local.get $s3)
+          (f32x4.mul (local.get $x) (v128.load offset=48 (local.get $bp)))))
+        (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+        (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+        (br $lk)))
+      (local.set $bp (i32.add (local.get $cr) (local.get $j)))
+      (call $mm_store2 (local.get $bp) (local.get $s0) (local.get $s1) (local.get $al) (local.get $acc))
+      (call $mm_store2 (i32.add (local.get $bp) (i32.const 32)) (local.get $s2) (local.get $s3)
+        (local.get $al) (local.get $acc))
+      (local.set $j (i32.add (local.get $j) (i32.const 64)))
+      (br $l16)))
+    ;; four columns at a time
+    (block $d4 (loop $l4
+      (br_if $d4 (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (local.get $nb)))
+      (local.set $s0 (v128.const f32x4 0 0 0 0))
+      (local.set $bp (i32.add (local.get $b) (local.get $j)))
+      (local.set $kk (i32.const 0))
+      (block $dk (loop $lk
+        (br_if $dk (i32.ge_u (local.get $kk) (local.get $k)))
+        (local.set $s0 (f32x4.add (local.get $s0)
+          (f32x4.mul
+            (v128.load32_splat (i32.add (local.get $ar) (i32.shl (local.get $kk) (i32.const 2))))
+            (v128.load (local.get $bp)))))
+        (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+        (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+        (br $lk)))
+      (local.set $bp (i32.add (local.get $cr) (local.get $j)))
+      (local.set $s0 (f32x4.mul (local.get $s0) (local.get $al)))
+      (if (local.get $acc)
+        (then (local.set $s0 (f32x4.add (local.get $s0) (v128.load (local.get $bp))))))
+      (v128.store (local.get $bp) (local.get $s0))
+      (local.set $j (i32.add (local.get $j) (i32.const 16)))
+      (br $l4)))
+    ;; one column at a time
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.ge_u (local.get $j) (local.get $nb)))
+      (local.set $t (f32.const 0))
+      (local.set $bp (i32.add (local.get $b) (local.get $j)))
+      (local.set $kk (i32.const 0))
+      (block $dk (loop $lk
+        (br_if $dk (i32.ge_u (local.get $kk) (local.get $k)))
+        (local.set $t (f32.add (local.get $t)
+          (f32.mul
+            (f32.load (i32.add (local.get $ar) (i32.shl (local.get $kk) (i32.const 2))))
+            (f32.load (local.get $bp)))))
+        (local.set $bp (i32.add (local.get $bp) (local.get $ldb)))
+        (local.set $kk (i32.add (local.get $kk) (i32.const 1)))
+        (br $lk)))
+      (local.set $bp (i32.add (local.get $cr) (local.get $j)))
+      (local.set $t (f32.mul (local.get $t) (local.get $alpha)))
+      (if (local.get $acc)
+        (then (local.set $t (f32.add (local.get $t) (f32.load (local.get $bp))))))
+      (f32.store (local.get $bp) (local.get $t))
+      (local.set $j (i32.add (local.get $j) (i32.const 4)))
+      (br $l1))))
 
   ;; dst = srcᵀ: src is rows × cols with row stride lds bytes, dst cols × rows with ldd.
   (func (export "transpose")
