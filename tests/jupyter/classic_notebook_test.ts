@@ -16,7 +16,10 @@
  * Needs `jupyter notebook` 6.x, `jupyter nbconvert` and /usr/bin/chromium (`.ci/run`
  * installs them with apt-get); skips with the reason without them. Per-notebook timeout:
  * `NN_JUPYTER_TIMEOUT_S` (default 600); `NN_JUPYTER_ONLY=REGEX` limits the notebooks of
- * notebooks/ to those whose file name matches (the fixtures always run).
+ * notebooks/ to those whose file name matches (the fixtures always run), and
+ * `NN_NBCONVERT_ONLY=REGEX` further limits those nbconvert executes (`.ci/run` sets it:
+ * every notebook already runs headless through the runner and in the page, so CI runs the
+ * fixture and one notebook through nbclient).
  */
 import assert from "node:assert/strict";
 import { basename, join } from "node:path";
@@ -47,6 +50,8 @@ else if (!tools.nbconvert) {
 }
 
 const only = Deno.env.get("NN_JUPYTER_ONLY");
+const nbconvertOnlyText = Deno.env.get("NN_NBCONVERT_ONLY");
+const nbconvertOnly = nbconvertOnlyText ? new RegExp(nbconvertOnlyText) : null;
 const notebooks = (await listNotebooks(join(PROJECT_ROOT, "notebooks")))
   .filter((nb) => !only || new RegExp(only).test(basename(nb)));
 const FIXTURES = new URL("../fixtures/jupyter/", import.meta.url).pathname;
@@ -255,8 +260,12 @@ Deno.test({
     const ws = await createWorkspace();
     let left: string[] = [];
     try {
-      // The fixture and every notebook the page test ran (NN_JUPYTER_ONLY limits both).
-      const sources = [GOOD, ...notebooks];
+      // The fixture and every notebook the page test ran (NN_JUPYTER_ONLY limits both;
+      // NN_NBCONVERT_ONLY limits the notebooks here)
+      const sources = [
+        GOOD,
+        ...notebooks.filter((nb) => !nbconvertOnly || nbconvertOnly.test(basename(nb))),
+      ];
       for (const source of sources) {
         const name = basename(source);
         await t.step(name, async () => {

@@ -185,7 +185,16 @@ Deno.test("softmax_rows_masked: bias added, padded keys exactly 0, causal rows f
 Deno.test("mm and transpose equal float64 references (strided, tails, accumulate)", () => {
   const k = simd();
   for (
-    const [m, n, kk] of [[1, 1, 1], [3, 5, 2], [4, 16, 7], [5, 21, 3], [64, 64, 16], [2, 37, 9]]
+    const [m, n, kk] of [
+      [1, 1, 1],
+      [3, 5, 2],
+      [4, 16, 7],
+      [5, 21, 3],
+      [64, 64, 16],
+      [2, 37, 9],
+      [9, 8, 1],
+      [12, 17, 33],
+    ]
   ) {
     for (const acc of [0, 1]) {
       const [lda, ldb, ldc] = [kk + 2, n + 1, n + 3]; // strided rows
