@@ -31,9 +31,17 @@
 import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
 import { gemm, hasBlas, hasNativeBlas } from "../kernels/gemm.ts";
-import { acquire, copyToTensor, readF32, toTensor } from "../kernels/memory.ts";
+import { acquire, copyToTensor, readF32, readInt32, toTensor } from "../kernels/memory.ts";
 import { dense, denseFusedHere } from "../kernels/dense.ts";
-import { backwardMayFollow, simd, simdAlloc, type SimdBlock } from "../kernels/simd/simd.ts";
+import {
+  backwardMayFollow,
+  type HeapKernels,
+  simd,
+  simdAlloc,
+  type SimdBlock,
+  wasmHeapKernels,
+} from "../kernels/simd/simd.ts";
+import { allocOutput } from "../kernels/io.ts";
 import { attentionWebGPU, MAX_ATTENTION_LENGTH } from "../kernels/webgpu/attention.ts";
 import { webgpuFusion } from "../kernels/webgpu/program.ts";
 import { MASKED_SCORE } from "./scaled_dot_product_attention.ts";
@@ -45,9 +53,9 @@ let products: AttentionProducts = "auto";
 
 /**
  * Chooses where {@linkcode attentionFused} computes its per-head products (`Q·Kᵀ`,
- * `P·V` and their four gradients): `"module"` in the SIMD kernels' memory with their `mm`
- * kernel (no copies, no packing: these products are 64 × 64 × 16 in the reference
- * Transformer), `"gemm"` through {@linkcode gemm} (a native BLAS or the own SIMD GEMM),
+ * `P·V` and their four gradients): `"module"` with the SIMD kernels' `mm` (no packing:
+ * these products are 64 × 64 × 16 in the reference Transformer; on wasm in place on
+ * tfjs's heap, on cpu in the kernels' own memory), `"gemm"` through {@linkcode gemm} (a native BLAS or the own SIMD GEMM),
  * `"auto"` (the default) the module without a native BLAS, the BLAS with one. Returns the
  * previous setting.
  *
@@ -66,6 +74,15 @@ export function setAttentionProducts(where: AttentionProducts): AttentionProduct
 
 function attentionProductsInModule(): boolean {
   return products === "module" || (products === "auto" && !hasNativeBlas());
+}
+
+/**
+ * The SIMD kernels on tfjs-wasm's heap, where the products run in the module on the wasm
+ * backend (their copies into the module's memory are then not needed).
+ */
+function attentionOnHeapHere(): HeapKernels | null {
+  if (!attentionProductsInModule() || tf.getBackend() !== "wasm") return null;
+  return wasmHeapKernels(tf.backend());
 }
 
 interface HeadDims {
@@ -128,6 +145,125 @@ function backwardInModule(
 }
 
 /**
+ * {@linkcode attentionFused} on tfjs-wasm's own heap: the SIMD kernels (`transpose`, `mm`,
+ * the (masked) softmax and its backward pass, instantiated on tfjs-wasm's memory) read
+ * `qkv` and write the output and the gradient where tfjs keeps them; the weights
+ * `P [B, H, T, T]` are a heap tensor saved for the backward pass. The same arithmetic as
+ * the module path of `attentionFused`, without copying queries, keys, values, outputs
+ * and gradients into the module's memory and back (about 5.5 MB a layer of the
+ * reference Transformer).
+ */
+function attentionOnHeap(
+  heap: HeapKernels,
+  qkv: tf.Tensor2D,
+  batch: number,
+  heads: number,
+  causal: boolean,
+  keyMask: tf.Tensor | null,
+): tf.Tensor2D {
+  const backend = tf.backend();
+  const alloc = (shape: number[], dtype: "float32" | "int32" = "float32") =>
+    tf.engine().makeTensorFromTensorInfo(allocOutput(backend, shape, dtype));
+  const at = heap.address;
+  const op = tf.customGrad(
+    ((...args: unknown[]) => {
+      const t0 = args[0] as tf.Tensor;
+      const mask = keyMask ? args[1] as tf.Tensor : null;
+      const save = args[keyMask ? 2 : 1] as (ts: tf.Tensor[]) => void;
+      const rows = t0.shape[0];
+      const D = t0.shape[1]! / 3;
+      const T = rows / batch;
+      const hd = D / heads;
+      const scale = 1 / Math.sqrt(hd);
+      // the key mask: an additive bias per key, and per sequence the first row whose
+      // padded keys become exactly 0 (-1: no padded key), as attentionFused's rule
+      let bias: tf.Tensor | null = null;
+      let start: tf.Tensor | null = null;
+      if (mask) {
+        const m = readF32(mask);
+        const biasValues = new Float32Array(batch * T);
+        const starts = new Int32Array(batch);
+        for (let b = 0; b < batch; b++) {
+          let first = T;
+          let padded = false;
+          for (let j = 0; j < T; j++) {
+            if (m[b * T + j] === 0) {
+              padded = true;
+              biasValues[b * T + j] = MASKED_SCORE;
+            } else if (first === T) first = j;
+          }
+          starts[b] = !padded ? -1 : first === T ? T : causal ? first : 0;
+        }
+        bias = tf.tensor(biasValues, [batch, T]);
+        start = tf.tensor(starts, [batch], "int32");
+      }
+      const y = alloc([rows, D]);
+      const p = alloc([batch * heads * T * T]);
+      const kt = alloc([hd * T]);
+      const k = heap.kernels;
+      const [T4, L4, D4] = [4 * T, 12 * D, 4 * D];
+      const [qkvAt, yAt, pAt, ktAt] = [at(t0), at(y), at(p), at(kt)];
+      const biasAt = bias ? at(bias) : 0;
+      const starts = start ? readInt32(start) : null;
+      for (let b = 0; b < batch; b++) {
+        const s = starts ? starts[b] : -1;
+        for (let h = 0; h < heads; h++) {
+          const q = qkvAt + b * T * L4 + h * 4 * hd; // Q[b, :, h]; K at q + D, V at q + 2D
+          const ph = pAt + (b * heads + h) * T * T4;
+          // S = scale · Q · Kᵀ
+          k.transpose(q + D4, L4, ktAt, T4, T, hd);
+          k.mm(q, L4, ktAt, T4, ph, T4, T, T, hd, scale, 0);
+          if (s < 0) k.softmax_rows(ph, T, T, T4, causal ? 1 : 0);
+          else {
+            // rows before `s` see only padded keys; from `s` on, padded keys exactly 0
+            const bb = biasAt + b * T4;
+            if (s > 0) k.softmax_rows_masked(ph, s, T, T4, causal ? 1 : 0, 0, bb, 0);
+            if (s < T) k.softmax_rows_masked(ph + s * T4, T - s, T, T4, causal ? 1 : 0, s, bb, 1);
+          }
+          // Y[b, :, h] = P · V
+          k.mm(ph, T4, q + 2 * D4, L4, yAt + b * T * D4 + h * 4 * hd, D4, T, hd, T, 1, 0);
+        }
+      }
+      tf.dispose([kt, bias, start].filter((t): t is tf.Tensor => t !== null));
+      save([t0, p]);
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+        const [x, weights] = saved;
+        const dqkv = alloc([rows, 3 * D]);
+        // scratch: Vᵀ, Pᵀ, dS and dSᵀ of one head
+        const work = alloc([hd * T + 3 * T * T]);
+        const [xAt, dyAt, wAt, dqAt] = [at(x), at(dy), at(weights), at(dqkv)];
+        const vt = at(work);
+        const [pt, ds, dst] = [vt + hd * T4, vt + hd * T4 + T * T4, vt + hd * T4 + 2 * T * T4];
+        for (let b = 0; b < batch; b++) {
+          for (let h = 0; h < heads; h++) {
+            const off = b * T * L4 + h * 4 * hd;
+            const [q, dq] = [xAt + off, dqAt + off];
+            const d = dyAt + b * T * D4 + h * 4 * hd;
+            const ph = wAt + (b * heads + h) * T * T4;
+            // dP = dY · Vᵀ ; dV = Pᵀ · dY
+            k.transpose(q + 2 * D4, L4, vt, T4, T, hd);
+            k.mm(d, D4, vt, T4, ds, T4, T, T, hd, 1, 0);
+            k.transpose(ph, T4, pt, T4, T, T);
+            k.mm(pt, T4, d, D4, dq + 2 * D4, L4, T, hd, T, 1, 0);
+            // softmax backward: dS = P ∘ (dP − Σ_j dP·P)
+            k.softmax_backward_rows(ph, ds, T, T, T4);
+            // dQ = scale · dS · K ; dK = scale · dSᵀ · Q
+            k.mm(ds, T4, q + D4, L4, dq, L4, T, hd, T, scale, 0);
+            k.transpose(ds, T4, dst, T4, T, T);
+            k.mm(dst, T4, q, L4, dq + D4, L4, T, hd, T, scale, 0);
+          }
+        }
+        work.dispose();
+        return mask ? [dqkv, tf.zerosLike(mask)] : [dqkv];
+      };
+      return { value: y, gradFunc };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
+  const apply = op as unknown as (...a: tf.Tensor[]) => tf.Tensor2D;
+  return tf.tidy("attentionFused", () => keyMask ? apply(qkv, keyMask) : apply(qkv));
+}
+
+/**
  * Scaled dot-product attention of all heads in one op (cpu and wasm backends):
  * `qkv [B·T, 3D]` (queries | keys | values, heads side by side) → `[B·T, D]` (heads
  * merged). Every head's matrices are read in place with strided GEMMs: no split, no
@@ -148,6 +284,8 @@ export function attentionFused(
   causal: boolean,
   keyMask: tf.Tensor | null = null,
 ): tf.Tensor2D {
+  const heap = attentionOnHeapHere();
+  if (heap) return attentionOnHeap(heap, qkv, batch, heads, causal, keyMask);
   const op = tf.customGrad(
     ((...args: unknown[]) => {
       const t0 = args[0] as tf.Tensor;
