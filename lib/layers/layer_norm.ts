@@ -20,15 +20,22 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { copyToTensor, readF32 } from "../kernels/memory.ts";
-import { backwardMayFollow, simd, simdAlloc } from "../kernels/simd/simd.ts";
+import {
+  backwardMayFollow,
+  type HeapKernels,
+  simd,
+  simdAlloc,
+  wasmHeapKernels,
+} from "../kernels/simd/simd.ts";
+import { allocOutput } from "../kernels/io.ts";
 import { layerNormWebGPU } from "../kernels/webgpu/layer_norm.ts";
 import { webgpuFusion } from "../kernels/webgpu/program.ts";
 
 /**
  * Layer norm over the last axis as one op with a hand-written gradient (cpu and wasm
  * backends), in the SIMD kernels (`nn/kernels/simd/simd.ts`): one pass for the
- * statistics and output, one for the three gradients. x̂ and 1/σ stay in the kernels'
- * memory for the backward pass.
+ * statistics and output, one for the three gradients. On wasm they run on tfjs's heap
+ * (no copies); on cpu x̂ and 1/σ stay in the kernels' memory for the backward pass.
  */
 export function layerNormFused(
   x: tf.Tensor,
@@ -36,6 +43,8 @@ export function layerNormFused(
   beta: tf.Tensor1D,
   epsilon: number,
 ): tf.Tensor {
+  const heap = tf.getBackend() === "wasm" ? wasmHeapKernels(tf.backend()) : null;
+  if (heap) return layerNormOnHeap(heap, x, gamma, beta, epsilon);
   const op = tf.customGrad(
     ((...args: unknown[]) => {
       const [xt, gt, bt] = args as [tf.Tensor, tf.Tensor, tf.Tensor];
@@ -94,6 +103,77 @@ export function layerNormFused(
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
   // named scope: profiles (tf.profile) show the op as "layerNormFused"
+  return tf.tidy(
+    "layerNormFused",
+    () => (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(x, gamma, beta),
+  );
+}
+
+/**
+ * {@linkcode layerNormFused} on tfjs-wasm's heap: the same SIMD kernels, instantiated on
+ * tfjs-wasm's memory, read x, gamma and beta and write y, x̂ and 1/σ (heap tensors saved
+ * for the backward pass) and the gradients where tfjs keeps them: no copies.
+ */
+function layerNormOnHeap(
+  heap: HeapKernels,
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+): tf.Tensor {
+  const backend = tf.backend();
+  const alloc = (shape: number[]) =>
+    tf.engine().makeTensorFromTensorInfo(allocOutput(backend, shape, "float32"));
+  const at = heap.address;
+  const op = tf.customGrad(
+    ((...args: unknown[]) => {
+      const [xt, gt, bt, save] = args as [
+        tf.Tensor,
+        tf.Tensor,
+        tf.Tensor,
+        (ts: tf.Tensor[]) => void,
+      ];
+      const D = xt.shape[xt.rank - 1];
+      const rows = xt.size / D;
+      const y = alloc(xt.shape);
+      const xhat = alloc([xt.size]);
+      const rstd = alloc([rows]);
+      heap.kernels.layer_norm_forward(
+        at(xt),
+        at(y),
+        at(xhat),
+        at(rstd),
+        at(gt),
+        at(bt),
+        rows,
+        D,
+        epsilon,
+      );
+      save([xhat, rstd, gt]);
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+        const [xh, rs, g] = saved;
+        const dx = alloc(xt.shape);
+        const dg = alloc([D]);
+        const db = alloc([D]);
+        // the kernel adds into dgamma and dbeta (views after the last allocation)
+        new Float32Array(heap.memory.buffer, at(dg), D).fill(0);
+        new Float32Array(heap.memory.buffer, at(db), D).fill(0);
+        heap.kernels.layer_norm_backward(
+          at(dy),
+          at(xh),
+          at(rs),
+          at(g),
+          at(dx),
+          at(dg),
+          at(db),
+          rows,
+          D,
+        );
+        return [dx, dg, db];
+      };
+      return { value: y, gradFunc };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  );
   return tf.tidy(
     "layerNormFused",
     () => (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(x, gamma, beta),
