@@ -31,7 +31,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
 import { gemm, hasBlas, hasNativeBlas } from "../kernels/gemm.ts";
-import { acquire, copyToTensor, readF32, readInt32, toTensor } from "../kernels/memory.ts";
+import { copyToTensor, readF32, readInt32 } from "../kernels/memory.ts";
 import { dense, denseFusedHere } from "../kernels/dense.ts";
 import {
   backwardMayFollow,
@@ -41,7 +41,7 @@ import {
   type SimdBlock,
   wasmHeapKernels,
 } from "../kernels/simd/simd.ts";
-import { allocOutput } from "../kernels/io.ts";
+import { allocOutput, f32 } from "../kernels/io.ts";
 import { attentionWebGPU, MAX_ATTENTION_LENGTH } from "../kernels/webgpu/attention.ts";
 import { webgpuFusion } from "../kernels/webgpu/program.ts";
 import { MASKED_SCORE } from "./scaled_dot_product_attention.ts";
@@ -312,10 +312,14 @@ export function attentionFused(
           firstReal.push(first);
         }
       }
+      const inModule = attentionProductsInModule();
+      // the output written straight into its tensor's memory; allocated before any view of
+      // tfjs's heap is taken (on wasm an allocation may grow the heap and detach them)
+      const outInfo = inModule ? null : allocOutput(tf.backend(), [rows, D], "float32");
+      const out = outInfo ? tf.engine().makeTensorFromTensorInfo(outInfo) : null;
       const QKV = readF32(t0);
       const L = 3 * D;
       const k = simd();
-      const inModule = attentionProductsInModule();
       const dims: HeadDims = { batch, heads, T, D, hd, scale };
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
         if (Pb.freed) throw new Error("attentionFused: the backward pass ran twice.");
@@ -326,9 +330,13 @@ export function attentionFused(
         const [dSb] = simdAlloc([T * T]);
         const P = Pb.view();
         const dS = dSb.view();
+        // the gradient written straight into its tensor's memory; allocated first, since
+        // on wasm an allocation may grow tfjs's heap and detach the views taken before it
+        const dqkvInfo = allocOutput(tf.backend(), [rows, L], "float32");
+        const dqkv = tf.engine().makeTensorFromTensorInfo(dqkvInfo);
+        const dQKV = f32(tf.backend(), dqkvInfo);
         const dY = readF32(dy);
         const QKV = readF32(saved[0]);
-        const dQKV = acquire(rows * L);
         for (let b = 0; b < batch; b++) {
           for (let h = 0; h < heads; h++) {
             const q = b * T * L + h * hd;
@@ -375,7 +383,6 @@ export function attentionFused(
         }
         Pb.free();
         dSb.free();
-        const dqkv = toTensor(dQKV, [rows, L]);
         return mask ? [dqkv, tf.zerosLike(mask)] : [dqkv];
       };
       // per sequence: the keys' additive mask (0 or MASKED_SCORE), read by the softmax
@@ -391,7 +398,7 @@ export function attentionFused(
         const m = readF32(mask!);
         for (let i = 0; i < batch * T; i++) bias[i] = m[i] === 0 ? MASKED_SCORE : 0;
       }
-      const Y = inModule ? null : acquire(rows * D);
+      const Y = outInfo ? f32(tf.backend(), outInfo) : null;
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < heads; h++) {
           const q = b * T * L + h * hd; // Q[b, :, h] starts here, row stride 3D
@@ -448,7 +455,7 @@ export function attentionFused(
         }
       }
       biasB?.free();
-      const value = yB ? copyToTensor(yB.view(), [rows, D]) : toTensor(Y!, [rows, D]);
+      const value = yB ? copyToTensor(yB.view(), [rows, D]) : out!;
       for (const blk of [qB, yB, ktB]) blk?.free();
       if (!backwardMayFollow()) Pb.free(); // no backward pass will come
       return { value, gradFunc };
