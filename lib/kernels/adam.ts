@@ -5,9 +5,11 @@
  * updates, square, bias corrections, sqrt, divide, scale, add), each allocating a
  * tensor the size of the weight: for a 5 000 × 64 embedding table that is a dozen
  * passes over 1.3 MB. `FastAdam` updates the three in one vectorised pass (float32, as
- * tfjs's): on wasm in place on tfjs's heap (the kernels instantiated on its memory,
- * `wasmHeapKernels`; where another tensor shares the weight's memory, a copy is updated
- * and assigned instead), on cpu in the SIMD kernels' memory, copied in and assigned back. The maths is
+ * tfjs's): on wasm on tfjs's heap (the kernels instantiated on its memory,
+ * `wasmHeapKernels`): the moments in place, the weight in a copy that is then assigned
+ * (a weight must get a new tensor id each step: tfjs-wasm caches XNNPACK operators with
+ * packed weights by that id); on cpu in the SIMD kernels' memory, copied in and assigned
+ * back. The maths is
  * tfjs's exactly (same ε, bias correction through β₁ᵗ and β₂ᵗ); it is a subclass of
  * `tf.AdamOptimizer`, so its state saves and loads as tfjs's "Adam". On webgpu it runs
  * three WGSL programs per weight (`nn/kernels/webgpu/adam.ts`; tfjs's own update when
@@ -25,6 +27,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { copyToTensor, readF32 } from "./memory.ts";
+import { allocOutput } from "./io.ts";
 import { simd, simdAlloc, wasmHeapKernels } from "./simd/simd.ts";
 import { fusedOnWebGPU } from "./webgpu/program.ts";
 import { adamUpdateWebGPU } from "./webgpu/adam.ts";
@@ -84,26 +87,34 @@ export class FastAdam extends tf.AdamOptimizer {
       }
       const n = value.size;
       const heap = wasmHeapKernels(tf.backend());
-      if (
-        heap && heap.refCount(m) === 1 && heap.refCount(v) === 1 && heap.refCount(value) === 1
-      ) {
-        // on wasm, in place on tfjs's heap: no copies, no new tensors (only where no
-        // other tensor shares the weight's or the moments' memory)
-        const k = heap.kernels;
-        const at = heap.address;
-        k.adam_update(
-          at(gradient),
-          at(m),
-          at(v),
-          at(value),
-          n,
-          beta1,
-          beta2,
-          learningRate,
-          c1,
-          c2,
-          eps,
-        );
+      if (heap && heap.refCount(m) === 1 && heap.refCount(v) === 1) {
+        // on wasm, on tfjs's heap: the moments in place (only this optimizer holds them),
+        // the weight into a new tensor (a copy of it updated there, then assigned): a
+        // weight keeps no memory address across steps, since tfjs-wasm caches XNNPACK
+        // operators with their packed weights by the weight's tensor id (a convolution's
+        // filter), and a weight changed in place would leave them stale
+        tf.tidy(() => {
+          const next = tf.engine().makeTensorFromTensorInfo(
+            allocOutput(tf.backend(), value.shape, "float32"),
+          );
+          const at = heap.address;
+          const words = new Float32Array(heap.memory.buffer);
+          words.copyWithin(at(next) / 4, at(value) / 4, at(value) / 4 + n);
+          heap.kernels.adam_update(
+            at(gradient),
+            at(m),
+            at(v),
+            at(next),
+            n,
+            beta1,
+            beta2,
+            learningRate,
+            c1,
+            c2,
+            eps,
+          );
+          value.assign(next);
+        });
         return;
       }
       // gradient, moments and weight copied into the SIMD kernels' memory, updated there
