@@ -27,7 +27,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { copyToTensor, readF32 } from "./memory.ts";
-import { allocOutput } from "./io.ts";
+import { allocTensor } from "./io.ts";
 import { simd, simdAlloc, wasmHeapKernels } from "./simd/simd.ts";
 import { fusedOnWebGPU } from "./webgpu/program.ts";
 import { adamUpdateWebGPU } from "./webgpu/adam.ts";
@@ -94,9 +94,7 @@ export class FastAdam extends tf.AdamOptimizer {
         // operators with their packed weights by the weight's tensor id (a convolution's
         // filter), and a weight changed in place would leave them stale
         tf.tidy(() => {
-          const next = tf.engine().makeTensorFromTensorInfo(
-            allocOutput(tf.backend(), value.shape, "float32"),
-          );
+          const next = allocTensor(tf.backend(), value.shape);
           const at = heap.address;
           const words = new Float32Array(heap.memory.buffer);
           words.copyWithin(at(next) / 4, at(value) / 4, at(value) / 4 + n);

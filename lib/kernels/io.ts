@@ -17,7 +17,8 @@
  * @module
  */
 
-import type { DataType, TensorInfo } from "@tensorflow/tfjs-core";
+import { engine } from "@tensorflow/tfjs-core";
+import type { DataType, Tensor, TensorInfo } from "@tensorflow/tfjs-core";
 
 /** The typed arrays a numeric tensor is stored in. */
 export type NumericArray = Float32Array | Int32Array | Uint8Array;
@@ -55,6 +56,29 @@ export function allocOutput(backend: object, shape: number[], dtype: DataType): 
     ? new Uint8Array(n)
     : new Float32Array(n);
   return (backend as unknown as CpuLike).makeTensorInfo(shape, dtype, values);
+}
+
+/**
+ * An uninitialised float32 (or int32) tensor of `shape` on `backend`, for code outside a
+ * kernel that fills it through {@linkcode view} or a heap address (on wasm, allocate
+ * every tensor before taking views: an allocation may grow the heap).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { allocTensor, view } from "nn/kernels/io.ts";
+ * await tf.setBackend("cpu");
+ * const t = allocTensor(tf.backend(), [2]);
+ * view(tf.backend(), t).set([3, 4]);
+ * console.log(t.dataSync()); // Float32Array [3, 4]
+ * ```
+ */
+export function allocTensor(
+  backend: object,
+  shape: number[],
+  dtype: "float32" | "int32" = "float32",
+): Tensor {
+  return engine().makeTensorFromTensorInfo(allocOutput(backend, shape, dtype));
 }
 
 /** The tensor's memory as a typed array (a view into the heap on wasm). */

@@ -27,7 +27,7 @@ import {
   simdAlloc,
   wasmHeapKernels,
 } from "../kernels/simd/simd.ts";
-import { allocOutput } from "../kernels/io.ts";
+import { allocTensor } from "../kernels/io.ts";
 import { layerNormWebGPU } from "../kernels/webgpu/layer_norm.ts";
 import { webgpuFusion } from "../kernels/webgpu/program.ts";
 
@@ -122,8 +122,7 @@ function layerNormOnHeap(
   epsilon: number,
 ): tf.Tensor {
   const backend = tf.backend();
-  const alloc = (shape: number[]) =>
-    tf.engine().makeTensorFromTensorInfo(allocOutput(backend, shape, "float32"));
+  const alloc = (shape: number[]) => allocTensor(backend, shape);
   const at = heap.address;
   const op = tf.customGrad(
     ((...args: unknown[]) => {

@@ -41,7 +41,7 @@ import {
   type SimdBlock,
   wasmHeapKernels,
 } from "../kernels/simd/simd.ts";
-import { allocOutput, f32 } from "../kernels/io.ts";
+import { allocTensor, view } from "../kernels/io.ts";
 import { attentionWebGPU, MAX_ATTENTION_LENGTH } from "../kernels/webgpu/attention.ts";
 import { webgpuFusion } from "../kernels/webgpu/program.ts";
 import { MASKED_SCORE } from "./scaled_dot_product_attention.ts";
@@ -162,8 +162,7 @@ function attentionOnHeap(
   keyMask: tf.Tensor | null,
 ): tf.Tensor2D {
   const backend = tf.backend();
-  const alloc = (shape: number[], dtype: "float32" | "int32" = "float32") =>
-    tf.engine().makeTensorFromTensorInfo(allocOutput(backend, shape, dtype));
+  const alloc = (shape: number[]) => allocTensor(backend, shape);
   const at = heap.address;
   const op = tf.customGrad(
     ((...args: unknown[]) => {
@@ -315,8 +314,7 @@ export function attentionFused(
       const inModule = attentionProductsInModule();
       // the output written straight into its tensor's memory; allocated before any view of
       // tfjs's heap is taken (on wasm an allocation may grow the heap and detach them)
-      const outInfo = inModule ? null : allocOutput(tf.backend(), [rows, D], "float32");
-      const out = outInfo ? tf.engine().makeTensorFromTensorInfo(outInfo) : null;
+      const out = inModule ? null : allocTensor(tf.backend(), [rows, D]);
       const QKV = readF32(t0);
       const L = 3 * D;
       const k = simd();
@@ -332,9 +330,8 @@ export function attentionFused(
         const dS = dSb.view();
         // the gradient written straight into its tensor's memory; allocated first, since
         // on wasm an allocation may grow tfjs's heap and detach the views taken before it
-        const dqkvInfo = allocOutput(tf.backend(), [rows, L], "float32");
-        const dqkv = tf.engine().makeTensorFromTensorInfo(dqkvInfo);
-        const dQKV = f32(tf.backend(), dqkvInfo);
+        const dqkv = allocTensor(tf.backend(), [rows, L]);
+        const dQKV = view(tf.backend(), dqkv) as Float32Array;
         const dY = readF32(dy);
         const QKV = readF32(saved[0]);
         for (let b = 0; b < batch; b++) {
@@ -398,7 +395,7 @@ export function attentionFused(
         const m = readF32(mask!);
         for (let i = 0; i < batch * T; i++) bias[i] = m[i] === 0 ? MASKED_SCORE : 0;
       }
-      const Y = outInfo ? f32(tf.backend(), outInfo) : null;
+      const Y = out ? view(tf.backend(), out) as Float32Array : null;
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < heads; h++) {
           const q = b * T * L + h * hd; // Q[b, :, h] starts here, row stride 3D
