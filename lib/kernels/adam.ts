@@ -28,7 +28,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { copyToTensor, readF32 } from "./memory.ts";
 import { allocTensor } from "./io.ts";
-import { simd, simdAlloc, wasmHeapKernels } from "./simd/simd.ts";
+import { simd, simdAlloc, type SimdKernels, wasmHeapKernels } from "./simd/simd.ts";
 import { fusedOnWebGPU } from "./webgpu/program.ts";
 import { adamUpdateWebGPU } from "./webgpu/adam.ts";
 
@@ -86,6 +86,14 @@ export class FastAdam extends tf.AdamOptimizer {
         throw new Error(`FastAdam: ${name} is ${value.dtype}; only float32 weights train.`);
       }
       const n = value.size;
+      // one Adam step over the n floats at these addresses, in the kernels' memory
+      const update = (
+        k: Pick<SimdKernels, "adam_update">,
+        g: number,
+        mAt: number,
+        vAt: number,
+        wAt: number,
+      ) => k.adam_update(g, mAt, vAt, wAt, n, beta1, beta2, learningRate, c1, c2, eps);
       const heap = wasmHeapKernels(tf.backend());
       if (heap && heap.refCount(m) === 1 && heap.refCount(v) === 1) {
         // on wasm, on tfjs's heap: the moments in place (only this optimizer holds them),
@@ -98,19 +106,7 @@ export class FastAdam extends tf.AdamOptimizer {
           const at = heap.address;
           const words = new Float32Array(heap.memory.buffer);
           words.copyWithin(at(next) / 4, at(value) / 4, at(value) / 4 + n);
-          heap.kernels.adam_update(
-            at(gradient),
-            at(m),
-            at(v),
-            at(next),
-            n,
-            beta1,
-            beta2,
-            learningRate,
-            c1,
-            c2,
-            eps,
-          );
+          update(heap.kernels, at(gradient), at(m), at(v), at(next));
           value.assign(next);
         });
         return;
@@ -121,19 +117,7 @@ export class FastAdam extends tf.AdamOptimizer {
       mB.view().set(readF32(m));
       vB.view().set(readF32(v));
       wB.view().set(readF32(value));
-      simd().adam_update(
-        gB.offset,
-        mB.offset,
-        vB.offset,
-        wB.offset,
-        n,
-        beta1,
-        beta2,
-        learningRate,
-        c1,
-        c2,
-        eps,
-      );
+      update(simd(), gB.offset, mB.offset, vB.offset, wB.offset);
       tf.tidy(() => {
         m.assign(copyToTensor(mB.view(), m.shape));
         v.assign(copyToTensor(vB.view(), v.shape));

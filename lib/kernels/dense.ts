@@ -109,10 +109,9 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   const dzOut = act === "relu" ? allocOutput(backend, dy.shape, "float32") : null;
   const dw = allocOutput(backend, kernel.shape, "float32");
   const db = allocOutput(backend, [N], "float32");
-  const dB = f32(backend, db);
-  // db = Σ_rows dz, in the same pass
+  // views after the allocations (on wasm they may grow the heap)
   const dY = f32(backend, dy);
-  let dz = dY;
+  const dz = dzOut ? f32(backend, dzOut) : dY;
   const heap = wasmHeapKernels(backend);
   if (heap) {
     // on wasm: the SIMD kernel, in place on the heap (the same float32 sums, row by row)
@@ -125,22 +124,8 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
       N,
       dzOut ? 1 : 0,
     );
-    if (dzOut) dz = f32(backend, dzOut);
-  } else if (dzOut) {
-    dB.fill(0);
-    const Y = f32(backend, y);
-    dz = f32(backend, dzOut);
-    // dy · step(y), branch-free (a comparison as 0 or 1, see reluInPlace)
-    for (let r = 0, i = 0; r < rows; r++) {
-      for (let j = 0; j < N; j++, i++) {
-        const v = dY[i] * Number(Y[i] > 0);
-        dz[i] = v;
-        dB[j] += v;
-      }
-    }
   } else {
-    dB.fill(0);
-    for (let r = 0, i = 0; r < rows; r++) for (let j = 0; j < N; j++, i++) dB[j] += dY[i];
+    backwardEpilogue(dY, dzOut ? f32(backend, y) : null, dz, f32(backend, db), rows, N);
   }
   const dW = f32(backend, dw);
   if (rows > 0 && K > 0 && N > 0) {
@@ -148,6 +133,34 @@ const backward: KernelFunc = ({ inputs, backend, attrs }) => {
   } else dW.fill(0);
   return dzOut ? [dzOut, dw, db] : [dw, db];
 };
+
+/**
+ * `dz = dy · step(y)` (when `Y` is given; else `dz` is `dY`) and `dB` = the column sums
+ * of dz, row by row in float32: the TypeScript twin of `kernels.wat`'s
+ * `dense_backward_epilogue`, for the cpu backend.
+ */
+function backwardEpilogue(
+  dY: Float32Array,
+  Y: Float32Array | null,
+  dz: Float32Array,
+  dB: Float32Array,
+  rows: number,
+  N: number,
+): void {
+  dB.fill(0);
+  if (!Y) {
+    for (let r = 0, i = 0; r < rows; r++) for (let j = 0; j < N; j++, i++) dB[j] += dY[i];
+    return;
+  }
+  // dy · step(y), branch-free (a comparison as 0 or 1, see reluInPlace)
+  for (let r = 0, i = 0; r < rows; r++) {
+    for (let j = 0; j < N; j++, i++) {
+      const v = dY[i] * Number(Y[i] > 0);
+      dz[i] = v;
+      dB[j] += v;
+    }
+  }
+}
 
 /** `dx = dz · Wᵀ` in `x`'s shape: run only where `x` needs a gradient. */
 const backwardInput: KernelFunc = ({ inputs, backend, attrs }) => {
