@@ -466,6 +466,11 @@ export interface RunStats {
   /** Kernel deaths and restarts seen. */
   kernelEvents: string[];
   /**
+   * Every `display_data` the page received, in order: "cell N · display id · text/plain"
+   * (N the index of the cell whose request is the message's parent, "?" for none).
+   */
+  displays: string[];
+  /**
    * Set when every cell had its reply but some request never reported "idle" to the
    * page within the stall window: its iopub messages stopped reaching the page. Says
    * which requests and the last messages the page got.
@@ -548,6 +553,7 @@ export async function runNotebookInPage(
       state: "idle",
       pending: [] as string[],
       messages: [] as string[],
+      displays: [] as string[],
       changes: 0,
     };
     // deno-lint-ignore no-explicit-any
@@ -571,6 +577,15 @@ export async function runNotebookInPage(
     const finish = kernel._finish_ws_message.bind(kernel);
     // deno-lint-ignore no-explicit-any
     kernel._finish_ws_message = (msg: any) => {
+      if (msg.header?.msg_type === "display_data") {
+        const parent = msg.parent_header?.msg_id;
+        // deno-lint-ignore no-explicit-any
+        const cell = J.notebook.get_cells().findIndex((c: any) => c.last_msg_id === parent);
+        s.displays.push(
+          `cell ${cell < 0 ? "?" : cell} · ${msg.content?.transient?.display_id ?? "-"} · ` +
+            String(msg.content?.data?.["text/plain"] ?? "").slice(0, 60),
+        );
+      }
       s.messages.push(
         `${msg.channel}:${msg.header?.msg_type}:${String(msg.parent_header?.msg_id).slice(0, 8)}`,
       );
@@ -592,6 +607,10 @@ export async function runNotebookInPage(
       s.state = s.pending.length ? "busy" : "idle";
       s.changes++;
       return handleStatus(msg);
+    });
+    // a websocket reconnection among the displays: the server may replay what it buffered
+    J.notebook.events.on("kernel_reconnecting.Kernel", () => {
+      s.displays.push("(kernel websocket reconnecting)");
     });
     for (const e of ["kernel_dead", "kernel_restarting", "kernel_disconnected"]) {
       J.notebook.events.on(`${e}.Kernel`, () => void s.kernelEvents.push(e));
@@ -666,6 +685,7 @@ export async function waitUntilQuiet(
     return {
       updates: s.updates as number,
       updateTexts: s.updateTexts as string[],
+      displays: s.displays as string[],
       unsolicited: s.unsolicited as string[],
       kernelEvents: s.kernelEvents as string[],
     };
