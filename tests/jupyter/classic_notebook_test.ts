@@ -207,10 +207,13 @@ Deno.test({
           assert.equal(sent.length, 1, `the page received: ${s.displays.join(" | ")}`);
         };
         sentOnce(stats);
-        // Seen twice in many runs (once in this page, once in JupyterLab on CI; 2 busy cores,
-        // fresh clones): the training cell showed two displays. Which one came twice, and
-        // under which cell's request, is logged with every display the page received; the
-        // fixture then runs once more in a fresh page and must be clean.
+        // Seen twice in many runs (once in this page, once in JupyterLab on CI): the training
+        // cell showed two displays. The cause is the kernel's: Deno 2.9.6 stamps each output
+        // with the request that is current when its iopub drainer sends it, so with "Run
+        // All" queueing every request, a cell's last output (here the chart cell's) can be
+        // filed under the next cell (measured with jupyter_client: README, "Tests"). Every
+        // display the page received is logged with the cell it was filed under, and the
+        // fixture runs once more in a fresh page, which must be clean.
         if (shown(report).length > 1) {
           console.log(
             `the training cell showed ${shown(report).length} displays (${named(report)}); ` +
