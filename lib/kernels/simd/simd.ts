@@ -24,7 +24,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { decodeBase64 } from "./base64.ts";
-import { WASM_BASE64, WASM_HEAP_BASE64 } from "./kernels_wasm.ts";
+import { WASM_BASE64, WASM_HEAP_BASE64, WASM_HEAP_RELAXED_BASE64 } from "./kernels_wasm.ts";
 
 /** The module's exports. Addresses are byte offsets into `memory`; see `kernels.wat`. */
 export interface SimdKernels {
@@ -219,9 +219,25 @@ export interface HeapKernels {
   address(t: { dataId: object }): number;
   /** How many tensors share this tensor's data (1: nobody else sees it change). */
   refCount(t: { dataId: object }): number;
+  /**
+   * The build: `"relaxed fma"` (`mm` and `exp` with relaxed SIMD's fused multiply-add,
+   * where the runtime validates it) or `"f32x4"` (plain multiply and add).
+   */
+  kind: "relaxed fma" | "f32x4";
 }
 
-const heapInstances = new WeakMap<object, HeapKernels | null>();
+let heapInstances = new WeakMap<object, HeapKernels | null>();
+let heapPlain = false;
+
+/**
+ * Instantiates the plain f32x4 heap build even where relaxed SIMD validates (`true`), or
+ * chooses again (`false`); for tests and benchmarks. Applies to backends seen after it.
+ * @internal
+ */
+export function forcePlainHeapKernels(plain: boolean): void {
+  heapPlain = plain;
+  heapInstances = new WeakMap();
+}
 
 /**
  * The SIMD kernels on tfjs-backend-wasm's own heap (`kernels.wat` assembled with its
@@ -247,10 +263,12 @@ export function wasmHeapKernels(backend: object): HeapKernels | null {
   let found: HeapKernels | null = null;
   if (memory instanceof WebAssembly.Memory && ids) {
     try {
-      const instance = new WebAssembly.Instance(
-        new WebAssembly.Module(decodeBase64(WASM_HEAP_BASE64)),
-        { env: { memory } },
-      );
+      const relaxed = decodeBase64(WASM_HEAP_RELAXED_BASE64);
+      const kind = !heapPlain && WebAssembly.validate(relaxed) ? "relaxed fma" : "f32x4";
+      const bytes = kind === "relaxed fma" ? relaxed : decodeBase64(WASM_HEAP_BASE64);
+      const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+        env: { memory },
+      });
       const info = (t: { dataId: object }) => {
         const i = ids.get(t.dataId);
         if (!i) throw new Error("wasmHeapKernels: a tensor that is not on the wasm backend.");
@@ -261,6 +279,7 @@ export function wasmHeapKernels(backend: object): HeapKernels | null {
         memory,
         address: (t) => info(t).memoryOffset,
         refCount: (t) => info(t).refCount ?? Infinity, // unknown: treat as shared
+        kind,
       };
     } catch {
       found = null; // a shared (threaded) heap: the callers copy, as on cpu

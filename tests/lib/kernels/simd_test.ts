@@ -4,7 +4,16 @@
 // rows with and without a tail; the block allocator (reuse, growth keeps contents).
 import assert from "node:assert/strict";
 import { render } from "../../../lib/kernels/simd/build.ts";
-import { simd, simdAlloc, simdMap, simdMemoryStats } from "../../../lib/kernels/simd/simd.ts";
+import { decodeBase64 } from "../../../lib/kernels/simd/base64.ts";
+import { WASM_HEAP_RELAXED_BASE64 } from "../../../lib/kernels/simd/kernels_wasm.ts";
+import {
+  forcePlainHeapKernels,
+  simd,
+  simdAlloc,
+  simdMap,
+  simdMemoryStats,
+  wasmHeapKernels,
+} from "../../../lib/kernels/simd/simd.ts";
 
 const here = new URL("../../../lib/kernels/simd/", import.meta.url);
 
@@ -370,4 +379,45 @@ Deno.test("relu and the dense backward epilogue match their scalar definitions (
   const expected = new Float32Array(bits.map((b) => b & ~(b >> 31)).buffer);
   assert.deepEqual(Array.from(rB.view().subarray(0, x.length)), Array.from(expected));
   for (const b of [dyB, yB, dzB, dbB, rB]) b.free();
+});
+
+Deno.test("the heap builds, relaxed fma and plain f32x4: mm and exp against float64", () => {
+  // a stand-in for tfjs-wasm's backend: its memory and an (empty) tensor map
+  const backend = () => ({
+    wasm: { asm: { memory: new WebAssembly.Memory({ initial: 8 }) } },
+    dataIdMap: new Map(),
+  });
+  const relaxedValidates = WebAssembly.validate(decodeBase64(WASM_HEAP_RELAXED_BASE64));
+  try {
+    for (const plain of [false, true]) {
+      forcePlainHeapKernels(plain);
+      const heap = wasmHeapKernels(backend());
+      assert.ok(heap, "the heap build instantiates on a plain memory");
+      assert.equal(heap.kind, !plain && relaxedValidates ? "relaxed fma" : "f32x4");
+      const f32 = new Float32Array(heap.memory.buffer);
+      const [m, n, kk] = [13, 21, 37]; // the 4×8 tiles, the 16-, 4- and 1-column tails
+      const [a, b, c] = [64, 64 + 4 * m * kk, 64 + 4 * (m * kk + kk * n)];
+      const av = random(m * kk, 5);
+      const bv = random(kk * n, 6);
+      f32.set(av, a / 4);
+      f32.set(bv, b / 4);
+      heap.kernels.mm(a, 4 * kk, b, 4 * n, c, 4 * n, m, n, kk, 1, 0);
+      const ref: number[] = [];
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let q = 0; q < kk; q++) s += av[i * kk + q] * bv[q * n + j];
+          ref.push(s);
+        }
+      }
+      assertNear(f32.subarray(c / 4, c / 4 + m * n), ref, 1e-4, `mm (${heap.kind})`);
+      const x = grid(-80, 80, 40_003);
+      f32.set(x, 64 / 4);
+      heap.kernels.exp(64, x.length);
+      const e = maxErrors(f32.subarray(16, 16 + x.length), x, Math.exp);
+      assert.ok(e.rel < 4e-7, `exp (${heap.kind}): max relative error ${e.rel}`);
+    }
+  } finally {
+    forcePlainHeapKernels(false);
+  }
 });
