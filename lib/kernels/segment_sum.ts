@@ -1,7 +1,10 @@
 /**
  * `UnsortedSegmentSum` as one scatter-add pass: the gradient of an embedding lookup
  * (`gather`). The wasm backend of tfjs 4.22 has no such kernel, and the cpu backend's
- * loops once per segment over the whole tensor (minutes at a vocabulary of 5 000).
+ * loops once per segment over the whole tensor (minutes at a vocabulary of 5 000). On
+ * wasm the pass is the SIMD kernels' `scatter_add_rows` on tfjs's heap (float32; the same
+ * adds in the same order: 2 048 rows of 64 into 5 000 in about 0.1 ms against 1 ms in
+ * JavaScript), elsewhere a JavaScript loop.
  *
  * @example
  * ```ts
@@ -16,6 +19,7 @@
 
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { allocOutput, sizeOf, view } from "./io.ts";
+import { wasmHeapKernels } from "./simd/simd.ts";
 
 const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
@@ -24,6 +28,13 @@ const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   const inner = rows === 0 ? 0 : sizeOf(x.shape) / rows;
   const outShape = [numSegments, ...x.shape.slice(segmentIds.shape.length)];
   const out = allocOutput(backend, outShape, x.dtype);
+  const heap = x.dtype === "float32" ? wasmHeapKernels(backend) : null;
+  if (heap) {
+    // the same adds in the same order, four floats at a time, where tfjs-wasm keeps them
+    const at = (t: TensorInfo) => heap.address(t);
+    heap.kernels.scatter_add_rows(at(out), at(x), at(segmentIds), rows, inner, numSegments);
+    return out;
+  }
   const o = view(backend, out);
   const xs = view(backend, x);
   const ids = view(backend, segmentIds);

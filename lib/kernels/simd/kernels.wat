@@ -1192,4 +1192,61 @@
           (br $l)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $row))))
+
+  ;; ---- embeddings ----------------------------------------------------------------
+
+  ;; out row i = table row ids[i], for n rows of rowBytes bytes (ids: int32 at $ids, each
+  ;; already checked to be a row of the table).
+  (func (export "gather_rows")
+    (param $out i32) (param $table i32) (param $ids i32) (param $n i32) (param $rowBytes i32)
+    (local $i i32)
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (memory.copy
+          (i32.add (local.get $out) (i32.mul (local.get $i) (local.get $rowBytes)))
+          (i32.add (local.get $table)
+            (i32.mul (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2))))
+              (local.get $rowBytes)))
+          (local.get $rowBytes))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $row))))
+
+  ;; out = 0 (segments rows of `inner` floats), then out row ids[r] += src row r for
+  ;; r = 0 … n − 1 in order (an embedding's gradient); ids outside [0, segments) are
+  ;; skipped, as TensorFlow drops them.
+  (func (export "scatter_add_rows")
+    (param $out i32) (param $src i32) (param $ids i32) (param $n i32) (param $inner i32)
+    (param $segments i32)
+    (local $r i32) (local $s i32) (local $dp i32) (local $sp i32) (local $j i32)
+    (local $rowBytes i32) (local $vec i32)
+    (local.set $rowBytes (i32.shl (local.get $inner) (i32.const 2)))
+    (local.set $vec (i32.and (local.get $rowBytes) (i32.const -16)))
+    (memory.fill (local.get $out) (i32.const 0)
+      (i32.mul (local.get $segments) (local.get $rowBytes)))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $r) (local.get $n)))
+        (local.set $s (i32.load (i32.add (local.get $ids) (i32.shl (local.get $r) (i32.const 2)))))
+        (if (i32.lt_u (local.get $s) (local.get $segments))
+          (then
+            (local.set $dp (i32.add (local.get $out) (i32.mul (local.get $s) (local.get $rowBytes))))
+            (local.set $sp (i32.add (local.get $src) (i32.mul (local.get $r) (local.get $rowBytes))))
+            (local.set $j (i32.const 0))
+            (block $d4 (loop $l4
+              (br_if $d4 (i32.ge_u (local.get $j) (local.get $vec)))
+              (v128.store (i32.add (local.get $dp) (local.get $j))
+                (f32x4.add (v128.load (i32.add (local.get $dp) (local.get $j)))
+                  (v128.load (i32.add (local.get $sp) (local.get $j)))))
+              (local.set $j (i32.add (local.get $j) (i32.const 16)))
+              (br $l4)))
+            (block $d1 (loop $l1
+              (br_if $d1 (i32.ge_u (local.get $j) (local.get $rowBytes)))
+              (f32.store (i32.add (local.get $dp) (local.get $j))
+                (f32.add (f32.load (i32.add (local.get $dp) (local.get $j)))
+                  (f32.load (i32.add (local.get $sp) (local.get $j)))))
+              (local.set $j (i32.add (local.get $j) (i32.const 4)))
+              (br $l1)))))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row))))
 )

@@ -93,6 +93,20 @@ export interface SimdKernels {
   ): void;
   /** `dst = srcᵀ`: src `rows×cols` (row stride `lds` bytes), dst `cols×rows` (`ldd`). */
   transpose(src: number, lds: number, dst: number, ldd: number, rows: number, cols: number): void;
+  /** Output row i = table row `ids[i]` (int32), `n` rows of `rowBytes` (ids already checked). */
+  gather_rows(out: number, table: number, ids: number, n: number, rowBytes: number): void;
+  /**
+   * `out = 0` (`segments` rows of `inner` floats), then out row `ids[r]` += src row r for
+   * r = 0 … n − 1 in order; ids outside `[0, segments)` skipped.
+   */
+  scatter_add_rows(
+    out: number,
+    src: number,
+    ids: number,
+    n: number,
+    inner: number,
+    segments: number,
+  ): void;
   softmax_rows_masked(
     p: number,
     rows: number,
