@@ -38,7 +38,8 @@ import { registerKernel, unregisterKernel } from "@tensorflow/tfjs-core";
 import type { KernelConfig } from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
-import { onBackendSet } from "../backend.ts";
+import { onBackendSet, probeWebGpu } from "../backend.ts";
+import { noteFallbackAdapter } from "./webgpu/matmul_software.ts";
 import { segmentSumKernels } from "./segment_sum.ts";
 import { convBackpropFilterKernels } from "./conv_backprop_filter.ts";
 import { convBackpropInputKernels } from "./conv_backprop_input.ts";
@@ -124,11 +125,15 @@ export function registerFastKernels(backendName: string): string[] {
 
 registerFastKernels("wasm");
 registerFastKernels("cpu");
-onBackendSet((backend) => {
+onBackendSet(async (backend) => {
   registerFastKernels(backend);
+  // on a software adapter (llvmpipe, SwiftShader) the products run as register-blocked
+  // programs without workgroup memory (webgpu/matmul_software.ts)
+  if (backend === "webgpu") noteFallbackAdapter((await probeWebGpu())?.fallback ?? false);
 });
 export { adam, FastAdam } from "./adam.ts";
 export { softmaxCrossEntropy } from "./softmax_cross_entropy.ts";
 export { dense, denseFusion, reluInPlace, setDenseFusion } from "./dense.ts";
 export { maskedMean } from "./masked_mean.ts";
 export { countPrograms, setWebGPUFusion, startCounting, webgpuFusion } from "./webgpu/mod.ts";
+export { setSoftwareAdapter, softwareAdapter } from "./webgpu/matmul_software.ts";

@@ -4,8 +4,9 @@
  * software adapter the transposed form ran 2.7× slower (`dZ [6400, 256] · Wᵀ`, W
  * `[64, 256]`: 92 ms against 34 ms with the transpose included), and every backward pass
  * of a dense layer takes that form (`dX = dY · Wᵀ`). The transpose is one small program
- * when B is a weight; B larger than A keeps tfjs's own kernel. `setWebGPUFusion(false)`
- * restores tfjs's kernels, for comparison.
+ * when B is a weight; B larger than A keeps tfjs's own kernel. On a software adapter the
+ * products it takes run as `matmul_software.ts`'s program instead (transposes read in
+ * place). `setWebGPUFusion(false)` restores tfjs's kernels, for comparison.
  *
  * @example
  * ```ts
@@ -20,6 +21,7 @@ import { getKernel } from "@tensorflow/tfjs-core";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs-core";
 import { sizeOf } from "../io.ts";
 import { webgpuFusion } from "./program.ts";
+import { softwareAdapter, softwareMatMul } from "./matmul_software.ts";
 
 /**
  * Kernel configs wrapping `BatchMatMul` and `_FusedMatMul` of `backendName` (webgpu):
@@ -33,6 +35,10 @@ export function transposedMatMulKernels(backendName = "webgpu"): KernelConfig[] 
     const original = getKernel(kernelName, backendName);
     if (!original) return [];
     const kernelFunc: KernelFunc = (args) => {
+      if (webgpuFusion() && softwareAdapter()) {
+        const out = softwareMatMul(kernelName, args);
+        if (out) return out;
+      }
       const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
       const transposeB = (args.attrs as { transposeB?: boolean } | undefined)?.transposeB;
       if (!transposeB || !webgpuFusion() || sizeOf(b.shape) > sizeOf(a.shape)) {

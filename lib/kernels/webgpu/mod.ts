@@ -49,4 +49,5 @@ export { layerNormWebGPU } from "./layer_norm.ts";
 export { type AdamConstants, adamUpdateWebGPU } from "./adam.ts";
 export { convMaxWebGPU } from "./conv_max.ts";
 export { transposedMatMulKernels } from "./matmul.ts";
+export { setSoftwareAdapter, softwareAdapter, softwareMatMul } from "./matmul_software.ts";
 export { denseWebGPUKernels } from "./dense.ts";
