@@ -8,8 +8,9 @@
  * about 60 ms with this program. Each element of C is the same float32 sum over k in
  * order. Used only while the backend's adapter is a fallback adapter (set by
  * `setupBackend`, or {@linkcode setSoftwareAdapter}) and the library's WebGPU fusion is
- * on; shapes it does not take (ranks above 3, batch broadcasting other than against 1,
- * other activations, a bias that is not one value per column) go to tfjs's kernel.
+ * on; what it does not take (ranks above 3, batch broadcasting other than against 1,
+ * other activations, a bias that is not one value per column, more than 65 535 workgroups
+ * of 64 lanes) goes to tfjs's kernel.
  *
  * @example
  * ```ts
@@ -157,6 +158,8 @@ export function softwareMatMul(
   const outShape = a.shape.length === 3 || b.shape.length === 3 ? [batch, M, N] : [M, N];
   if (M === 0 || N === 0 || K === 0) return null;
   const lanes = batch * Math.ceil(M / ROWS) * Math.ceil(N / 4);
+  // one dispatch dimension: at most 65 535 workgroups (WebGPU's guaranteed limit)
+  if (Math.ceil(lanes / 64) > 65535) return null;
   const key = `software_matmul_${ta ? "t" : "n"}${tb ? "t" : "n"}_${bias ? "bias" : ""}` +
     `_${activation}_${kernelName}`;
   const prog = program(key, outShape, lanes, ta, tb, Boolean(bias), activation);
