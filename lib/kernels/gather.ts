@@ -41,8 +41,6 @@ export function gatherKernels(backendName: string): KernelConfig[] {
     const inner = sizeOf(x.shape.slice(axis + 1));
     const outShape = [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)];
     const out = allocOutput(backend, outShape, x.dtype);
-    const o = view(backend, out);
-    const xs = view(backend, x);
     const ids = view(backend, indices);
     const k = ids.length;
     for (let i = 0; i < k; i++) {
@@ -55,10 +53,12 @@ export function gatherKernels(backendName: string): KernelConfig[] {
     // kernels on tfjs-wasm's heap, where the tensors are
     const heap = outer === 1 && x.dtype !== "bool" ? wasmHeapKernels(backend) : null;
     if (heap) {
-      const at = (t: TensorInfo) => heap.address(t);
+      const at = heap.address;
       heap.kernels.gather_rows(at(out), at(x), at(indices), k, 4 * inner);
       return out;
     }
+    const o = view(backend, out);
+    const xs = view(backend, x);
     for (let p = 0; p < outer; p++) {
       const src = p * n * inner;
       const dst = p * k * inner;

@@ -70,7 +70,7 @@ export function allocOutput(backend: object, shape: number[], dtype: DataType): 
  * await tf.setBackend("cpu");
  * const t = allocTensor(tf.backend(), [2]);
  * view(tf.backend(), t).set([3, 4]);
- * console.log(t.dataSync()); // Float32Array [3, 4]
+ * console.log(await t.data()); // Float32Array [3, 4]
  * ```
  */
 export function allocTensor(

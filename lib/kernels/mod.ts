@@ -135,5 +135,11 @@ export { adam, FastAdam } from "./adam.ts";
 export { softmaxCrossEntropy } from "./softmax_cross_entropy.ts";
 export { dense, denseFusion, reluInPlace, setDenseFusion } from "./dense.ts";
 export { maskedMean } from "./masked_mean.ts";
-export { countPrograms, setWebGPUFusion, startCounting, webgpuFusion } from "./webgpu/mod.ts";
-export { setSoftwareAdapter, softwareAdapter } from "./webgpu/matmul_software.ts";
+export {
+  countPrograms,
+  setSoftwareAdapter,
+  setWebGPUFusion,
+  softwareAdapter,
+  startCounting,
+  webgpuFusion,
+} from "./webgpu/mod.ts";

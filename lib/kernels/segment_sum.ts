@@ -31,7 +31,7 @@ const unsortedSegmentSum: KernelFunc = ({ inputs, backend, attrs }) => {
   const heap = x.dtype === "float32" ? wasmHeapKernels(backend) : null;
   if (heap) {
     // the same adds in the same order, four floats at a time, where tfjs-wasm keeps them
-    const at = (t: TensorInfo) => heap.address(t);
+    const at = heap.address;
     heap.kernels.scatter_add_rows(at(out), at(x), at(segmentIds), rows, inner, numSegments);
     return out;
   }

@@ -41,7 +41,7 @@ import {
   type SimdBlock,
   wasmHeapKernels,
 } from "../kernels/simd/simd.ts";
-import { allocTensor, view } from "../kernels/io.ts";
+import { allocTensor, f32 } from "../kernels/io.ts";
 import { attentionWebGPU, MAX_ATTENTION_LENGTH } from "../kernels/webgpu/attention.ts";
 import { webgpuFusion } from "../kernels/webgpu/program.ts";
 import { MASKED_SCORE } from "./scaled_dot_product_attention.ts";
@@ -331,7 +331,7 @@ export function attentionFused(
         // the gradient written straight into its tensor's memory; allocated first, since
         // on wasm an allocation may grow tfjs's heap and detach the views taken before it
         const dqkv = allocTensor(tf.backend(), [rows, L]);
-        const dQKV = view(tf.backend(), dqkv) as Float32Array;
+        const dQKV = f32(tf.backend(), dqkv);
         const dY = readF32(dy);
         const QKV = readF32(saved[0]);
         for (let b = 0; b < batch; b++) {
@@ -395,7 +395,7 @@ export function attentionFused(
         const m = readF32(mask!);
         for (let i = 0; i < batch * T; i++) bias[i] = m[i] === 0 ? MASKED_SCORE : 0;
       }
-      const Y = out ? view(tf.backend(), out) as Float32Array : null;
+      const Y = out ? f32(tf.backend(), out) : null;
       for (let b = 0; b < batch; b++) {
         for (let h = 0; h < heads; h++) {
           const q = b * T * L + h * hd; // Q[b, :, h] starts here, row stride 3D

@@ -608,10 +608,6 @@ export async function runNotebookInPage(
       s.changes++;
       return handleStatus(msg);
     });
-    // a websocket reconnection among the displays: the server may replay what it buffered
-    J.notebook.events.on("kernel_reconnecting.Kernel", () => {
-      s.displays.push("(kernel websocket reconnecting)");
-    });
     for (const e of ["kernel_dead", "kernel_restarting", "kernel_disconnected"]) {
       J.notebook.events.on(`${e}.Kernel`, () => void s.kernelEvents.push(e));
     }
