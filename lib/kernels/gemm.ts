@@ -12,8 +12,9 @@
  * - `ts` (or `typescript`): the TypeScript loops (for comparisons);
  * - a path or library name (`/usr/lib/x86_64-linux-gnu/libopenblas.so.0`): that library.
  *
- * `NN_BLAS_THREADS=1` keeps OpenBLAS on one thread. `NN_GEMM_THREADS` sets the own SIMD
- * GEMM's threads: unset or `auto` (one per core, at most 4), `off` (one) or a count
+ * `NN_BLAS_THREADS=1` keeps OpenBLAS on one thread. `NN_GEMM_THREADS` sets the threads of
+ * the own SIMD GEMM and of the other own wasm kernels that split their work (the
+ * attention's heads, with or without a native BLAS): unset or `auto` (one per core, at most 4), `off` (one) or a count
  * (2–8, used whatever the load). Small GEMMs, and (but for an explicit count) all GEMMs
  * while the load average says other work keeps the cores busy, use one thread anyway.
  *
@@ -29,6 +30,7 @@
  * @module
  */
 
+import { type HelperThreads, helperThreads } from "./simd/helper_threads.ts";
 import {
   MAX_SIMD_GEMM_THREADS,
   simdGemm,
@@ -327,8 +329,24 @@ export function setGemmThreadingForTesting(
 
 /** Threads the own GEMM uses for this product. */
 function simdThreadsFor(m: number, n: number, k: number): number {
+  return wasmThreadsFor(m * n * k);
+}
+
+/**
+ * Threads the library's own wasm kernels split this much work (multiply-adds) across:
+ * the own GEMM, and the attention's heads (`simd_threads.ts`), whichever GEMM runs.
+ * `NN_GEMM_THREADS` (or {@linkcode setGemmThreads}) sets them; below 2²² multiply-adds,
+ * and (but for an explicit count) while other work keeps the cores busy, one.
+ *
+ * @example
+ * ```ts
+ * import { wasmThreadsFor } from "nn/kernels/gemm.ts";
+ * console.log(wasmThreadsFor(1000)); // 1: too little work to share
+ * ```
+ */
+export function wasmThreadsFor(multiplyAdds: number): number {
   const plan = planThreads();
-  if (plan.threads < 2 || m * n * k < simdThreadedMin) return 1;
+  if (plan.threads < 2 || multiplyAdds < simdThreadedMin) return 1;
   return plan.forced || ignoreLoadForTesting || !coresBusy() ? plan.threads : 1;
 }
 
@@ -567,37 +585,72 @@ export function gemm(
   const lib = blas();
   const native = lib.sgemm;
   if (native && k > 0) {
+    const parts = nativeParts(lib, m, n, k);
     if (lib.setThreads && lib.info.threads) {
-      const want =
-        coresBusy() || !(m * n * k >= SMALL_GEMM || wideReduction(transA, transB, m, n, k))
-          ? 1
-          : lib.info.threads;
+      // OpenBLAS's own threads only where the helper threads do not split GEMMs: both
+      // at once fight over the cores
+      const want = parts.helpersOn ||
+          coresBusy() || !(m * n * k >= SMALL_GEMM || wideReduction(transA, transB, m, n, k))
+        ? 1
+        : lib.info.threads;
       if (want !== currentThreads) {
         lib.setThreads(want);
         currentThreads = want;
       }
     }
-    native(
-      101,
-      transA ? 112 : 111,
-      transB ? 112 : 111,
-      m,
-      n,
-      k,
-      alpha,
-      a,
-      lda,
-      b,
-      ldb,
-      beta,
-      c,
-      ldc,
-    );
+    const ta = transA ? 112 : 111, tb = transB ? 112 : 111;
+    if (parts.threads < 2) {
+      native(101, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+    // bands of C's rows (or columns, when C is wider than tall), one per thread; each
+    // helper calls cblas_sgemm on its band through raw addresses of the same arrays
+    const byRows = m >= n;
+    const extent = byRows ? m : n;
+    const per = Math.ceil(extent / parts.threads / 8) * 8;
+    const address = (x: Float32Array, floats: number) =>
+      Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(x))) + 4 * floats;
+    const jobs = [];
+    for (let lo = per; lo < extent; lo += per) {
+      const w = Math.min(per, extent - lo);
+      const aAt = byRows ? (transA ? lo : lo * lda) : 0;
+      const bAt = byRows ? 0 : (transB ? lo * ldb : lo);
+      const cAt = byRows ? lo * ldc : lo;
+      const [bm, bn] = byRows ? [w, n] : [m, w];
+      jobs.push({
+        sgemm: [101, ta, tb, bm, bn, k, alpha, address(a, aAt), lda, address(b, bAt), ldb, beta]
+          .concat([address(c, cAt), ldc]),
+      });
+    }
+    parts.pool!.run(jobs, () => {
+      const [bm, bn] = byRows ? [Math.min(per, m), n] : [m, Math.min(per, n)];
+      native(101, ta, tb, bm, bn, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    });
     return;
   }
   if (lib.simd) {
     simdGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, simdThreadsFor(m, n, k));
   } else gemmTs(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/**
+ * How a native GEMM of m·n·k multiply-adds runs: whether the helper threads split GEMMs
+ * at all (`NN_GEMM_THREADS`: then OpenBLAS stays on one thread), and on how many threads
+ * this one runs (its bands go to the helpers that are ready).
+ */
+function nativeParts(
+  lib: Loaded,
+  m: number,
+  n: number,
+  k: number,
+): { helpersOn: boolean; threads: number; pool: HelperThreads | null } {
+  const plan = planThreads();
+  const pool = plan.threads > 1 ? helperThreads() : null;
+  if (!pool || pool.broken) return { helpersOn: false, threads: 1, pool: null };
+  pool.useNativeBlas(lib.info.library);
+  const want = Math.min(wasmThreadsFor(m * n * k), Math.ceil(Math.max(m, n) / 8));
+  const threads = want > 1 ? 1 + pool.start(want - 1) : 1;
+  return { helpersOn: true, threads: Math.min(want, threads), pool };
 }
 
 /** The TypeScript GEMM (same contract as {@linkcode gemm}). */

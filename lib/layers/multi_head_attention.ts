@@ -30,17 +30,18 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { rng } from "../random.ts";
-import { gemm, hasBlas, hasNativeBlas } from "../kernels/gemm.ts";
-import { copyToTensor, readF32, readInt32 } from "../kernels/memory.ts";
+import { gemm, hasBlas, hasNativeBlas, wasmThreadsFor } from "../kernels/gemm.ts";
+import { copyToTensor, readF32 } from "../kernels/memory.ts";
 import { dense, denseFusedHere } from "../kernels/dense.ts";
 import {
   backwardMayFollow,
   type HeapKernels,
   simd,
   simdAlloc,
-  type SimdBlock,
+  simdSharedModule,
   wasmHeapKernels,
 } from "../kernels/simd/simd.ts";
+import { simdSplit } from "../kernels/simd/simd_threads.ts";
 import { allocTensor, f32 } from "../kernels/io.ts";
 import { attentionWebGPU, MAX_ATTENTION_LENGTH } from "../kernels/webgpu/attention.ts";
 import { webgpuFusion } from "../kernels/webgpu/program.ts";
@@ -85,6 +86,35 @@ function attentionOnHeapHere(): HeapKernels | null {
   return wasmHeapKernels(tf.backend());
 }
 
+/**
+ * The key mask as the kernels read it (`attention_forward` in `kernels.wat`): an additive
+ * bias per key (0 for a token, {@linkcode MASKED_SCORE} for padding) and per sequence the
+ * first row whose padded keys become exactly 0 (−1: no padded key; rows before it see
+ * only padding and keep the softmax of the masked scores).
+ */
+interface MaskRule {
+  bias: Float32Array;
+  starts: Int32Array;
+}
+
+function maskRule(mask: Float32Array, batch: number, T: number, causal: boolean): MaskRule {
+  const bias = new Float32Array(batch * T);
+  const starts = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    let first = T;
+    let padded = false;
+    for (let j = 0; j < T; j++) {
+      if (mask[b * T + j] === 0) {
+        padded = true;
+        bias[b * T + j] = MASKED_SCORE;
+      } else if (first === T) first = j;
+    }
+    starts[b] = !padded ? -1 : first === T ? T : causal ? first : 0;
+  }
+  return { bias, starts };
+}
+
+/** The op's shapes: `qkv [B·T, 3D]`, heads of width hd = D / heads. */
 interface HeadDims {
   batch: number;
   heads: number;
@@ -94,187 +124,257 @@ interface HeadDims {
   scale: number;
 }
 
-/**
- * The attention's backward pass with every product in the SIMD kernels' memory: `QKV` and
- * `dY` copied in once, `P` (kept by the forward pass) read in place; frees `Pb`.
- */
-function backwardInModule(
-  Pb: SimdBlock,
-  QKV: Float32Array,
-  dY: Float32Array,
-  { batch, heads, T, D, hd, scale }: HeadDims,
-): tf.Tensor {
-  const k = simd();
-  const L = 3 * D;
-  const rows = batch * T;
-  const [qB, dyB, dqB, vtB, ptB, dSb, dstB] = simdAlloc([
-    rows * L,
-    rows * D,
-    rows * L,
-    hd * T,
-    T * T,
-    T * T,
-    T * T,
-  ]);
-  qB.view().set(QKV);
-  dyB.view().set(dY);
-  const [t4, l4, d4] = [4 * T, 4 * L, 4 * D];
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < heads; h++) {
-      const q = qB.at(b * T * L + h * hd);
-      const dy = dyB.at(b * T * D + h * hd);
-      const dq = dqB.at(b * T * L + h * hd);
-      const p = Pb.at((b * heads + h) * T * T);
-      // dP = dY · Vᵀ ; dV = Pᵀ · dY
-      k.transpose(q + 8 * D, l4, vtB.offset, t4, T, hd);
-      k.mm(dy, d4, vtB.offset, t4, dSb.offset, t4, T, T, hd, 1, 0);
-      k.transpose(p, t4, ptB.offset, t4, T, T);
-      k.mm(ptB.offset, t4, dy, d4, dq + 8 * D, l4, T, hd, T, 1, 0);
-      // softmax backward: dS = P ∘ (dP − Σ_j dP·P)
-      k.softmax_backward_rows(p, dSb.offset, T, T, t4);
-      // dQ = scale · dS · K ; dK = scale · dSᵀ · Q
-      k.mm(dSb.offset, t4, q + 4 * D, l4, dq, l4, T, hd, T, scale, 0);
-      k.transpose(dSb.offset, t4, dstB.offset, t4, T, T);
-      k.mm(dstB.offset, t4, q, l4, dq + 4 * D, l4, T, hd, T, scale, 0);
-    }
-  }
-  Pb.free();
-  const dqkv = copyToTensor(dqB.view(), [rows, L]);
-  for (const blk of [qB, dyB, dqB, vtB, ptB, dSb, dstB]) blk.free();
-  return dqkv;
+function headDims(qkv: tf.Tensor, batch: number, heads: number): HeadDims {
+  const D = qkv.shape[1]! / 3;
+  const hd = D / heads;
+  return { batch, heads, T: qkv.shape[0] / batch, D, hd, scale: 1 / Math.sqrt(hd) };
+}
+
+/** The attention as one custom-gradient op of `qkv` (and of the mask, whose gradient is 0). */
+type AttentionOp = (
+  qkv: tf.Tensor,
+  mask: tf.Tensor | null,
+  save: (ts: tf.Tensor[]) => void,
+) => { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
+
+/** `op` applied to `qkv` (and `keyMask`) in a scope that profiles show as "attentionFused". */
+function applyAttention(op: AttentionOp, qkv: tf.Tensor2D, keyMask: tf.Tensor | null) {
+  const f = tf.customGrad(
+    ((...args: unknown[]) => {
+      const mask = keyMask ? args[1] as tf.Tensor : null;
+      const { value, gradFunc } = op(
+        args[0] as tf.Tensor,
+        mask,
+        args[keyMask ? 2 : 1] as (ts: tf.Tensor[]) => void,
+      );
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [dqkv] = gradFunc(dy, saved);
+          return mask ? [dqkv, tf.zerosLike(mask)] : [dqkv];
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0],
+  ) as unknown as (
+    ...a: tf.Tensor[]
+  ) => tf.Tensor2D;
+  return tf.tidy("attentionFused", () => keyMask ? f(qkv, keyMask) : f(qkv));
 }
 
 /**
- * {@linkcode attentionFused} on tfjs-wasm's own heap: the SIMD kernels (`transpose`, `mm`,
- * the (masked) softmax and its backward pass, instantiated on tfjs-wasm's memory) read
+ * {@linkcode attentionFused} on tfjs-wasm's own heap: the SIMD kernels' attention loops
+ * (`attention_forward`, `attention_backward`, instantiated on tfjs-wasm's memory) read
  * `qkv` and write the output and the gradient where tfjs keeps them; the weights
- * `P [B, H, T, T]` are a heap tensor saved for the backward pass. The same arithmetic as
- * the module path of `attentionFused`, without copying queries, keys, values, outputs
- * and gradients into the module's memory and back (about 5.5 MB a layer of the
- * reference Transformer).
+ * `P [B, H, T, T]` are a heap tensor saved for the backward pass. No copies of queries,
+ * keys, values, outputs and gradients (about 5.5 MB a layer of the reference Transformer).
  */
-function attentionOnHeap(
-  heap: HeapKernels,
-  qkv: tf.Tensor2D,
-  batch: number,
-  heads: number,
-  causal: boolean,
-  keyMask: tf.Tensor | null,
-): tf.Tensor2D {
+function attentionOnHeap(heap: HeapKernels, batch: number, heads: number, causal: boolean) {
   const backend = tf.backend();
   const alloc = (shape: number[]) => allocTensor(backend, shape);
   const at = heap.address;
-  const op = tf.customGrad(
-    ((...args: unknown[]) => {
-      const t0 = args[0] as tf.Tensor;
-      const mask = keyMask ? args[1] as tf.Tensor : null;
-      const save = args[keyMask ? 2 : 1] as (ts: tf.Tensor[]) => void;
-      const rows = t0.shape[0];
-      const D = t0.shape[1]! / 3;
-      const T = rows / batch;
-      const hd = D / heads;
-      const scale = 1 / Math.sqrt(hd);
-      // the key mask: an additive bias per key, and per sequence the first row whose
-      // padded keys become exactly 0 (-1: no padded key), as attentionFused's rule
-      let bias: tf.Tensor | null = null;
-      let start: tf.Tensor | null = null;
-      if (mask) {
-        const m = readF32(mask);
-        const biasValues = new Float32Array(batch * T);
-        const starts = new Int32Array(batch);
-        for (let b = 0; b < batch; b++) {
-          let first = T;
-          let padded = false;
-          for (let j = 0; j < T; j++) {
-            if (m[b * T + j] === 0) {
-              padded = true;
-              biasValues[b * T + j] = MASKED_SCORE;
-            } else if (first === T) first = j;
-          }
-          starts[b] = !padded ? -1 : first === T ? T : causal ? first : 0;
-        }
-        bias = tf.tensor(biasValues, [batch, T]);
-        start = tf.tensor(starts, [batch], "int32");
-      }
-      const y = alloc([rows, D]);
-      const p = alloc([batch * heads * T * T]);
-      const kt = alloc([hd * T]);
-      const k = heap.kernels;
-      const [T4, L4, D4] = [4 * T, 12 * D, 4 * D];
-      const [qkvAt, yAt, pAt, ktAt] = [at(t0), at(y), at(p), at(kt)];
-      const biasAt = bias ? at(bias) : 0;
-      const starts = start ? readInt32(start) : null;
+  const k = heap.kernels;
+  return ((t0, mask, save) => {
+    const { T, D, hd, scale } = headDims(t0, batch, heads);
+    const rows = batch * T;
+    const rule = mask ? maskRule(readF32(mask), batch, T, causal) : null;
+    const bias = rule ? tf.tensor(rule.bias, [batch, T]) : null;
+    const starts = rule ? tf.tensor(rule.starts, [batch], "int32") : null;
+    const y = alloc([rows, D]);
+    const p = alloc([batch * heads * T * T]);
+    const kt = alloc([hd * T]);
+    k.attention_forward(
+      at(t0),
+      at(y),
+      at(p),
+      at(kt),
+      T,
+      D,
+      heads,
+      scale,
+      causal ? 1 : 0,
+      0,
+      batch,
+      starts ? at(starts) : 0,
+      bias ? at(bias) : 0,
+    );
+    tf.dispose([kt, bias, starts].filter((t): t is tf.Tensor => t !== null));
+    save([t0, p]);
+    const gradFunc = (dy: tf.Tensor, [x, weights]: tf.Tensor[]) => {
+      const dqkv = alloc([rows, 3 * D]);
+      const work = alloc([hd * T + 3 * T * T]); // Vᵀ, Pᵀ, dS and dSᵀ of one head
+      k.attention_backward(
+        at(x),
+        at(dy),
+        at(weights),
+        at(dqkv),
+        at(work),
+        T,
+        D,
+        heads,
+        scale,
+        0,
+        batch,
+      );
+      work.dispose();
+      return [dqkv];
+    };
+    return { value: y, gradFunc };
+  }) as AttentionOp;
+}
+
+/**
+ * {@linkcode attentionFused} in the SIMD kernels' memory, its sequences split across
+ * `threads` threads where that memory is shared (`simdSplit`): `qkv` copied in, the
+ * output copied out; queries, keys, values and the weights stay there for the backward
+ * pass, which copies `dY` in and the gradient out.
+ */
+function attentionInModule(batch: number, heads: number, causal: boolean, threads: number) {
+  return ((t0, mask) => {
+    const { T, D, hd, scale } = headDims(t0, batch, heads);
+    const rows = batch * T;
+    const L = 3 * D;
+    const rule = mask ? maskRule(readF32(mask), batch, T, causal) : null;
+    const QKV = readF32(t0);
+    const gradFunc = (dy: tf.Tensor) => {
+      if (pB.freed) throw new Error("attentionFused: the backward pass ran twice.");
+      const scratch = hd * T + 3 * T * T; // Vᵀ, Pᵀ, dS and dSᵀ of one head, per thread
+      const [dyB, dqB, workB] = simdAlloc([rows * D, rows * L, threads * scratch]);
+      dyB.view().set(readF32(dy));
+      simdSplit("attention_backward", batch, threads, (from, to, part) => [
+        ...[qB.offset, dyB.offset, pB.offset, dqB.offset, workB.at(part * scratch)],
+        ...[T, D, heads, scale, from, to],
+      ]);
+      const dqkv = copyToTensor(dqB.view(), [rows, L]);
+      for (const blk of [qB, pB, dyB, dqB, workB]) blk.free();
+      return [dqkv];
+    };
+    // queries, keys, values and the weights [B, H, T, T], kept for the backward pass
+    const [qB, pB] = simdAlloc([rows * L, batch * heads * T * T], gradFunc);
+    const [yB, ktB, biasB, startsB] = simdAlloc([
+      rows * D,
+      threads * hd * T,
+      rule ? batch * T : 0,
+      rule ? batch : 0,
+    ]);
+    qB.view().set(QKV); // views after the last allocation
+    if (rule) {
+      biasB.view().set(rule.bias);
+      new Int32Array(simd().memory.buffer, startsB.offset, batch).set(rule.starts);
+    }
+    simdSplit("attention_forward", batch, threads, (from, to, part) => [
+      ...[qB.offset, yB.offset, pB.offset, ktB.at(part * hd * T), T, D, heads, scale],
+      ...[causal ? 1 : 0, from, to, rule ? startsB.offset : 0, rule ? biasB.offset : 0],
+    ]);
+    const value = copyToTensor(yB.view(), [rows, D]);
+    for (const blk of [yB, ktB, biasB, startsB]) blk.free();
+    if (!backwardMayFollow()) { for (const blk of [qB, pB]) blk.free(); // no backward will come
+     }
+    return { value, gradFunc };
+  }) as AttentionOp;
+}
+
+/**
+ * {@linkcode attentionFused} with every per-head product through {@linkcode gemm} (a
+ * native BLAS): `Q·Kᵀ` and `P·V` read `qkv` in place with strided GEMMs and write the
+ * output into its tensor; the weights are kept in the SIMD kernels' memory, where their
+ * (masked) softmax runs.
+ */
+function attentionWithGemm(batch: number, heads: number, causal: boolean) {
+  return ((t0, mask, save) => {
+    save([t0]);
+    const { T, D, hd, scale } = headDims(t0, batch, heads);
+    const rows = batch * T;
+    const L = 3 * D;
+    const rule = mask ? maskRule(readF32(mask), batch, T, causal) : null;
+    const k = simd();
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      if (Pb.freed) throw new Error("attentionFused: the backward pass ran twice.");
+      // the gradient written straight into its tensor's memory; allocated first, since
+      // on wasm an allocation may grow tfjs's heap and detach the views taken before it
+      const dqkv = allocTensor(tf.backend(), [rows, L]);
+      const [dSb] = simdAlloc([T * T]);
+      const P = Pb.view();
+      const dS = dSb.view();
+      const dQKV = f32(tf.backend(), dqkv);
+      const dY = readF32(dy);
+      const QKV = readF32(saved[0]);
       for (let b = 0; b < batch; b++) {
-        const s = starts ? starts[b] : -1;
         for (let h = 0; h < heads; h++) {
-          const q = qkvAt + b * T * L4 + h * 4 * hd; // Q[b, :, h]; K at q + D, V at q + 2D
-          const ph = pAt + (b * heads + h) * T * T4;
-          // S = scale · Q · Kᵀ
-          k.transpose(q + D4, L4, ktAt, T4, T, hd);
-          k.mm(q, L4, ktAt, T4, ph, T4, T, T, hd, scale, 0);
-          if (s < 0) k.softmax_rows(ph, T, T, T4, causal ? 1 : 0);
-          else {
-            // rows before `s` see only padded keys; from `s` on, padded keys exactly 0
-            const bb = biasAt + b * T4;
-            if (s > 0) k.softmax_rows_masked(ph, s, T, T4, causal ? 1 : 0, 0, bb, 0);
-            if (s < T) k.softmax_rows_masked(ph + s * T4, T - s, T, T4, causal ? 1 : 0, s, bb, 1);
-          }
-          // Y[b, :, h] = P · V
-          k.mm(ph, T4, q + 2 * D4, L4, yAt + b * T * D4 + h * 4 * hd, D4, T, hd, T, 1, 0);
+          const q = b * T * L + h * hd;
+          const y = b * T * D + h * hd;
+          const head = (b * heads + h) * T * T;
+          const S = P.subarray(head, head + T * T);
+          const [Q, K, V] = [QKV.subarray(q), QKV.subarray(q + D), QKV.subarray(q + 2 * D)];
+          const [dQ, dK, dV] = [dQKV.subarray(q), dQKV.subarray(q + D), dQKV.subarray(q + 2 * D)];
+          // dP = dY · Vᵀ ; dV = Pᵀ · dY
+          gemm(false, true, T, T, hd, 1, dY.subarray(y), D, V, L, 0, dS, T);
+          gemm(true, false, T, hd, T, 1, S, T, dY.subarray(y), D, 0, dV, L);
+          // softmax backward: dS = P ∘ (dP − Σ_j dP·P)
+          k.softmax_backward_rows(Pb.at(head), dSb.offset, T, T, 4 * T);
+          // dQ = scale · dS · K ; dK = scale · dSᵀ · Q
+          gemm(false, false, T, hd, T, scale, dS, T, K, L, 0, dQ, L);
+          gemm(true, false, T, hd, T, scale, dS, T, Q, L, 0, dK, L);
         }
       }
-      tf.dispose([kt, bias, start].filter((t): t is tf.Tensor => t !== null));
-      save([t0, p]);
-      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-        const [x, weights] = saved;
-        const dqkv = alloc([rows, 3 * D]);
-        // scratch: Vᵀ, Pᵀ, dS and dSᵀ of one head
-        const work = alloc([hd * T + 3 * T * T]);
-        const [xAt, dyAt, wAt, dqAt] = [at(x), at(dy), at(weights), at(dqkv)];
-        const vt = at(work);
-        const [pt, ds, dst] = [vt + hd * T4, vt + hd * T4 + T * T4, vt + hd * T4 + 2 * T * T4];
-        for (let b = 0; b < batch; b++) {
-          for (let h = 0; h < heads; h++) {
-            const off = b * T * L4 + h * 4 * hd;
-            const [q, dq] = [xAt + off, dqAt + off];
-            const d = dyAt + b * T * D4 + h * 4 * hd;
-            const ph = wAt + (b * heads + h) * T * T4;
-            // dP = dY · Vᵀ ; dV = Pᵀ · dY
-            k.transpose(q + 2 * D4, L4, vt, T4, T, hd);
-            k.mm(d, D4, vt, T4, ds, T4, T, T, hd, 1, 0);
-            k.transpose(ph, T4, pt, T4, T, T);
-            k.mm(pt, T4, d, D4, dq + 2 * D4, L4, T, hd, T, 1, 0);
-            // softmax backward: dS = P ∘ (dP − Σ_j dP·P)
-            k.softmax_backward_rows(ph, ds, T, T, T4);
-            // dQ = scale · dS · K ; dK = scale · dSᵀ · Q
-            k.mm(ds, T4, q + D4, L4, dq, L4, T, hd, T, scale, 0);
-            k.transpose(ds, T4, dst, T4, T, T);
-            k.mm(dst, T4, q, L4, dq + D4, L4, T, hd, T, scale, 0);
-          }
+      Pb.free();
+      dSb.free();
+      return [dqkv];
+    };
+    // the output written straight into its tensor's memory (allocated before any view of
+    // tfjs's heap is taken); the weights [B, H, T, T] kept for the backward pass
+    const out = allocTensor(tf.backend(), [rows, D]);
+    const [Pb] = simdAlloc([batch * heads * T * T], gradFunc);
+    const [biasB] = simdAlloc([rule ? batch * T : 0]);
+    const P = Pb.view(); // views after the last allocation
+    if (rule) biasB.view().set(rule.bias);
+    const QKV = readF32(t0);
+    const Y = f32(tf.backend(), out);
+    const c = causal ? 1 : 0;
+    for (let b = 0; b < batch; b++) {
+      const s = rule ? rule.starts[b] : -1;
+      for (let h = 0; h < heads; h++) {
+        const q = b * T * L + h * hd; // Q[b, :, h] starts here, row stride 3D
+        const head = (b * heads + h) * T * T;
+        const S = P.subarray(head, head + T * T);
+        // S = scale · Q · Kᵀ
+        gemm(false, true, T, T, hd, scale, QKV.subarray(q), L, QKV.subarray(q + D), L, 0, S, T);
+        if (s < 0) k.softmax_rows(Pb.at(head), T, T, 4 * T, c);
+        else {
+          // the key mask folded into the softmax, as `attention_forward` in kernels.wat
+          const bias = biasB.at(b * T);
+          if (s > 0) k.softmax_rows_masked(Pb.at(head), s, T, 4 * T, c, 0, bias, 0);
+          if (s < T) k.softmax_rows_masked(Pb.at(head + s * T), T - s, T, 4 * T, c, s, bias, 1);
         }
-        work.dispose();
-        return mask ? [dqkv, tf.zerosLike(mask)] : [dqkv];
-      };
-      return { value: y, gradFunc };
-    }) as unknown as Parameters<typeof tf.customGrad>[0],
-  );
-  const apply = op as unknown as (...a: tf.Tensor[]) => tf.Tensor2D;
-  return tf.tidy("attentionFused", () => keyMask ? apply(qkv, keyMask) : apply(qkv));
+        // Y[b, :, h] = P · V
+        const V = QKV.subarray(q + 2 * D);
+        gemm(false, false, T, hd, T, 1, S, T, V, L, 0, Y.subarray(b * T * D + h * hd), D);
+      }
+    }
+    biasB.free();
+    if (!backwardMayFollow()) Pb.free(); // no backward pass will come
+    return { value: out, gradFunc };
+  }) as AttentionOp;
 }
 
 /**
  * Scaled dot-product attention of all heads in one op (cpu and wasm backends):
  * `qkv [B·T, 3D]` (queries | keys | values, heads side by side) → `[B·T, D]` (heads
- * merged). Every head's matrices are read in place with strided GEMMs: no split, no
- * transpose, no `[B, H, T, T]` tensor for tfjs to track; the backward pass is written
- * out (softmax Jacobian included) and keeps the attention weights from the forward.
+ * merged). Every head's matrices are read in place: no split, no transpose, no
+ * `[B, H, T, T]` tensor for tfjs to track; the backward pass is written out (softmax
+ * Jacobian included) and keeps the attention weights from the forward.
  *
- * The scale 1/√d is folded into the score GEMM (its alpha) and the key mask into the SIMD
- * softmax (`softmax_rows_masked`): with a `keyMask [B, T]` (1 = token, 0 = padding) the
- * scores of padded keys get {@linkcode MASKED_SCORE} added, as in the ops path, and their
- * softmax weights are then set to exactly 0 (the SIMD exponential clamps at e^−87, not 0)
- * in every row that has a key it may see; a row with none keeps the softmax of the masked
+ * The scale 1/√d is folded into the score product and the key mask into the SIMD softmax
+ * (`softmax_rows_masked`): with a `keyMask [B, T]` (1 = token, 0 = padding) the scores of
+ * padded keys get {@linkcode MASKED_SCORE} added, as in the ops path, and their softmax
+ * weights are then set to exactly 0 (the SIMD exponential clamps at e^−87, not 0) in
+ * every row that has a key it may see; a row with none keeps the softmax of the masked
  * scores, as the ops do. The mask gets a zero gradient.
+ *
+ * Where it runs: with enough work and free cores (`wasmThreadsFor`: `NN_GEMM_THREADS`,
+ * the load average) the sequences are split across threads in the SIMD kernels' memory
+ * (`simd_threads.ts`); on one thread, on tfjs-wasm's heap (the wasm backend), through a
+ * native BLAS's GEMM where there is one, else in the SIMD kernels' memory
+ * ({@linkcode setAttentionProducts} chooses between the last two).
  */
 export function attentionFused(
   qkv: tf.Tensor2D,
@@ -283,184 +383,16 @@ export function attentionFused(
   causal: boolean,
   keyMask: tf.Tensor | null = null,
 ): tf.Tensor2D {
-  const heap = attentionOnHeapHere();
-  if (heap) return attentionOnHeap(heap, qkv, batch, heads, causal, keyMask);
-  const op = tf.customGrad(
-    ((...args: unknown[]) => {
-      const t0 = args[0] as tf.Tensor;
-      const mask = keyMask ? args[1] as tf.Tensor : null;
-      (args[keyMask ? 2 : 1] as (ts: tf.Tensor[]) => void)(mask ? [t0, mask] : [t0]);
-      const rows = t0.shape[0];
-      const D = t0.shape[1]! / 3;
-      const T = rows / batch;
-      const hd = D / heads;
-      const scale = 1 / Math.sqrt(hd);
-      // per sequence: the padded key positions, and the first real one (T when none)
-      const padded: number[][] = [];
-      const firstReal: number[] = [];
-      if (mask) {
-        const m = readF32(mask);
-        for (let b = 0; b < batch; b++) {
-          const list: number[] = [];
-          let first = T;
-          for (let j = 0; j < T; j++) {
-            if (m[b * T + j] === 0) list.push(j);
-            else if (first === T) first = j;
-          }
-          padded.push(list);
-          firstReal.push(first);
-        }
-      }
-      const inModule = attentionProductsInModule();
-      // the output written straight into its tensor's memory; allocated before any view of
-      // tfjs's heap is taken (on wasm an allocation may grow the heap and detach them)
-      const out = inModule ? null : allocTensor(tf.backend(), [rows, D]);
-      const QKV = readF32(t0);
-      const L = 3 * D;
-      const k = simd();
-      const dims: HeadDims = { batch, heads, T, D, hd, scale };
-      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-        if (Pb.freed) throw new Error("attentionFused: the backward pass ran twice.");
-        if (inModule) {
-          const dqkv = backwardInModule(Pb, readF32(saved[0]), readF32(dy), dims);
-          return mask ? [dqkv, tf.zerosLike(mask)] : [dqkv];
-        }
-        const [dSb] = simdAlloc([T * T]);
-        const P = Pb.view();
-        const dS = dSb.view();
-        // the gradient written straight into its tensor's memory; allocated first, since
-        // on wasm an allocation may grow tfjs's heap and detach the views taken before it
-        const dqkv = allocTensor(tf.backend(), [rows, L]);
-        const dQKV = f32(tf.backend(), dqkv);
-        const dY = readF32(dy);
-        const QKV = readF32(saved[0]);
-        for (let b = 0; b < batch; b++) {
-          for (let h = 0; h < heads; h++) {
-            const q = b * T * L + h * hd;
-            const y = b * T * D + h * hd;
-            const head = (b * heads + h) * T * T;
-            const S = P.subarray(head, head + T * T);
-            // dP = dY · Vᵀ ; dV = Pᵀ · dY
-            gemm(false, true, T, T, hd, 1, dY.subarray(y), D, QKV.subarray(q + 2 * D), L, 0, dS, T);
-            gemm(true, false, T, hd, T, 1, S, T, dY.subarray(y), D, 0, dQKV.subarray(q + 2 * D), L);
-            // softmax backward: dS = P ∘ (dP − Σ_j dP·P)
-            k.softmax_backward_rows(Pb.at(head), dSb.offset, T, T, 4 * T);
-            // dQ = dS · K · scale ; dK = dSᵀ · Q · scale
-            gemm(
-              false,
-              false,
-              T,
-              hd,
-              T,
-              scale,
-              dS,
-              T,
-              QKV.subarray(q + D),
-              L,
-              0,
-              dQKV.subarray(q),
-              L,
-            );
-            gemm(
-              true,
-              false,
-              T,
-              hd,
-              T,
-              scale,
-              dS,
-              T,
-              QKV.subarray(q),
-              L,
-              0,
-              dQKV.subarray(q + D),
-              L,
-            );
-          }
-        }
-        Pb.free();
-        dSb.free();
-        return mask ? [dqkv, tf.zerosLike(mask)] : [dqkv];
-      };
-      // per sequence: the keys' additive mask (0 or MASKED_SCORE), read by the softmax
-      const biasB = mask ? simdAlloc([batch * T])[0] : null;
-      // attention weights [B, H, T, T] (SIMD memory: the softmax runs there), kept for backward
-      const [Pb] = simdAlloc([batch * heads * T * T], gradFunc);
-      // the in-module products: queries, keys and values, the output, one head's Kᵀ
-      const [qB, yB, ktB] = inModule ? simdAlloc([rows * L, rows * D, hd * T]) : [];
-      const P = Pb.view(); // views after the last allocation
-      qB?.view().set(QKV);
-      if (biasB) {
-        const bias = biasB.view();
-        const m = readF32(mask!);
-        for (let i = 0; i < batch * T; i++) bias[i] = m[i] === 0 ? MASKED_SCORE : 0;
-      }
-      const Y = out ? f32(tf.backend(), out) : null;
-      for (let b = 0; b < batch; b++) {
-        for (let h = 0; h < heads; h++) {
-          const q = b * T * L + h * hd; // Q[b, :, h] starts here, row stride 3D
-          const head = (b * heads + h) * T * T;
-          const S = P.subarray(head, head + T * T);
-          if (qB) {
-            // S = scale · Q · Kᵀ, in place in the module's memory
-            k.transpose(qB.at(q + D), 4 * L, ktB!.offset, 4 * T, T, hd);
-            k.mm(qB.at(q), 4 * L, ktB!.offset, 4 * T, Pb.at(head), 4 * T, T, T, hd, scale, 0);
-          } else {
-            gemm(false, true, T, T, hd, scale, QKV.subarray(q), L, QKV.subarray(q + D), L, 0, S, T);
-          }
-          if (biasB && padded[b].length > 0) {
-            // the key mask folded into the softmax: scores + mask, then exactly 0 at padded
-            // keys in the rows that see a real key (from `start` on)
-            const start = firstReal[b] === T ? T : causal ? firstReal[b] : 0;
-            const c = causal ? 1 : 0;
-            const bias = biasB.at(b * T);
-            if (start > 0) k.softmax_rows_masked(Pb.at(head), start, T, 4 * T, c, 0, bias, 0);
-            if (start < T) {
-              k.softmax_rows_masked(
-                Pb.at(head + start * T),
-                T - start,
-                T,
-                4 * T,
-                c,
-                start,
-                bias,
-                1,
-              );
-            }
-          } else k.softmax_rows(Pb.at(head), T, T, 4 * T, causal ? 1 : 0);
-          // Y[b, :, h] = P · V
-          if (qB) {
-            const y = yB!.at(b * T * D + h * hd);
-            k.mm(Pb.at(head), 4 * T, qB.at(q + 2 * D), 4 * L, y, 4 * D, T, hd, T, 1, 0);
-            continue;
-          }
-          gemm(
-            false,
-            false,
-            T,
-            hd,
-            T,
-            1,
-            S,
-            T,
-            QKV.subarray(q + 2 * D),
-            L,
-            0,
-            Y!.subarray(b * T * D + h * hd),
-            D,
-          );
-        }
-      }
-      biasB?.free();
-      const value = yB ? copyToTensor(yB.view(), [rows, D]) : out!;
-      for (const blk of [qB, yB, ktB]) blk?.free();
-      if (!backwardMayFollow()) Pb.free(); // no backward pass will come
-      return { value, gradFunc };
-    }) as unknown as Parameters<typeof tf.customGrad>[0],
-  );
-  const apply = op as unknown as (...a: tf.Tensor[]) => tf.Tensor2D;
-  // named scope: profiles (tf.profile) show the op as "attentionFused"
-  return tf.tidy("attentionFused", () => keyMask ? apply(qkv, keyMask) : apply(qkv));
+  const { T, hd } = headDims(qkv, batch, heads);
+  // the products' multiply-adds: 2 · B · H · T² · hd forward, twice that backward
+  const threads = simdSharedModule() ? wasmThreadsFor(2 * batch * heads * T * T * hd) : 1;
+  const heap = threads < 2 ? attentionOnHeapHere() : null;
+  const op = heap
+    ? attentionOnHeap(heap, batch, heads, causal)
+    : threads > 1 || attentionProductsInModule()
+    ? attentionInModule(batch, heads, causal, threads)
+    : attentionWithGemm(batch, heads, causal);
+  return applyAttention(op, qkv, keyMask);
 }
 
 /** Config of {@linkcode MultiHeadSelfAttention}. */

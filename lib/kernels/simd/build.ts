@@ -1,7 +1,8 @@
 /**
  * Assembles `kernels.wat` into `kernels_wasm.ts` (the module's bytes, base64, plus the
- * SHA-256 of the source they came from; three builds: a memory of its own, tfjs-wasm's
- * heap imported, and that one with relaxed SIMD's fused multiply-add), and `gemm.wat` into `gemm_wasm.ts` (four builds:
+ * SHA-256 of the source they came from; four builds: a memory of its own, a shared memory
+ * imported with relaxed SIMD's fused multiply-add (for helper threads), tfjs-wasm's heap
+ * imported, and that one with the fused multiply-add), and `gemm.wat` into `gemm_wasm.ts` (four builds:
  * plain f32x4 and one whose multiply-add is relaxed SIMD's `f32x4.relaxed_madd`, each
  * importing a shared memory, for the multi-threaded GEMM, and with a memory of its own,
  * for runtimes without shared WebAssembly memory): wabt's
@@ -63,6 +64,9 @@ export async function sha256(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Functions Binaryen never inlines (names in the `.wat` files, without `$`). */
+const NO_INLINE = ["mm", "transpose", "softmax", "softmax_backward_rows"];
+
 /**
  * The WAT source assembled to a wasm binary (SIMD, multi-value, bulk memory and threads,
  * i.e. shared memory, on), then optimised by Binaryen (optimise level 3, shrink level 0,
@@ -83,7 +87,8 @@ export async function assemble(source: string, relaxed = false): Promise<Uint8Ar
     // wabt validates with its default features unless given them (its typings omit the
     // argument): the shared memory needs `threads`
     (parsed as unknown as { validate(f: typeof features): void }).validate(features);
-    plain = parsed.toBinary({}).buffer;
+    // the names kept for Binaryen's no-inline pass (its output has no name section)
+    plain = parsed.toBinary({ write_debug_names: true }).buffer;
   } finally {
     parsed.destroy();
   }
@@ -95,6 +100,13 @@ export async function assemble(source: string, relaxed = false): Promise<Uint8Ar
         binaryen.Features.Atomics |
         (relaxed ? binaryen.Features.RelaxedSIMD : 0),
     );
+    // the kernels the attention loops call stay calls (inlined at each of their call
+    // sites they doubled the module's size, for no measurable gain)
+    for (const name of NO_INLINE) {
+      binaryen.setPassArgument("no-inline", name); // one name a run: no lists
+      module.runPasses(["no-inline"]);
+    }
+    binaryen.clearPassArguments();
     binaryen.setOptimizeLevel(3);
     binaryen.setShrinkLevel(0);
     binaryen.setAlwaysInlineMaxSize(1000);
@@ -125,12 +137,25 @@ export function heapVariant(source: string): string {
 }
 
 /**
- * The text of `kernels_wasm.ts` for a source: its module, its heap variant's, and the heap
- * variant with relaxed SIMD's fused multiply-add (`$madd`: `mm`'s tiles, `exp`'s
- * polynomial).
+ * The source with a shared memory imported (`env.memory`, up to 4 GiB) instead of its own:
+ * the same kernels, which helper threads instantiate on the same memory
+ * (`lib/kernels/simd/simd_threads.ts`).
+ */
+export function sharedVariant(source: string): string {
+  if (source.split(OWN_MEMORY).length !== 2) {
+    throw new Error(`kernels.wat must contain \`${OWN_MEMORY}\` exactly once (its memory).`);
+  }
+  return source.replace(OWN_MEMORY, SHARED_MEMORY);
+}
+
+/**
+ * The text of `kernels_wasm.ts` for a source: its module, the same with a shared memory
+ * imported and relaxed SIMD's fused multiply-add (`$madd`: `mm`'s tiles, `exp`'s
+ * polynomial), its heap variant's, and the heap variant with the fused multiply-add.
  */
 export async function render(source: string): Promise<string> {
   const own = await assemble(source);
+  const shared = await assemble(relaxedVariant(sharedVariant(source)), true);
   const heap = await assemble(heapVariant(source));
   const heapRelaxed = await assemble(relaxedVariant(heapVariant(source)), true);
   return [
@@ -142,6 +167,14 @@ export async function render(source: string): Promise<string> {
     "/** The assembled module, with a memory of its own, base64. */",
     "export const WASM_BASE64 = [",
     ...base64Lines(own),
+    '].join("");',
+    "",
+    "/**",
+    " * The same kernels importing a shared memory (`env.memory`, for threads), with relaxed",
+    " * SIMD's fused multiply-add in `$madd`, base64.",
+    " */",
+    "export const WASM_SHARED_BASE64 = [",
+    ...base64Lines(shared),
     '].join("");',
     "",
     "/** The same kernels importing their memory (`env.memory`: tfjs-wasm's heap), base64. */",

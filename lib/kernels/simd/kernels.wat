@@ -476,7 +476,7 @@
 
   ;; The backward pass of softmax_rows: with p the softmax output and d = ∂L/∂p (both
   ;; rows of `cols` floats, `stride` bytes apart), d becomes ∂L/∂x = p ∘ (d − Σ_j d_j p_j).
-  (func (export "softmax_backward_rows")
+  (func $softmax_backward_rows (export "softmax_backward_rows")
     (param $p i32) (param $d i32) (param $rows i32) (param $cols i32) (param $stride i32)
     (local $i i32) (local $n4 i32) (local $v4 i32) (local $j i32) (local $s v128) (local $dot f32)
     (local.set $n4 (i32.shl (local.get $cols) (i32.const 2)))
@@ -957,7 +957,7 @@
   ;; and eight columns first (eight f32x4 accumulators: each B load serves four rows, each
   ;; A element eight columns), then the rest of each row sixteen, four and one column at
   ;; a time. Every element of C is the same float32 sum over k in order, whichever path.
-  (func (export "mm")
+  (func $mm (export "mm")
     (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $c i32)
     (param $ldc i32) (param $m i32) (param $n i32) (param $k i32) (param $alpha f32)
     (param $acc i32)
@@ -1173,7 +1173,7 @@
       (br $l1))))
 
   ;; dst = srcᵀ: src is rows × cols with row stride lds bytes, dst cols × rows with ldd.
-  (func (export "transpose")
+  (func $transpose (export "transpose")
     (param $src i32) (param $lds i32) (param $dst i32) (param $ldd i32) (param $rows i32)
     (param $cols i32)
     (local $i i32) (local $j i32) (local $sp i32) (local $dp i32)
@@ -1192,6 +1192,159 @@
           (br $l)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $row))))
+
+  ;; ---- attention, all heads of a range of sequences --------------------------------
+  ;; The per-head loops of the fused attention (lib/layers/multi_head_attention.ts), for
+  ;; sequences b0 … b1 − 1: one call instead of a few thousand, and a range per thread
+  ;; (lib/kernels/simd/simd_threads.ts splits the sequences across threads). `qkv` is
+  ;; [B·T, 3D] (queries | keys | values, heads side by side, hd = D / heads each), `y`
+  ;; [B·T, D], `p` the weights [B, heads, T, T]; all row-major floats, addresses in bytes.
+
+  ;; Forward: P = softmax(scale · Q·Kᵀ) per head (causal ≠ 0: row i sees keys ≤ i), then
+  ;; Y = P·V. `kt` is scratch for one head's Kᵀ (hd × T floats, one per thread). With
+  ;; starts ≠ 0, the key mask: starts[b] (int32) is −1 where sequence b has no padded key,
+  ;; else the first row whose padded keys become exactly 0 (rows before it see only
+  ;; padding and keep the softmax of the masked scores); `bias` [B, T] is added to the
+  ;; scores (0 for a token, the masked score for padding), as softmax_rows_masked does.
+  (func (export "attention_forward")
+    (param $qkv i32) (param $y i32) (param $p i32) (param $kt i32) (param $T i32)
+    (param $D i32) (param $heads i32) (param $scale f32) (param $causal i32) (param $b0 i32)
+    (param $b1 i32) (param $starts i32) (param $bias i32)
+    (local $b i32) (local $h i32) (local $hd i32) (local $T4 i32) (local $L4 i32)
+    (local $D4 i32) (local $q i32) (local $ph i32) (local $s i32) (local $bb i32)
+    (local.set $hd (i32.div_u (local.get $D) (local.get $heads)))
+    (local.set $T4 (i32.shl (local.get $T) (i32.const 2)))
+    (local.set $D4 (i32.shl (local.get $D) (i32.const 2)))
+    (local.set $L4 (i32.mul (local.get $D4) (i32.const 3)))
+    (local.set $b (local.get $b0))
+    (block $seqs_done
+      (loop $seq
+        (br_if $seqs_done (i32.ge_u (local.get $b) (local.get $b1)))
+        (local.set $s (i32.const -1))
+        (if (local.get $starts)
+          (then
+            (local.set $s
+              (i32.load (i32.add (local.get $starts) (i32.shl (local.get $b) (i32.const 2)))))))
+        (local.set $bb (i32.add (local.get $bias) (i32.mul (local.get $b) (local.get $T4))))
+        (local.set $h (i32.const 0))
+        (block $heads_done
+          (loop $head
+            (br_if $heads_done (i32.ge_u (local.get $h) (local.get $heads)))
+            ;; Q[b, :, h] (row stride 3D); K at + D, V at + 2D
+            (local.set $q
+              (i32.add (local.get $qkv)
+                (i32.add (i32.mul (i32.mul (local.get $b) (local.get $T)) (local.get $L4))
+                  (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2)))))
+            (local.set $ph
+              (i32.add (local.get $p)
+                (i32.mul
+                  (i32.mul (i32.add (i32.mul (local.get $b) (local.get $heads)) (local.get $h))
+                    (local.get $T))
+                  (local.get $T4))))
+            ;; S = scale · Q · Kᵀ
+            (call $transpose (i32.add (local.get $q) (local.get $D4)) (local.get $L4)
+              (local.get $kt) (local.get $T4) (local.get $T) (local.get $hd))
+            (call $mm (local.get $q) (local.get $L4) (local.get $kt) (local.get $T4)
+              (local.get $ph) (local.get $T4) (local.get $T) (local.get $T) (local.get $hd)
+              (local.get $scale) (i32.const 0))
+            (if (i32.lt_s (local.get $s) (i32.const 0))
+              (then
+                (call $softmax (local.get $ph) (local.get $T) (local.get $T) (local.get $T4)
+                  (local.get $causal) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0)))
+              (else
+                (if (i32.gt_s (local.get $s) (i32.const 0))
+                  (then
+                    (call $softmax (local.get $ph) (local.get $s) (local.get $T)
+                      (local.get $T4) (local.get $causal) (i32.const 0) (i32.const 1)
+                      (local.get $bb) (i32.const 0))))
+                (if (i32.lt_s (local.get $s) (local.get $T))
+                  (then
+                    (call $softmax
+                      (i32.add (local.get $ph) (i32.mul (local.get $s) (local.get $T4)))
+                      (i32.sub (local.get $T) (local.get $s)) (local.get $T) (local.get $T4)
+                      (local.get $causal) (local.get $s) (i32.const 1) (local.get $bb)
+                      (i32.const 1))))))
+            ;; Y[b, :, h] = P · V
+            (call $mm (local.get $ph) (local.get $T4)
+              (i32.add (local.get $q) (i32.shl (local.get $D4) (i32.const 1))) (local.get $L4)
+              (i32.add (local.get $y)
+                (i32.add (i32.mul (i32.mul (local.get $b) (local.get $T)) (local.get $D4))
+                  (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2))))
+              (local.get $D4) (local.get $T) (local.get $hd) (local.get $T) (f32.const 1)
+              (i32.const 0))
+            (local.set $h (i32.add (local.get $h) (i32.const 1)))
+            (br $head)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $seq))))
+
+  ;; Backward, from the forward's `qkv` and weights `p` and the output's gradient `dy`
+  ;; [B·T, D]: `dqkv` [B·T, 3D] gets the gradients of queries, keys and values (written,
+  ;; not added). `work` is scratch for one head (hd·T + 3·T·T floats, one per thread).
+  (func (export "attention_backward")
+    (param $qkv i32) (param $dy i32) (param $p i32) (param $dqkv i32) (param $work i32)
+    (param $T i32) (param $D i32) (param $heads i32) (param $scale f32) (param $b0 i32)
+    (param $b1 i32)
+    (local $b i32) (local $h i32) (local $hd i32) (local $T4 i32) (local $L4 i32)
+    (local $D4 i32) (local $off i32) (local $q i32) (local $dq i32) (local $d i32)
+    (local $ph i32) (local $pt i32) (local $ds i32) (local $dst i32)
+    (local.set $hd (i32.div_u (local.get $D) (local.get $heads)))
+    (local.set $T4 (i32.shl (local.get $T) (i32.const 2)))
+    (local.set $D4 (i32.shl (local.get $D) (i32.const 2)))
+    (local.set $L4 (i32.mul (local.get $D4) (i32.const 3)))
+    ;; scratch: Vᵀ (hd × T), Pᵀ, dS and dSᵀ (T × T each)
+    (local.set $pt (i32.add (local.get $work) (i32.mul (local.get $hd) (local.get $T4))))
+    (local.set $ds (i32.add (local.get $pt) (i32.mul (local.get $T) (local.get $T4))))
+    (local.set $dst (i32.add (local.get $ds) (i32.mul (local.get $T) (local.get $T4))))
+    (local.set $b (local.get $b0))
+    (block $seqs_done
+      (loop $seq
+        (br_if $seqs_done (i32.ge_u (local.get $b) (local.get $b1)))
+        (local.set $h (i32.const 0))
+        (block $heads_done
+          (loop $head
+            (br_if $heads_done (i32.ge_u (local.get $h) (local.get $heads)))
+            (local.set $off
+              (i32.add (i32.mul (i32.mul (local.get $b) (local.get $T)) (local.get $L4))
+                (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2))))
+            (local.set $q (i32.add (local.get $qkv) (local.get $off)))
+            (local.set $dq (i32.add (local.get $dqkv) (local.get $off)))
+            (local.set $d
+              (i32.add (local.get $dy)
+                (i32.add (i32.mul (i32.mul (local.get $b) (local.get $T)) (local.get $D4))
+                  (i32.shl (i32.mul (local.get $h) (local.get $hd)) (i32.const 2)))))
+            (local.set $ph
+              (i32.add (local.get $p)
+                (i32.mul
+                  (i32.mul (i32.add (i32.mul (local.get $b) (local.get $heads)) (local.get $h))
+                    (local.get $T))
+                  (local.get $T4))))
+            ;; dP = dY · Vᵀ ; dV = Pᵀ · dY
+            (call $transpose (i32.add (local.get $q) (i32.shl (local.get $D4) (i32.const 1)))
+              (local.get $L4) (local.get $work) (local.get $T4) (local.get $T) (local.get $hd))
+            (call $mm (local.get $d) (local.get $D4) (local.get $work) (local.get $T4)
+              (local.get $ds) (local.get $T4) (local.get $T) (local.get $T) (local.get $hd)
+              (f32.const 1) (i32.const 0))
+            (call $transpose (local.get $ph) (local.get $T4) (local.get $pt) (local.get $T4)
+              (local.get $T) (local.get $T))
+            (call $mm (local.get $pt) (local.get $T4) (local.get $d) (local.get $D4)
+              (i32.add (local.get $dq) (i32.shl (local.get $D4) (i32.const 1))) (local.get $L4)
+              (local.get $T) (local.get $hd) (local.get $T) (f32.const 1) (i32.const 0))
+            ;; softmax backward: dS = P ∘ (dP − Σ_j dP·P)
+            (call $softmax_backward_rows (local.get $ph) (local.get $ds) (local.get $T)
+              (local.get $T) (local.get $T4))
+            ;; dQ = scale · dS · K ; dK = scale · dSᵀ · Q
+            (call $mm (local.get $ds) (local.get $T4) (i32.add (local.get $q) (local.get $D4))
+              (local.get $L4) (local.get $dq) (local.get $L4) (local.get $T) (local.get $hd)
+              (local.get $T) (local.get $scale) (i32.const 0))
+            (call $transpose (local.get $ds) (local.get $T4) (local.get $dst) (local.get $T4)
+              (local.get $T) (local.get $T))
+            (call $mm (local.get $dst) (local.get $T4) (local.get $q) (local.get $L4)
+              (i32.add (local.get $dq) (local.get $D4)) (local.get $L4) (local.get $T)
+              (local.get $hd) (local.get $T) (local.get $scale) (i32.const 0))
+            (local.set $h (i32.add (local.get $h) (i32.const 1)))
+            (br $head)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $seq))))
 
   ;; ---- embeddings ----------------------------------------------------------------
 

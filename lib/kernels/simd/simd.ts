@@ -24,7 +24,13 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { decodeBase64 } from "./base64.ts";
-import { WASM_BASE64, WASM_HEAP_BASE64, WASM_HEAP_RELAXED_BASE64 } from "./kernels_wasm.ts";
+import { provideHelperModule, resetHelperThreads } from "./helper_threads.ts";
+import {
+  WASM_BASE64,
+  WASM_HEAP_BASE64,
+  WASM_HEAP_RELAXED_BASE64,
+  WASM_SHARED_BASE64,
+} from "./kernels_wasm.ts";
 
 /** The module's exports. Addresses are byte offsets into `memory`; see `kernels.wat`. */
 export interface SimdKernels {
@@ -93,6 +99,45 @@ export interface SimdKernels {
   ): void;
   /** `dst = srcᵀ`: src `rows×cols` (row stride `lds` bytes), dst `cols×rows` (`ldd`). */
   transpose(src: number, lds: number, dst: number, ldd: number, rows: number, cols: number): void;
+  /**
+   * The attention's forward pass for sequences `b0 … b1 − 1`: per head, `P = softmax(scale ·
+   * Q·Kᵀ)` (causal ≠ 0: keys ≤ the query's position) into `p [B, heads, T, T]`, then
+   * `Y = P·V` into `y [B·T, D]`, from `qkv [B·T, 3D]`; `kt` is scratch for one head's Kᵀ.
+   * With `starts` ≠ 0 the key mask (see `kernels.wat`): `starts` int32 [B], `bias` [B, T].
+   */
+  attention_forward(
+    qkv: number,
+    y: number,
+    p: number,
+    kt: number,
+    T: number,
+    D: number,
+    heads: number,
+    scale: number,
+    causal: number,
+    b0: number,
+    b1: number,
+    starts: number,
+    bias: number,
+  ): void;
+  /**
+   * The attention's backward pass for sequences `b0 … b1 − 1`: `dqkv [B·T, 3D]` written
+   * from `qkv`, the forward's weights `p` and the output's gradient `dy [B·T, D]`; `work`
+   * is scratch of `hd·T + 3·T·T` floats.
+   */
+  attention_backward(
+    qkv: number,
+    dy: number,
+    p: number,
+    dqkv: number,
+    work: number,
+    T: number,
+    D: number,
+    heads: number,
+    scale: number,
+    b0: number,
+    b1: number,
+  ): void;
   /** Output row i = table row `ids[i]` (int32), `n` rows of `rowBytes` (ids already checked). */
   gather_rows(out: number, table: number, ids: number, n: number, rowBytes: number): void;
   /**
@@ -198,10 +243,19 @@ export interface SimdKernels {
 }
 
 let kernels: SimdKernels | null = null;
+/** The compiled shared-memory build, when {@linkcode simd} runs it (helper threads can). */
+let sharedModule: WebAssembly.Module | null = null;
+let forceOwn = false;
+
+/** Pages of 64 KiB the shared memory may grow to (as the shared build declares: 4 GiB). */
+const MAX_PAGES = 65536;
 
 /**
- * The instantiated SIMD module (compiled on first use, about 11 kB).
- * Throws, saying so, where WebAssembly SIMD is unavailable.
+ * The instantiated SIMD module (compiled on first use, about 16 kB). Where the runtime
+ * has shared WebAssembly memory and relaxed SIMD, its memory is a shared
+ * `WebAssembly.Memory` (the same kernels then run on helper threads, `simd_threads.ts`)
+ * and `$madd` is relaxed SIMD's fused multiply-add; elsewhere a memory of its own and
+ * plain f32x4 multiply and add. Throws, saying so, where WebAssembly SIMD is unavailable.
  */
 export function simd(): SimdKernels {
   if (kernels) return kernels;
@@ -212,9 +266,56 @@ export function simd(): SimdKernels {
         "and bulk memory are needed): use Deno ≥ 1.30 or a current browser.",
     );
   }
+  if (!forceOwn) {
+    try {
+      const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+      const module = new WebAssembly.Module(decodeBase64(WASM_SHARED_BASE64));
+      const instance = new WebAssembly.Instance(module, { env: { memory } });
+      kernels = { ...instance.exports, memory } as unknown as SimdKernels;
+      sharedModule = module;
+      return kernels;
+    } catch {
+      // no shared WebAssembly memory here: the build with a memory of its own
+    }
+  }
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
   kernels = instance.exports as unknown as SimdKernels;
+  sharedModule = null;
   return kernels;
+}
+
+/**
+ * The compiled module {@linkcode simd} runs when its memory is shared (for helper threads
+ * to instantiate on the same memory), else `null`.
+ */
+export function simdSharedModule(): WebAssembly.Module | null {
+  simd();
+  return sharedModule;
+}
+
+// the helper threads (helper_threads.ts) run every exported function of the shared build
+provideHelperModule("kernels", () => {
+  const module = simdSharedModule();
+  const exports = module
+    ? WebAssembly.Module.exports(module).filter((e) => e.kind === "function").map((e) => e.name)
+    : [];
+  return { module, memory: module ? simd().memory : null, exports };
+});
+
+/**
+ * Runs {@linkcode simd} on a memory of its own (`true`: no helper threads, as where shared
+ * memory is missing) or chooses again (`false`). Every block must be free: the memory is
+ * replaced. For tests of that fallback.
+ * @internal
+ */
+export function forceOwnSimdMemory(own: boolean): void {
+  if (used.length > 0) {
+    throw new Error("forceOwnSimdMemory: free every SimdBlock first (the memory is replaced).");
+  }
+  forceOwn = own;
+  kernels = null;
+  sharedModule = null;
+  void resetHelperThreads(); // their instances are on the memory replaced
 }
 
 /** tfjs-backend-wasm's backend, as far as {@linkcode wasmHeapKernels} reads it. */

@@ -36,8 +36,13 @@
  * @module
  */
 
-import { Worker as NodeWorker } from "node:worker_threads";
 import { decodeBase64 } from "./base64.ts";
+import {
+  describeError,
+  type HelperThreads,
+  helperThreads,
+  provideHelperModule,
+} from "./helper_threads.ts";
 import {
   GEMM_OWN_MEMORY_RELAXED_WASM_BASE64,
   GEMM_OWN_MEMORY_WASM_BASE64,
@@ -95,7 +100,7 @@ function theSharedMemory(): WebAssembly.Memory | null {
       sharedMemory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     } catch (e) {
       sharedMemory = null;
-      noSharedWhy = `no shared WebAssembly memory (${describe(e)})`;
+      noSharedWhy = `no shared WebAssembly memory (${describeError(e)})`;
     }
   }
   return sharedMemory;
@@ -124,7 +129,7 @@ function build(kind: SimdGemmKind, own: boolean): Loaded | null {
           shared: memory ? module : null,
         };
       } catch (e) {
-        if (!own) noSharedWhy = `the shared-memory build failed to load (${describe(e)})`;
+        if (!own) noSharedWhy = `the shared-memory build failed to load (${describeError(e)})`;
       }
     } else if (!own && memory && !noSharedWhy && !relaxed) {
       noSharedWhy = "this runtime does not validate the shared-memory build";
@@ -186,144 +191,24 @@ export function forceOwnMemorySimdGemm(own: boolean): void {
 /** The most threads one GEMM is split across (the caller and up to 7 helpers). */
 export const MAX_SIMD_GEMM_THREADS = 8;
 
-// The control block (Int32 words of a SharedArrayBuffer): PENDING counts the helpers
-// still working on the current GEMM; FAILED is 1 + the index of a helper whose GEMM
-// threw. Helper i owns the 32 words from SLOTS + 32·i: SEQ (bumped to start a job; the
-// helper waits on it), READY (1 once its instances exist), BUILD (index into KINDS; −1
-// stops the helper) and the 16 arguments of `gemm` (alpha and beta as float32 bits).
-const PENDING = 0;
-const FAILED = 1;
-const SLOTS = 16;
-const SLOT = 32; // words: 128 bytes, so two helpers' SEQ words never share a cache line
-const SEQ = 0;
-const READY = 1;
-const BUILD = 2;
-const ARGS = 3;
-const ALPHA = ARGS + 5;
-const BETA = ARGS + 10;
+/** Bands of C helper threads have computed so far. */
+let bands = 0;
 
-/** The helper thread: instantiates both builds on the shared memory, then runs jobs. */
-const HELPER_SOURCE = `import { parentPort } from "node:worker_threads";
-parentPort.once("message", ({ modules, memory, control, index }) => {
-  const ctl = new Int32Array(control);
-  const f32 = new Float32Array(control);
-  const s = ${SLOTS} + index * ${SLOT};
-  let gemms;
-  try {
-    gemms = modules.map((m) => m && new WebAssembly.Instance(m, { env: { memory } }).exports.gemm);
-  } catch (e) {
-    parentPort.postMessage({ error: String(e && e.message || e) });
-    return;
-  }
-  // the job count before saying ready: the first job may come at once
-  let seq = Atomics.load(ctl, s + ${SEQ});
-  Atomics.store(ctl, s + ${READY}, 1);
-  Atomics.notify(ctl, s + ${READY});
-  for (;;) {
-    while (Atomics.load(ctl, s + ${SEQ}) === seq) Atomics.wait(ctl, s + ${SEQ}, seq);
-    seq = Atomics.load(ctl, s + ${SEQ});
-    const build = ctl[s + ${BUILD}];
-    if (build < 0) break;
-    const a = s + ${ARGS};
-    try {
-      gemms[build](ctl[a], ctl[a + 1], ctl[a + 2], ctl[a + 3], ctl[a + 4], f32[s + ${ALPHA}],
-        ctl[a + 6], ctl[a + 7], ctl[a + 8], ctl[a + 9], f32[s + ${BETA}], ctl[a + 11], ctl[a + 12],
-        ctl[a + 13], ctl[a + 14], ctl[a + 15]);
-    } catch (e) {
-      Atomics.store(ctl, ${FAILED}, index + 1);
-    }
-    if (Atomics.sub(ctl, ${PENDING}, 1) === 1) Atomics.notify(ctl, ${PENDING});
-  }
-});
-`;
+/** The helper pool's name of each build's module (`helper_threads.ts`). */
+const helperModule = (kind: SimdGemmKind) => `gemm (${kind})`;
 
-interface Pool {
-  control: Int32Array;
-  floats: Float32Array;
-  workers: NodeWorker[];
-  /** whether this thread may block in `Atomics.wait` (else it spins) */
-  canWait: boolean;
-}
-
-let pool: Pool | null = null;
-let helperBands = 0;
-/** Why helper threads cannot run, once that is known (then they are never tried again). */
-let poolBroken: string | null = null;
-
-function describe(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-function helpersReady(p: Pool): number {
-  let n = 0;
-  while (n < p.workers.length && Atomics.load(p.control, SLOTS + n * SLOT + READY) === 1) n++;
-  return n;
-}
-
-/** Marks the helpers unusable (with the reason) and stops them. */
-function breakPool(why: string): void {
-  poolBroken ??= why;
-  const p = pool;
-  pool = null;
-  if (p) stopWorkers(p);
-}
-
-function stopWorkers(p: Pool): void {
-  p.workers.forEach((w, i) => {
-    const s = SLOTS + i * SLOT;
-    Atomics.store(p.control, s + BUILD, -1);
-    Atomics.add(p.control, s + SEQ, 1);
-    Atomics.notify(p.control, s + SEQ);
-    void w.terminate();
+for (const kind of KINDS) {
+  provideHelperModule(helperModule(kind), () => {
+    const module = build(kind, false)?.shared ?? null;
+    return { module, memory: module ? theSharedMemory() : null, exports: ["gemm"] };
   });
 }
 
-/**
- * Starts helper threads (in the background) until there are `helpers` of them; returns
- * the pool, or `null` where threads cannot run (the reason in `poolBroken`).
- */
-function ensureHelpers(helpers: number, build: Loaded): Pool | null {
-  if (poolBroken) return null;
+/** The process's helper threads, where this build can run on them (else `null`). */
+function helpersOf(build: Loaded): HelperThreads | null {
   if (!build.shared) return null;
-  try {
-    if (!pool) {
-      const sab = new SharedArrayBuffer(4 * (SLOTS + SLOT * (MAX_SIMD_GEMM_THREADS - 1)));
-      const control = new Int32Array(sab);
-      let canWait = true;
-      try {
-        Atomics.wait(control, 0, 1); // "not-equal" at once where blocking is allowed
-      } catch {
-        canWait = false; // a browser's main thread: spin instead
-      }
-      pool = { control, floats: new Float32Array(sab), workers: [], canWait };
-    }
-    const p = pool;
-    const want = Math.min(helpers, MAX_SIMD_GEMM_THREADS - 1);
-    if (p.workers.length >= want) return p;
-    const modules = KINDS.map(sharedModule);
-    const url = new URL("data:text/javascript," + encodeURIComponent(HELPER_SOURCE));
-    // a helper of a pool since stopped must not break the current one
-    const fail = (why: string) => pool === p && breakPool(why);
-    while (p.workers.length < want) {
-      const index = p.workers.length;
-      const worker = new NodeWorker(url);
-      worker.unref();
-      worker.on("message", (m: { error?: string }) => {
-        if (m?.error) fail(`a GEMM helper thread could not instantiate the module (${m.error})`);
-      });
-      worker.on("error", (e: unknown) => fail(`a GEMM helper thread failed (${describe(e)})`));
-      worker.postMessage({ modules, memory: build.memory, control: p.control.buffer, index });
-      p.workers.push(worker);
-    }
-    return p;
-  } catch (e) {
-    breakPool(`GEMM helper threads could not start (${describe(e)})`);
-    return null;
-  }
-}
-
-function sharedModule(kind: SimdGemmKind): WebAssembly.Module | null {
-  return build(kind, false)?.shared ?? null;
+  const p = helperThreads();
+  return p.has(helperModule(build.kind)) ? p : null;
 }
 
 /**
@@ -342,19 +227,8 @@ function sharedModule(kind: SimdGemmKind): WebAssembly.Module | null {
 export function startSimdGemmThreads(threads: number, waitMs = 0): number {
   const l = loaded();
   if (!l || threads < 2) return 1;
-  const p = ensureHelpers(threads - 1, l);
-  if (!p) return 1;
-  const want = Math.min(threads - 1, p.workers.length);
-  const deadline = performance.now() + waitMs;
-  for (let i = 0; i < want; i++) {
-    const at = SLOTS + i * SLOT + READY;
-    while (Atomics.load(p.control, at) !== 1) {
-      const left = deadline - performance.now();
-      if (left <= 0) return Math.min(threads, 1 + helpersReady(p));
-      if (p.canWait) Atomics.wait(p.control, at, 0, Math.min(left, 50));
-    }
-  }
-  return Math.min(threads, 1 + helpersReady(p));
+  const p = helpersOf(l);
+  return p ? 1 + p.waitReady(Math.min(threads - 1, MAX_SIMD_GEMM_THREADS - 1), waitMs) : 1;
 }
 
 /**
@@ -368,11 +242,7 @@ export function startSimdGemmThreads(threads: number, waitMs = 0): number {
  * ```
  */
 export async function stopSimdGemmThreads(): Promise<void> {
-  const p = pool;
-  pool = null;
-  if (!p) return;
-  stopWorkers(p);
-  await Promise.all(p.workers.map((w) => w.terminate().catch(() => 0)));
+  await helperThreads().stop();
 }
 
 /** What {@linkcode simdGemmThreadsStatus} reports. */
@@ -407,12 +277,13 @@ export function simdGemmThreadsStatus(): SimdGemmThreadsStatus {
     : !shared
     ? (forceOwnMemory ? "the single-threaded build was forced (tests)" : noSharedWhy ||
       "the shared-memory build is unavailable")
-    : poolBroken ?? "";
+    : helperThreads().broken ?? "";
+  const p = helperThreads();
   return {
     shared,
-    helpers: pool?.workers.length ?? 0,
-    ready: pool ? helpersReady(pool) : 0,
-    bands: helperBands,
+    helpers: p.started,
+    ready: p.ready(),
+    bands,
     reason,
   };
 }
@@ -552,11 +423,8 @@ export function simdGemm(
   const useAB = k > 0 && alpha !== 0;
   // helpers that are ready now (starting more in the background when asked for)
   let helpers = 0;
-  let p: Pool | null = null;
-  if (useAB && threads > 1 && l.shared) {
-    p = ensureHelpers(threads - 1, l);
-    if (p) helpers = Math.min(threads - 1, helpersReady(p));
-  }
+  const p = useAB && threads > 1 ? helpersOf(l) : null;
+  if (p) helpers = Math.min(threads - 1, MAX_SIMD_GEMM_THREADS - 1, p.start(threads - 1));
   // bands of whole tiles: rows of C, or columns where C is wider than tall (each thread
   // packs all of the other operand: the smaller share of duplicated packing)
   const byRows = m >= n;
@@ -611,46 +479,39 @@ export function simdGemm(
   };
   const ta = transA ? 1 : 0, tb = transB ? 1 : 0, kk = useAB ? k : 0;
   if (p && bandCount > 1) {
-    const ctl = p.control;
-    Atomics.store(ctl, PENDING, bandCount - 1);
-    helperBands += bandCount - 1;
-    const buildIndex = KINDS.indexOf(l.kind);
-    for (let t = 1; t < bandCount; t++) {
-      const w = band(t);
-      const s = SLOTS + (t - 1) * SLOT;
-      const at = s + ARGS;
-      const work = offW + t * perThread;
-      ctl[s + BUILD] = buildIndex;
-      ctl.set([ta, tb, w.m, w.n, kk, 0, w.a, pa.ld, w.b, pb.ld, 0, w.c, pc.ld], at);
-      p.floats[s + ALPHA] = alpha;
-      p.floats[s + BETA] = beta;
-      ctl[at + 13] = work + TILE_BYTES;
-      ctl[at + 14] = work + TILE_BYTES + waBytes;
-      ctl[at + 15] = work;
-      Atomics.add(ctl, s + SEQ, 1);
-      Atomics.notify(ctl, s + SEQ, 1);
-    }
-    const t0 = performance.now();
-    const w = band(0);
-    l.gemm(
-      ta,
-      tb,
-      w.m,
-      w.n,
-      kk,
-      alpha,
-      w.a,
-      pa.ld,
-      w.b,
-      pb.ld,
-      beta,
-      w.c,
-      pc.ld,
-      offW + TILE_BYTES,
-      offW + TILE_BYTES + waBytes,
-      offW,
-    );
-    waitForHelpers(p, performance.now() - t0);
+    const module = helperModule(l.kind);
+    const jobs = Array.from({ length: bandCount - 1 }, (_, i) => {
+      const w = band(i + 1);
+      const work = offW + (i + 1) * perThread;
+      const args = [ta, tb, w.m, w.n, kk, alpha, w.a, pa.ld, w.b, pb.ld, beta, w.c, pc.ld];
+      return {
+        module,
+        fn: "gemm",
+        args: [...args, work + TILE_BYTES, work + TILE_BYTES + waBytes, work],
+      };
+    });
+    bands += jobs.length;
+    p.run(jobs, () => {
+      const w = band(0);
+      l.gemm(
+        ta,
+        tb,
+        w.m,
+        w.n,
+        kk,
+        alpha,
+        w.a,
+        pa.ld,
+        w.b,
+        pb.ld,
+        beta,
+        w.c,
+        pc.ld,
+        offW + TILE_BYTES,
+        offW + TILE_BYTES + waBytes,
+        offW,
+      );
+    });
   } else {
     l.gemm(
       ta,
@@ -672,37 +533,4 @@ export function simdGemm(
     );
   }
   copyOut(heap, offC / 4, c, m, n, ldc, pc);
-}
-
-/**
- * Blocks until the helpers have finished their bands (spinning briefly first: a wake-up
- * from `Atomics.wait` costs tens of microseconds). A helper that has not finished long
- * after this thread finished its own band (a band is at most one tile row or column
- * larger) is taken for dead: helpers are turned off, and this GEMM throws.
- */
-function waitForHelpers(p: Pool, ownMs: number): void {
-  const ctl = p.control;
-  const limit = performance.now() + Math.max(60_000, 100 * ownMs);
-  let spins = 0;
-  for (;;) {
-    const left = Atomics.load(ctl, PENDING);
-    if (left === 0) break;
-    if (++spins < 2000) continue;
-    if (performance.now() > limit) {
-      breakPool("a GEMM helper thread stopped responding");
-      throw new Error(
-        "simdGemm: a helper thread did not finish its part of the GEMM; helper threads are " +
-          "now off for this process (set NN_GEMM_THREADS=off to keep them off from the start).",
-      );
-    }
-    if (p.canWait) Atomics.wait(ctl, PENDING, left, 1000);
-  }
-  const failed = Atomics.exchange(ctl, FAILED, 0);
-  if (failed) {
-    breakPool(`GEMM helper thread ${failed} threw`);
-    throw new Error(
-      `simdGemm: helper thread ${failed} failed in the wasm GEMM; helper threads are now off ` +
-        "for this process (set NN_GEMM_THREADS=off to keep them off from the start).",
-    );
-  }
 }
