@@ -12,11 +12,15 @@
  * - `ts` (or `typescript`): the TypeScript loops (for comparisons);
  * - a path or library name (`/usr/lib/x86_64-linux-gnu/libopenblas.so.0`): that library.
  *
- * `NN_BLAS_THREADS=1` keeps OpenBLAS on one thread. `NN_GEMM_THREADS` sets the threads of
- * the own SIMD GEMM and of the other own wasm kernels that split their work (the
- * attention's heads, with or without a native BLAS): unset or `auto` (one per core, at most 4), `off` (one) or a count
- * (2–8, used whatever the load). Small GEMMs, and (but for an explicit count) all GEMMs
- * while the load average says other work keeps the cores busy, use one thread anyway.
+ * `NN_GEMM_THREADS` sets how many threads split large GEMMs and the attention's sequences,
+ * on the process's helper threads (`simd/helper_threads.ts`): unset or `auto` (one per
+ * core, at most 4), `off` (one) or a count (2–8, used whatever the load). Work below 2²²
+ * multiply-adds, and (but for an explicit count) everything while the load average says
+ * other work keeps the cores busy, runs on one thread. With a native BLAS the helpers
+ * take bands of C, each a single-threaded `cblas_sgemm` on the same arrays, and OpenBLAS
+ * stays on one thread (its own worker threads, spinning after each call, would take the
+ * helpers' cores); with `NN_GEMM_THREADS=off` OpenBLAS uses its own threads for large
+ * GEMMs and weight gradients, at most `NN_BLAS_THREADS`.
  *
  * @example
  * ```ts
@@ -295,9 +299,9 @@ export function setGemmThreads(threads: GemmThreads | null): void {
 }
 
 /**
- * Starts the own GEMM's helper threads now and waits up to `waitMs` for them (otherwise
- * they start in the background on the first large GEMM, which runs on one thread until
- * they are ready). Returns the threads a large GEMM can use now. For benchmarks, so that
+ * Starts the helper threads that split large GEMMs (the own GEMM's, or a native BLAS's in
+ * bands) now and waits up to `waitMs` for them (otherwise they start in the background on
+ * the first large GEMM, which runs on one thread until they are ready). Returns the threads a large GEMM can use now. For benchmarks, so that
  * the first timed GEMM already has its threads.
  *
  * @example
@@ -309,9 +313,10 @@ export function setGemmThreads(threads: GemmThreads | null): void {
  */
 export function startGemmThreads(waitMs = 10_000): number {
   const l = blas();
-  if (!l.simd) return 1;
   const plan = planThreads();
-  return plan.threads > 1 ? startSimdGemmThreads(plan.threads, waitMs) : 1;
+  if (plan.threads < 2 || !(l.simd || l.sgemm)) return 1;
+  if (l.simd) return startSimdGemmThreads(plan.threads, waitMs);
+  return 1 + helperThreads().waitReady(plan.threads - 1, waitMs);
 }
 
 /**
@@ -504,7 +509,25 @@ function blas(): Loaded {
  */
 export function blasInfo(): BlasInfo {
   const l = blas();
-  return l.simd ? simdInfo(l.info) : { ...l.info };
+  return l.simd ? simdInfo(l.info) : l.sgemm ? nativeInfo(l.info) : { ...l.info };
+}
+
+/**
+ * A native BLAS's entry of {@linkcode blasInfo}: its configuration, and how large GEMMs
+ * run (in bands on the helper threads, the library on one thread; or on its own threads).
+ */
+function nativeInfo(info: BlasInfo): BlasInfo {
+  const plan = planThreads();
+  const broken = plan.threads > 1 ? helperThreads().broken : null;
+  const split = plan.threads > 1 && !broken ? plan.threads : 1;
+  const how = split > 1
+    ? `large GEMMs in bands on ${split} threads, the library on one (${plan.why})`
+    : `large GEMMs on the library's own threads (${broken ?? plan.why})`;
+  return {
+    ...info,
+    config: info.config ? `${info.config}; ${how}` : how,
+    threads: split > 1 ? split : info.threads,
+  };
 }
 
 /**

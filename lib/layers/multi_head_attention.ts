@@ -54,10 +54,12 @@ let products: AttentionProducts = "auto";
 
 /**
  * Chooses where {@linkcode attentionFused} computes its per-head products (`Q·Kᵀ`,
- * `P·V` and their four gradients): `"module"` with the SIMD kernels' `mm` (no packing:
- * these products are 64 × 64 × 16 in the reference Transformer; on wasm in place on
- * tfjs's heap, on cpu in the kernels' own memory), `"gemm"` through {@linkcode gemm} (a native BLAS or the own SIMD GEMM),
- * `"auto"` (the default) the module without a native BLAS, the BLAS with one. Returns the
+ * `P·V` and their four gradients) when it runs on one thread: `"module"` with the SIMD
+ * kernels' `mm` (no packing: these products are 64 × 64 × 16 in the reference
+ * Transformer; on wasm in place on tfjs's heap, on cpu in the kernels' own memory),
+ * `"gemm"` through {@linkcode gemm} (a native BLAS or the own SIMD GEMM), `"auto"` (the
+ * default) the module without a native BLAS, the BLAS with one. On several threads (see
+ * {@linkcode attentionFused}) the SIMD kernels run them whatever this says. Returns the
  * previous setting.
  *
  * @example

@@ -11,9 +11,9 @@
  * back; that is O(m·k + k·n + m·n) next to the product's O(m·n·k).
  *
  * **Threads.** That memory is a shared `WebAssembly.Memory`, so a large GEMM can be split
- * across threads: {@linkcode simdGemm}'s last argument says how many may work on it. Each
- * helper thread is a `node:worker_threads` worker (unref'd: an idle one never keeps a
- * script alive) with its own instance of the same module on the same memory. The calling
+ * across threads: {@linkcode simdGemm}'s last argument says how many may work on it. The
+ * helpers are the process's helper threads (`helper_threads.ts`), each with its own
+ * instance of the same module on the same memory. The calling
  * thread copies the operands in, hands each helper a band of C (rows, or columns when C is
  * wider than tall) through a shared control block and `Atomics.notify`, computes the
  * first band itself, then `Atomics.wait`s for the others: `simdGemm` stays synchronous.
