@@ -18,6 +18,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { ModelId } from "./train_bench.ts";
+import { startGemmThreads } from "../../lib/kernels/gemm.ts";
 
 /** One op of a profile: calls and self milliseconds per training step. */
 export interface OpRow {
@@ -54,8 +55,9 @@ interface EngineInternals {
 }
 
 /**
- * Profiles `steps` calls of `model.trainOnBatch(x, y)` (after one warm-up) and returns
- * one step's ops by self time. `byShape` keys ops by name and input shapes.
+ * Profiles `steps` calls of `model.trainOnBatch(x, y)` (after one warm-up, with the helper
+ * threads that split large GEMMs and the attention started) and returns one step's ops by
+ * self time. `byShape` keys ops by name and input shapes.
  *
  * @example
  * ```ts ignore
@@ -70,6 +72,7 @@ export async function profileTrainStep(
   options: { steps?: number; byShape?: boolean; warmup?: boolean } = {},
 ): Promise<StepProfile> {
   const steps = options.steps ?? 3;
+  startGemmThreads(); // else the first steps run on one thread while they start
   if (options.warmup ?? true) await model.trainOnBatch(x, y);
   const engine = tf.engine() as unknown as EngineInternals;
   // kernels pushed at depth > 0 ran inside another kernel (or a fused op's forward)
