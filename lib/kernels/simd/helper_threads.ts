@@ -329,6 +329,9 @@ export class HelperThreads {
       }
       return { module, fn, args: job.args };
     });
+    // a call whose caller was terminated mid-wait (a notebook interrupted: no `finally`
+    // runs) may have left helpers working; their jobs must end before new ones are posted
+    if (Atomics.load(ctl, PENDING) !== 0) this.#wait(ctl, 0);
     Atomics.store(ctl, PENDING, jobs.length);
     this.#jobs += jobs.length;
     coded.forEach((job, i) => {
