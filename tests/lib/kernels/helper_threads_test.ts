@@ -10,7 +10,12 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
 import { helperThreads, resetHelperThreads } from "../../../lib/kernels/simd/helper_threads.ts";
-import { simd, simdAlloc, simdSharedModule } from "../../../lib/kernels/simd/simd.ts";
+import {
+  forceOwnSimdMemory,
+  simd,
+  simdAlloc,
+  simdSharedModule,
+} from "../../../lib/kernels/simd/simd.ts";
 import {
   simdSplit,
   simdThreadsStatus,
@@ -191,4 +196,28 @@ Deno.test("a helper whose job fails turns the helpers off, with the reason; a ne
   assert.equal(helperThreads().waitReady(1, 60_000), 1);
   assert.equal(helperThreads().broken, null);
   await resetHelperThreads();
+});
+
+Deno.test("without shared memory the SIMD kernels run on one thread, and say why", () => {
+  forceOwnSimdMemory(true);
+  try {
+    assert.equal(simdSharedModule(), null);
+    const status = simdThreadsStatus();
+    assert.equal(status.shared, false);
+    assert.match(status.reason, /not shared/);
+    assert.equal(startSimdThreads(2, 1000), 1);
+    // one sequence of T = 2, D = 2, one head: the weights of two equal keys are ½ each
+    const [qkv, y, p, kt] = simdAlloc([12, 4, 4, 4]);
+    qkv.view().set([1, 0, 1, 0, 3, 4, 1, 0, 1, 0, 5, 6]);
+    const used = simdSplit("attention_forward", 1, 4, (from, to) => [
+      ...[qkv.offset, y.offset, p.offset, kt.offset, 2, 2, 1, 1, 0, from, to, 0, 0],
+    ]);
+    assert.equal(used, 1);
+    assert.deepEqual(Array.from(p.view()), [0.5, 0.5, 0.5, 0.5]);
+    assert.deepEqual(Array.from(y.view()), [4, 5, 4, 5]);
+    for (const b of [qkv, y, p, kt]) b.free();
+  } finally {
+    forceOwnSimdMemory(false);
+  }
+  assert.ok(simdSharedModule(), "shared again");
 });
