@@ -27,8 +27,7 @@
  * @example
  * ```ts
  * import { helperThreads } from "nn/kernels/simd/helper_threads.ts";
- * import "nn/kernels/simd/simd.ts"; // registers the SIMD kernels' module
- * import { simd, simdAlloc } from "nn/kernels/simd/simd.ts";
+ * import { simd, simdAlloc } from "nn/kernels/simd/simd.ts"; // registers "kernels"
  * const pool = helperThreads();
  * if (pool.has("kernels") && pool.waitReady(1, 5000) === 1) {
  *   const [a, b] = simdAlloc([4, 4]);

@@ -16,11 +16,12 @@
  * ```ts
  * import { simdAlloc } from "nn/kernels/simd/simd.ts";
  * import { simdSplit } from "nn/kernels/simd/simd_threads.ts";
- * // one sequence of 4 positions, width 4, one head: qkv [4, 12] of zeros
- * const [qkv, y, p, kt] = simdAlloc([48, 16, 16, 4 * 2]);
+ * // one sequence of 4 positions, width 4, one head: qkv [4, 12] of zeros; Kᵀ scratch of
+ * // 4 × 4 floats for each of up to 2 threads
+ * const [qkv, y, p, kt] = simdAlloc([48, 16, 16, 16 * 2]);
  * qkv.view().fill(0);
  * const parts = simdSplit("attention_forward", 1, 2, (from, to, part) => [
- *   qkv.offset, y.offset, p.offset, kt.at(4 * part), 4, 4, 1, 0.5, 0, from, to, 0, 0,
+ *   qkv.offset, y.offset, p.offset, kt.at(16 * part), 4, 4, 1, 0.5, 0, from, to, 0, 0,
  * ]);
  * console.log(parts, p.view()[0]); // 1 0.25: one sequence is one part; uniform weights
  * for (const b of [qkv, y, p, kt]) b.free();
