@@ -301,8 +301,9 @@ export function setGemmThreads(threads: GemmThreads | null): void {
 /**
  * Starts the helper threads that split large GEMMs (the own GEMM's, or a native BLAS's in
  * bands) now and waits up to `waitMs` for them (otherwise they start in the background on
- * the first large GEMM, which runs on one thread until they are ready). Returns the threads a large GEMM can use now. For benchmarks, so that
- * the first timed GEMM already has its threads.
+ * the first large GEMM, which runs on one thread until they are ready). Returns the
+ * threads a large GEMM can use now. For benchmarks, so that the first timed GEMM already
+ * has its threads.
  *
  * @example
  * ```ts
@@ -330,11 +331,6 @@ export function setGemmThreadingForTesting(
   simdThreadedMin = options.minWork ?? SIMD_THREADED_GEMM;
   ignoreLoadForTesting = options.ignoreLoad ?? false;
   threadPlan = null;
-}
-
-/** Threads the own GEMM uses for this product. */
-function simdThreadsFor(m: number, n: number, k: number): number {
-  return wasmThreadsFor(m * n * k);
 }
 
 /**
@@ -640,10 +636,8 @@ export function gemm(
       const bAt = byRows ? 0 : (transB ? lo * ldb : lo);
       const cAt = byRows ? lo * ldc : lo;
       const [bm, bn] = byRows ? [w, n] : [m, w];
-      jobs.push({
-        sgemm: [101, ta, tb, bm, bn, k, alpha, address(a, aAt), lda, address(b, bAt), ldb, beta]
-          .concat([address(c, cAt), ldc]),
-      });
+      const [pa, pb, pc] = [address(a, aAt), address(b, bAt), address(c, cAt)];
+      jobs.push({ sgemm: [101, ta, tb, bm, bn, k, alpha, pa, lda, pb, ldb, beta, pc, ldc] });
     }
     parts.pool!.run(jobs, () => {
       const [bm, bn] = byRows ? [Math.min(per, m), n] : [m, Math.min(per, n)];
@@ -652,7 +646,22 @@ export function gemm(
     return;
   }
   if (lib.simd) {
-    simdGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, simdThreadsFor(m, n, k));
+    simdGemm(
+      transA,
+      transB,
+      m,
+      n,
+      k,
+      alpha,
+      a,
+      lda,
+      b,
+      ldb,
+      beta,
+      c,
+      ldc,
+      wasmThreadsFor(m * n * k),
+    );
   } else gemmTs(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 

@@ -113,7 +113,7 @@ const ARGS = 8;
 const STOP = -1;
 const NATIVE = -2;
 /** The most arguments a job passes. */
-export const MAX_JOB_ARGS = (SLOT - ARGS) / 2;
+const MAX_JOB_ARGS = (SLOT - ARGS) / 2;
 
 const HELPER_SOURCE = `import { parentPort } from "node:worker_threads";
 parentPort.once("message", ({ modules, control, index }) => {
@@ -210,12 +210,6 @@ export class HelperThreads {
   has(name: string): boolean {
     const i = this.#names.indexOf(name);
     return i >= 0 && this.#modules[i].module !== null;
-  }
-
-  /** The module of that name as the helpers run it (module and memory), or `undefined`. */
-  module(name: string): HelperModule | undefined {
-    const i = this.#names.indexOf(name);
-    return i >= 0 ? this.#modules[i] : undefined;
   }
 
   /**

@@ -13,10 +13,10 @@
  * **Threads.** That memory is a shared `WebAssembly.Memory`, so a large GEMM can be split
  * across threads: {@linkcode simdGemm}'s last argument says how many may work on it. The
  * helpers are the process's helper threads (`helper_threads.ts`), each with its own
- * instance of the same module on the same memory. The calling
- * thread copies the operands in, hands each helper a band of C (rows, or columns when C is
- * wider than tall) through a shared control block and `Atomics.notify`, computes the
- * first band itself, then `Atomics.wait`s for the others: `simdGemm` stays synchronous.
+ * instance of the same module on the same memory. The calling thread copies the operands
+ * in, hands each helper a band of C (rows, or columns when C is wider than tall) through a
+ * shared control block and `Atomics.notify`, computes the first band itself, then
+ * `Atomics.wait`s for the others: `simdGemm` stays synchronous.
  * Each thread packs into its own workspaces. The helpers start in the background on the
  * first call that asks for them (about 0.1 s on a busy machine); until they are ready the
  * GEMM runs on the threads it has. Where shared WebAssembly memory is unavailable the

@@ -35,9 +35,6 @@ import { simd, simdSharedModule } from "./simd.ts";
 /** The kernels that take a range of items, and so can be split across threads. */
 export type ThreadedKernel = "attention_forward" | "attention_backward";
 
-/** The most threads one call is split across (the caller and up to 7 helpers). */
-export const MAX_SIMD_THREADS = 8;
-
 /** Parts helper threads have run so far. */
 let parts = 0;
 
@@ -65,7 +62,7 @@ export function simdSplit(
   const k = simd();
   const fn = k[kernel] as (...a: number[]) => void;
   const p = threads > 1 && count > 1 ? helpers() : null;
-  const ready = p ? Math.min(threads - 1, MAX_SIMD_THREADS - 1, p.start(threads - 1)) : 0;
+  const ready = p ? Math.min(threads - 1, p.start(threads - 1)) : 0;
   const n = Math.min(count, 1 + ready);
   if (n < 2) {
     fn(...args(0, count, 0));
@@ -100,20 +97,7 @@ export function simdSplit(
  */
 export function startSimdThreads(threads: number, waitMs = 0): number {
   const p = threads > 1 ? helpers() : null;
-  return p ? 1 + p.waitReady(Math.min(threads, MAX_SIMD_THREADS) - 1, waitMs) : 1;
-}
-
-/**
- * Stops the helper threads (a later call that asks for them starts new ones).
- *
- * @example
- * ```ts
- * import { stopSimdThreads } from "nn/kernels/simd/simd_threads.ts";
- * await stopSimdThreads();
- * ```
- */
-export async function stopSimdThreads(): Promise<void> {
-  await helperThreads().stop();
+  return p ? 1 + p.waitReady(threads - 1, waitMs) : 1;
 }
 
 /** What {@linkcode simdThreadsStatus} reports. */
