@@ -506,9 +506,15 @@ export async function torchProfile(
   }
 }
 
+/**
+ * PyTorch's samples/s for `models` from torch_reference.py, run with the same protocol as
+ * ours: `--reps`, `--target-ms` and `--max-batches` passed on (the script's own defaults
+ * are ours, so without them a changed `--max-batches` would time the two sides on
+ * different numbers of batches).
+ */
 async function runTorch(
   models: string[],
-  reps: number,
+  opts: Pick<BenchOptions, "reps" | "targetMs" | "maxBatches">,
   threads: number,
 ): Promise<Map<string, number>> {
   // NN_TORCH_REFERENCE: the script's path where the checkout is not next to shared/ (a worktree)
@@ -528,7 +534,11 @@ async function runTorch(
       "--threads",
       String(threads),
       "--reps",
-      String(reps),
+      String(opts.reps),
+      "--target",
+      String(opts.targetMs),
+      "--maxbatches",
+      String(opts.maxBatches),
       "--models",
       models.join(","),
     ],
@@ -676,7 +686,7 @@ async function main() {
   // Model by model, PyTorch first, so that both see the same load on a shared machine.
   for (const m of models) {
     const torch = values["compare-torch"]
-      ? await runTorch([m], opts.reps, Number(values["torch-threads"]))
+      ? await runTorch([m], opts, Number(values["torch-threads"]))
       : new Map<string, number>();
     if (torch.has(m)) console.error(`torch ${m}: ${fmt(torch.get(m))} samples/s`);
     for (const backend of backends) {

@@ -97,7 +97,7 @@ export async function assemble(source: string, relaxed = false): Promise<Uint8Ar
     module.setFeatures(
       binaryen.Features.SIMD128 | binaryen.Features.Multivalue | binaryen.Features.BulkMemory |
         binaryen.Features.BulkMemoryOpt | binaryen.Features.NontrappingFPToInt |
-        binaryen.Features.Atomics |
+        binaryen.Features.Atomics | binaryen.Features.MutableGlobals |
         (relaxed ? binaryen.Features.RelaxedSIMD : 0),
     );
     // the kernels the attention loops call stay calls (inlined at each of their call
