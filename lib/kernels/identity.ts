@@ -6,7 +6,9 @@
  * per Transformer training step. tfjs-wasm 4.22 copies the data each time (3.6 ms of a
  * 35 ms step); tfjs's cpu backend instead shares it and counts references, as wasm's
  * own `Reshape` does. Tensors are immutable, so sharing is safe. Strings go to tfjs's
- * kernel.
+ * kernel. The same holds for a `Cast` to the dtype the tensor already has: `Identity`'s
+ * gradient is `cast(dy, "float32")`, one 512 kB copy for each residual `add` layer of the
+ * reference Transformer (tfjs-layers' `Add` starts from a clone of its first input).
  *
  * @example
  * ```ts
@@ -62,4 +64,24 @@ export function identityTransposeKernels(backendName: string): KernelConfig[] {
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
   return [{ kernelName: "Transpose", backendName, kernelFunc, setupFunc: original.setupFunc }];
+}
+
+/**
+ * Kernel configs that run a `Cast` to the tensor's own dtype on `backendName` (wasm)
+ * without a copy (tfjs-wasm 4.22 copies). Other casts go to tfjs's kernel.
+ */
+export function identityCastKernels(backendName: string): KernelConfig[] {
+  const original = getKernel("Cast", backendName);
+  if (!original) return [];
+  const kernelFunc: KernelFunc = (args) => {
+    const { x } = args.inputs as { x: TensorInfo };
+    const dtype = (args.attrs as { dtype?: string } | undefined)?.dtype;
+    const backend = args.backend as { incRef?: (dataId: object) => void };
+    if (dtype !== x.dtype || x.dtype === "string" || typeof backend.incRef !== "function") {
+      return original.kernelFunc(args);
+    }
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+  return [{ kernelName: "Cast", backendName, kernelFunc, setupFunc: original.setupFunc }];
 }

@@ -47,7 +47,7 @@ import { matmulKernels } from "./matmul.ts";
 import { broadcastKernels } from "./broadcast.ts";
 import { gatherKernels } from "./gather.ts";
 import { reduceKernels } from "./reduce.ts";
-import { identityKernels, identityTransposeKernels } from "./identity.ts";
+import { identityCastKernels, identityKernels, identityTransposeKernels } from "./identity.ts";
 import { denseKernels } from "./dense.ts";
 import { maskedMeanKernels } from "./masked_mean.ts";
 import { transposedMatMulKernels } from "./webgpu/matmul.ts";
@@ -79,6 +79,7 @@ export function fastKernelConfigs(backendName: string): KernelConfig[] {
       ...reduceKernels("wasm"),
       ...identityKernels("wasm"),
       ...identityTransposeKernels("wasm"),
+      ...identityCastKernels("wasm"),
       ...denseKernels("wasm"),
       ...maskedMeanKernels("wasm"),
     ];

@@ -36,18 +36,27 @@ import { webgpuFusion } from "../kernels/webgpu/program.ts";
  * backends), in the SIMD kernels (`nn/kernels/simd/simd.ts`): one pass for the
  * statistics and output, one for the three gradients. On wasm they run on tfjs's heap
  * (no copies); on cpu x̂ and 1/σ stay in the kernels' memory for the backward pass.
+ * With `residual`, the rows normalised are `x + residual` (the post-norm Transformer's
+ * "Add & Norm": no separate `add`), and both get the same gradient.
  */
 export function layerNormFused(
   x: tf.Tensor,
   gamma: tf.Tensor1D,
   beta: tf.Tensor1D,
   epsilon: number,
+  residual: tf.Tensor | null = null,
 ): tf.Tensor {
+  if (residual && !sameShape(x.shape, residual.shape)) {
+    throw new Error(
+      `layerNormFused: the residual's shape [${residual.shape}] is not x's [${x.shape}]; ` +
+        "add them with tf.add (which broadcasts) and normalise the sum.",
+    );
+  }
   const heap = tf.getBackend() === "wasm" ? wasmHeapKernels(tf.backend()) : null;
-  if (heap) return layerNormOnHeap(heap, x, gamma, beta, epsilon);
+  if (heap) return layerNormOnHeap(heap, x, gamma, beta, epsilon, residual);
   const op = tf.customGrad(
     ((...args: unknown[]) => {
-      const [xt, gt, bt] = args as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const [xt, rt, gt, bt] = withResidual(args, residual !== null);
       const D = xt.shape[xt.rank - 1];
       const n = xt.size;
       const rows = n / D;
@@ -71,18 +80,21 @@ export function layerNormFused(
           rows,
           D,
         );
+        const dx = copyToTensor(dB.view(), xt.shape);
         const grads = [
-          copyToTensor(dB.view(), xt.shape),
+          ...(rt ? [dx, tf.clone(dx)] : [dx]),
           copyToTensor(dgB.view(), [D]),
           copyToTensor(dbB.view(), [D]),
         ];
         for (const b of [xhatB, rstdB, dB, gB, dgB, dbB]) b.free();
         return grads;
       };
-      // x̂ and 1/σ, kept for the backward pass; x in, then y out over it; gamma; beta
-      const [xhatB, rstdB, yB, gB, bB] = simdAlloc([n, rows, n, D, D], gradFunc);
+      // x̂ and 1/σ, kept for the backward pass; x in, then y out over it; the residual;
+      // gamma; beta
+      const [xhatB, rstdB, yB, rB, gB, bB] = simdAlloc([n, rows, n, rt ? n : 0, D, D], gradFunc);
       const G = readF32(gt).slice();
       yB.view().set(readF32(xt));
+      if (rt) rB.view().set(readF32(rt));
       gB.view().set(G);
       bB.view().set(readF32(bt));
       k.layer_norm_forward(
@@ -95,9 +107,10 @@ export function layerNormFused(
         rows,
         D,
         epsilon,
+        rt ? rB.offset : 0,
       );
       const value = copyToTensor(yB.view(), xt.shape);
-      for (const b of [yB, gB, bB]) b.free();
+      for (const b of [yB, rB, gB, bB]) b.free();
       if (!backwardMayFollow()) { for (const b of [xhatB, rstdB]) b.free(); }
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
@@ -105,8 +118,28 @@ export function layerNormFused(
   // named scope: profiles (tf.profile) show the op as "layerNormFused"
   return tf.tidy(
     "layerNormFused",
-    () => (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(x, gamma, beta),
+    () =>
+      (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(
+        ...(residual ? [x, residual] : [x]),
+        gamma,
+        beta,
+      ),
   );
+}
+
+function sameShape(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** The op's tensors as [x, residual or null, gamma, beta, …the rest] (customGrad's args). */
+function withResidual(
+  args: unknown[],
+  residual: boolean,
+): [tf.Tensor, tf.Tensor | null, tf.Tensor, tf.Tensor, ...unknown[]] {
+  const [x, ...rest] = args as tf.Tensor[];
+  const r = residual ? rest.shift()! : null;
+  const [g, b, ...more] = rest;
+  return [x, r, g, b, ...more];
 }
 
 /**
@@ -120,18 +153,15 @@ function layerNormOnHeap(
   gamma: tf.Tensor1D,
   beta: tf.Tensor1D,
   epsilon: number,
+  residual: tf.Tensor | null,
 ): tf.Tensor {
   const backend = tf.backend();
   const alloc = (shape: number[]) => allocTensor(backend, shape);
   const at = heap.address;
   const op = tf.customGrad(
     ((...args: unknown[]) => {
-      const [xt, gt, bt, save] = args as [
-        tf.Tensor,
-        tf.Tensor,
-        tf.Tensor,
-        (ts: tf.Tensor[]) => void,
-      ];
+      const [xt, rt, gt, bt, saveArg] = withResidual(args, residual !== null);
+      const save = saveArg as (ts: tf.Tensor[]) => void;
       const D = xt.shape[xt.rank - 1];
       const rows = xt.size / D;
       const y = alloc(xt.shape);
@@ -147,6 +177,7 @@ function layerNormOnHeap(
         rows,
         D,
         epsilon,
+        rt ? at(rt) : 0,
       );
       save([xhat, rstd, gt]);
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
@@ -168,14 +199,20 @@ function layerNormOnHeap(
           rows,
           D,
         );
-        return [dx, dg, db];
+        // the residual's gradient is dx's: a second tensor on the same memory
+        return rt ? [dx, tf.clone(dx), dg, db] : [dx, dg, db];
       };
       return { value: y, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
   return tf.tidy(
     "layerNormFused",
-    () => (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(x, gamma, beta),
+    () =>
+      (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(
+        ...(residual ? [x, residual] : [x]),
+        gamma,
+        beta,
+      ),
   );
 }
 
@@ -195,7 +232,21 @@ export interface LayerNormArgs {
   implementation?: "auto" | "fused" | "ops";
 }
 
-/** Layer normalisation over the last axis (learned scale γ and shift β of size D). */
+/**
+ * Layer normalisation over the last axis (learned scale γ and shift β of size D). Given
+ * two inputs `[x, r]` of one shape it normalises their sum: the post-norm Transformer's
+ * "Add & Norm" (`LN(x + sublayer(x))`), in one pass on cpu and wasm.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { LayerNorm } from "nn/layers/layer_norm.ts";
+ * const x = tf.tensor3d([[[1, 2, 3]]]);
+ * const r = tf.tensor3d([[[3, 2, 1]]]);
+ * const y = new LayerNorm().apply([x, r]) as tf.Tensor; // LN([4, 4, 4]) = β = 0
+ * console.log(await y.array()); // [[[0, 0, 0]]]
+ * ```
+ */
 export class LayerNorm extends tf.layers.Layer {
   /** The name tfjs serialises this class under. */
   static className = "NNLayerNorm";
@@ -230,27 +281,27 @@ export class LayerNorm extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
-    return inputShape;
+    return Array.isArray(inputShape[0]) ? inputShape[0] as tf.Shape : inputShape;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0] : inputs;
-      if (this.usesFused()) {
-        const fused = tf.getBackend() === "webgpu" ? layerNormWebGPU : layerNormFused;
-        return fused(
-          x,
-          this.#gamma!.read() as tf.Tensor1D,
-          this.#beta!.read() as tf.Tensor1D,
-          this.epsilon,
-        );
+      const [first, residual] = Array.isArray(inputs) ? inputs : [inputs];
+      const gamma = this.#gamma!.read() as tf.Tensor1D;
+      const beta = this.#beta!.read() as tf.Tensor1D;
+      if (this.usesFused() && tf.getBackend() !== "webgpu") {
+        // cpu and wasm: the residual's add inside the layer norm's kernel
+        return layerNormFused(first, gamma, beta, this.epsilon, residual ?? null);
       }
+      // x + residual ("Add & Norm"), then the layer norm
+      const x = residual ? tf.add(first, residual) : first;
+      if (this.usesFused()) return layerNormWebGPU(x, gamma, beta, this.epsilon);
       const last = x.rank - 1;
       const mean = tf.mean(x, last, true); // [..., 1]
       const centred = tf.sub(x, mean); // [..., D]
       const variance = tf.mean(tf.square(centred), last, true); // [..., 1]
       const normed = tf.mul(centred, tf.rsqrt(tf.add(variance, this.epsilon)));
-      return tf.add(tf.mul(normed, this.#gamma!.read()), this.#beta!.read()); // γ, β: [D]
+      return tf.add(tf.mul(normed, gamma), beta); // γ, β: [D]
     });
   }
 

@@ -74,7 +74,9 @@ function selfAttention(
 
 /**
  * One post-norm Transformer block on a symbolic `[B, T, D]` tensor:
- * `x = LN(x + MHA(x)); x = LN(x + W2·relu(W1·x))`.
+ * `x = LN(x + MHA(x)); x = LN(x + W2·relu(W1·x))`. Each "Add & Norm" is one
+ * {@linkcode LayerNorm} given `[x, sublayer(x)]`: it normalises their sum, in one pass on
+ * cpu and wasm.
  *
  * @example
  * ```ts
@@ -104,8 +106,9 @@ export function encoderBlock(
       : t;
   // [B, T, D] → attention (padded keys masked when options.keyMask) → [B, T, D]
   const att = selfAttention(x, options, r.nextSeed(), name);
-  const res1 = tf.layers.add({ name: `${name}_residual1` }).apply([x, drop(att, "att")]);
-  const h = new LayerNorm({ epsilon: eps, name: `${name}_norm1` }).apply(res1) as tf.SymbolicTensor;
+  // Add & Norm: LN(x + att), the residual's add inside the layer norm's pass
+  const h = new LayerNorm({ epsilon: eps, name: `${name}_norm1` })
+    .apply([x, drop(att, "att")]) as tf.SymbolicTensor;
   // position-wise feed-forward: [B, T, D] → [B, T, ff] → [B, T, D]
   const ff1 = fusedDense({
     units: options.ffDim,
@@ -118,8 +121,9 @@ export function encoderBlock(
     kernelInitializer: r.initializer("glorotUniform"),
     name: `${name}_ff2`,
   }).apply(ff1) as tf.SymbolicTensor;
-  const res2 = tf.layers.add({ name: `${name}_residual2` }).apply([h, drop(ff2, "ff")]);
-  return new LayerNorm({ epsilon: eps, name: `${name}_norm2` }).apply(res2) as tf.SymbolicTensor;
+  // Add & Norm: LN(h + ff)
+  return new LayerNorm({ epsilon: eps, name: `${name}_norm2` })
+    .apply([h, drop(ff2, "ff")]) as tf.SymbolicTensor;
 }
 
 /**

@@ -585,29 +585,54 @@
       (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
 
   ;; Each of `rows` contiguous rows of D floats at x: x̂ = (x − mean)/√(var + eps) to xh,
-  ;; y = x̂·gamma + beta to y, and 1/√(var + eps) to rs (one float per row).
+  ;; y = x̂·gamma + beta to y, and 1/√(var + eps) to rs (one float per row). With r ≠ 0
+  ;; the rows normalised are x + r (r's rows as x's): the post-norm Transformer's "Add &
+  ;; Norm" in one call, the sum written to y first (each y is then read before it is
+  ;; overwritten). y may be x.
   (func (export "layer_norm_forward")
     (param $x i32) (param $y i32) (param $xh i32) (param $rs i32) (param $g i32) (param $bt i32)
-    (param $rows i32) (param $D i32) (param $eps f32)
+    (param $rows i32) (param $D i32) (param $eps f32) (param $r i32)
     (local $i i32) (local $j i32) (local $n4 i32) (local $v4 i32) (local $acc v128) (local $t v128)
     (local $vm v128) (local $vs v128) (local $mean f32) (local $var f32) (local $s f32) (local $u f32)
+    (local $p i32)
     (local.set $n4 (i32.shl (local.get $D) (i32.const 2)))
     (local.set $v4 (i32.and (local.get $n4) (i32.const -16)))
     (block $rows_done
       (loop $row
         (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
+        (local.set $p (local.get $x))
+        ;; the residual: y = x + r, then y is the row normalised (in place)
+        (if (local.get $r)
+          (then
+            (local.set $j (i32.const 0))
+            (block $d (loop $l
+              (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+              (v128.store (i32.add (local.get $y) (local.get $j))
+                (f32x4.add (v128.load (i32.add (local.get $x) (local.get $j)))
+                  (v128.load (i32.add (local.get $r) (local.get $j)))))
+              (local.set $j (i32.add (local.get $j) (i32.const 16)))
+              (br $l)))
+            (block $d (loop $l
+              (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+              (f32.store (i32.add (local.get $y) (local.get $j))
+                (f32.add (f32.load (i32.add (local.get $x) (local.get $j)))
+                  (f32.load (i32.add (local.get $r) (local.get $j)))))
+              (local.set $j (i32.add (local.get $j) (i32.const 4)))
+              (br $l)))
+            (local.set $r (i32.add (local.get $r) (local.get $n4)))
+            (local.set $p (local.get $y))))
         ;; mean
         (local.set $acc (v128.const f32x4 0 0 0 0))
         (local.set $j (i32.const 0))
         (block $d (loop $l
           (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
-          (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $x) (local.get $j)))))
+          (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $p) (local.get $j)))))
           (local.set $j (i32.add (local.get $j) (i32.const 16)))
           (br $l)))
         (local.set $mean (call $hsum (local.get $acc)))
         (block $d (loop $l
           (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
-          (local.set $mean (f32.add (local.get $mean) (f32.load (i32.add (local.get $x) (local.get $j)))))
+          (local.set $mean (f32.add (local.get $mean) (f32.load (i32.add (local.get $p) (local.get $j)))))
           (local.set $j (i32.add (local.get $j) (i32.const 4)))
           (br $l)))
         (local.set $mean (f32.div (local.get $mean) (f32.convert_i32_u (local.get $D))))
@@ -617,14 +642,14 @@
         (local.set $j (i32.const 0))
         (block $d (loop $l
           (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
-          (local.set $t (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $j))) (local.get $vm)))
+          (local.set $t (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $j))) (local.get $vm)))
           (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $t) (local.get $t))))
           (local.set $j (i32.add (local.get $j) (i32.const 16)))
           (br $l)))
         (local.set $var (call $hsum (local.get $acc)))
         (block $d (loop $l
           (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
-          (local.set $u (f32.sub (f32.load (i32.add (local.get $x) (local.get $j))) (local.get $mean)))
+          (local.set $u (f32.sub (f32.load (i32.add (local.get $p) (local.get $j))) (local.get $mean)))
           (local.set $var (f32.add (local.get $var) (f32.mul (local.get $u) (local.get $u))))
           (local.set $j (i32.add (local.get $j) (i32.const 4)))
           (br $l)))
@@ -639,7 +664,7 @@
         (block $d (loop $l
           (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
           (local.set $t
-            (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $j))) (local.get $vm))
+            (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $p) (local.get $j))) (local.get $vm))
               (local.get $vs)))
           (v128.store (i32.add (local.get $xh) (local.get $j)) (local.get $t))
           (v128.store (i32.add (local.get $y) (local.get $j))
@@ -650,7 +675,7 @@
         (block $d (loop $l
           (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
           (local.set $u
-            (f32.mul (f32.sub (f32.load (i32.add (local.get $x) (local.get $j))) (local.get $mean))
+            (f32.mul (f32.sub (f32.load (i32.add (local.get $p) (local.get $j))) (local.get $mean))
               (local.get $s)))
           (f32.store (i32.add (local.get $xh) (local.get $j)) (local.get $u))
           (f32.store (i32.add (local.get $y) (local.get $j))

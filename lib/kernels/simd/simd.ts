@@ -164,7 +164,10 @@ export interface SimdKernels {
   ): void;
   /** Softmax backward in place of `d`: d ← p ∘ (d − Σ d·p), row by row. */
   softmax_backward_rows(p: number, d: number, rows: number, cols: number, stride: number): void;
-  /** Layer normalisation of contiguous rows of `d` floats (x̂, y and 1/σ written). */
+  /**
+   * Layer normalisation of contiguous rows of `d` floats (x̂, y and 1/σ written); of the
+   * rows of x + residual where `residual` (an address) is not 0.
+   */
   layer_norm_forward(
     x: number,
     y: number,
@@ -175,6 +178,7 @@ export interface SimdKernels {
     rows: number,
     d: number,
     epsilon: number,
+    residual: number,
   ): void;
   /** Its backward pass: dx written, Σ dy·x̂ and Σ dy added to dgamma and dbeta. */
   layer_norm_backward(

@@ -314,22 +314,34 @@ Deno.test("broadcastInto merges runs of axes and still follows numpy broadcastin
   }
 });
 
-Deno.test("wasm: Identity and identity-permutation Transpose share memory safely", async () => {
+Deno.test("wasm: Identity, identity-permutation Transpose and same-dtype Cast share memory safely", async () => {
   await tf.setBackend("wasm");
   const before = tf.memory().numTensors;
+  const buffersBefore = tf.backend().numDataIds();
   const a = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
   const same = tf.transpose(a, [0, 1]);
   const swapped = tf.transpose(a, [1, 0]);
   const copy = tf.clone(a);
+  const cast = tf.cast(a, "float32");
+  const floats = tf.tensor1d([1.7, -2.5]);
+  const ints = tf.cast(floats, "int32"); // a real cast still converts
+  // shared, not copied: one buffer for a, same, copy and cast; swapped, floats, ints
+  assert.equal(tf.backend().numDataIds() - buffersBefore, 4);
   a.dispose(); // the others keep the shared memory alive
   assert.deepEqual(await same.array(), [[1, 2, 3], [4, 5, 6]]);
   assert.deepEqual(await copy.array(), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(await cast.array(), [[1, 2, 3], [4, 5, 6]]);
+  assert.deepEqual(await ints.array(), [1, -2]);
   assert.deepEqual(await swapped.array(), [[1, 4], [2, 5], [3, 6]]);
   // an embedding's gradient (gather on axis 0) runs two identity transposes
   const table = tf.tensor2d([[1, 1], [2, 2], [3, 3]]);
   const g = tf.grad((t: tf.Tensor) => tf.sum(tf.gather(t, tf.tensor1d([2, 0, 2], "int32"))))(table);
   assert.deepEqual(await g.array(), [[1, 1], [0, 0], [2, 2]]);
-  tf.dispose([same, swapped, copy, table, g]);
+  // Identity's gradient is a same-dtype cast: the gradient of a clone
+  const x = tf.tensor1d([1, 2]);
+  const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.clone(t), 2)))(x);
+  assert.deepEqual(await dx.array(), [2, 2]);
+  tf.dispose([same, swapped, copy, cast, floats, ints, table, g, x, dx]);
   assert.equal(tf.memory().numTensors, before);
 });
 

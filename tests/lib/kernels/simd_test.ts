@@ -275,6 +275,7 @@ Deno.test("layer_norm_forward and layer_norm_backward equal float64 references",
       rows,
       D,
       eps,
+      0,
     );
     k.layer_norm_backward(
       dyb.offset,
@@ -320,6 +321,36 @@ Deno.test("layer_norm_forward and layer_norm_backward equal float64 references",
     assertNear(dgb.view(), dgRef, 5e-6, `dgamma D=${D}`);
     assertNear(dbb.view(), dbRef, 5e-6, `dbeta D=${D}`);
     for (const b of [xb, yb, xh, rs, gb, bb, dyb, dxb, dgb, dbb]) b.free();
+  }
+});
+
+Deno.test("layer_norm_forward with a residual normalises x + r, bit for bit as summed first", () => {
+  const k = simd();
+  for (const D of [4, 7, 64]) {
+    const rows = 3;
+    const x = random(rows * D, D, 4);
+    const r = random(rows * D, D + 5, 2);
+    const g = random(D, D + 1, 1);
+    const be = random(D, D + 2, 1);
+    const [xb, rb, sb, y1, y2, xh1, xh2, rs1, rs2, gb, bb] = simdAlloc([
+      ...[rows * D, rows * D, rows * D, rows * D, rows * D, rows * D, rows * D],
+      ...[rows, rows, D, D],
+    ]);
+    xb.view().set(x);
+    rb.view().set(r);
+    sb.view().set(x.map((v, i) => Math.fround(v + r[i]))); // float32 sums
+    gb.view().set(g);
+    bb.view().set(be);
+    const args = [gb.offset, bb.offset, rows, D, 1e-5] as const;
+    k.layer_norm_forward(sb.offset, y1.offset, xh1.offset, rs1.offset, ...args, 0);
+    k.layer_norm_forward(xb.offset, y2.offset, xh2.offset, rs2.offset, ...args, rb.offset);
+    assert.deepEqual(Array.from(y2.view()), Array.from(y1.view()), `y D=${D}`);
+    assert.deepEqual(Array.from(xh2.view()), Array.from(xh1.view()), `x̂ D=${D}`);
+    assert.deepEqual(Array.from(rs2.view()), Array.from(rs1.view()), `1/σ D=${D}`);
+    // in place: y over x
+    k.layer_norm_forward(xb.offset, xb.offset, xh2.offset, rs2.offset, ...args, rb.offset);
+    assert.deepEqual(Array.from(xb.view()), Array.from(y1.view()), `y in place D=${D}`);
+    for (const b of [xb, rb, sb, y1, y2, xh1, xh2, rs1, rs2, gb, bb]) b.free();
   }
 });
 

@@ -276,6 +276,51 @@ Deno.test("LayerNorm equals tf.layers.layerNormalization, forward and input grad
   tf.dispose([x, gamma, beta]);
 });
 
+for (const backend of ["cpu", "wasm"]) {
+  Deno.test(`LayerNorm of [x, r] (Add & Norm) equals LayerNorm of x + r, values and gradients (${backend})`, async () => {
+    await tf.setBackend(backend);
+    const before = simdMemoryStats().usedBytes;
+    const tensorsBefore = tf.memory().numTensors;
+    for (const D of [5, 8]) {
+      const x = data([2, 3, D], 21, 2);
+      const r = data([2, 3, D], 22, 2);
+      const gamma = data([D], 23);
+      const beta = data([D], 24);
+      for (const implementation of ["fused", "ops"] as const) {
+        const ln = new LayerNorm({ implementation });
+        tf.dispose(ln.apply(x) as tf.Tensor); // builds it
+        ln.setWeights([gamma, beta]);
+        // gradients w.r.t. x, r and (through the layer's weights) nothing else: the
+        // residual gets the same gradient as x
+        const fusedForm = valueAndGrads((a, b) => ln.apply([a, b]) as tf.Tensor, [x, r], 25);
+        const summed = valueAndGrads((a, b) => ln.apply(tf.add(a, b)) as tf.Tensor, [x, r], 25);
+        ["y", "dx", "dr"].forEach((name, i) =>
+          assertClose(fusedForm[i], summed[i], `${implementation} ${name} D=${D}`)
+        );
+        assert.deepEqual(fusedForm[1], fusedForm[2], "x and r get one gradient");
+        ln.dispose();
+      }
+      tf.dispose([x, r, gamma, beta]);
+    }
+    assert.equal(simdMemoryStats().usedBytes, before, "SIMD memory freed");
+    assert.equal(tf.memory().numTensors, tensorsBefore, "no tensor leaked");
+  });
+}
+
+Deno.test("LayerNorm of [x, r] with different shapes says what to do", async () => {
+  await tf.setBackend("wasm");
+  const ln = new LayerNorm({ implementation: "fused" });
+  const x = tf.ones([2, 4]);
+  const r = tf.ones([4]);
+  tf.dispose(ln.apply(x) as tf.Tensor);
+  assert.throws(
+    () => ln.apply([x, r]),
+    /residual's shape \[4\] is not x's \[2,4\]; add them with tf.add/,
+  );
+  tf.dispose([x, r]);
+  ln.dispose();
+});
+
 Deno.test("MultiHeadSelfAttention equals a loop reference; causal mask hides the future", async () => {
   await tf.setBackend("cpu");
   const B = 2, T = 3, D = 4, H = 2, hd = D / H;
