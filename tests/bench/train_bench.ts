@@ -35,7 +35,10 @@
  * time), summed by category (matmul, attention, layer norm, element-wise, copies, …) so
  * that the gap shows op by op; the JSON goes to `out/bench_profile.json`.
  *
- * Reports training samples/s (median of `--reps` timed epochs after a warm-up) as a
+ * Reports training samples/s (median of `--reps` timed epochs after a warm-up of two
+ * batches; `--warmup-reps N` first runs N more epochs, untimed, on both sides: V8 compiles
+ * the step's JavaScript over its first ~100 batches, which the MLP's 40-batch epochs
+ * otherwise fall within) as a
  * table and as JSON in `out/bench.json`: a list of rows `{model, backend,
  * samples_per_s, ms_per_batch, …, torch_samples_per_s?, ratio?}`. Matmul GFLOP/s at
  * 1024² per backend, the machine's FP32 peak and the BLAS in use go to
@@ -257,6 +260,7 @@ async function benchModel(
     const nb = Math.max(2, Math.min(opts.maxBatches, Math.ceil(opts.targetMs / perBatch)));
     tf.dispose([data.x, data.y]);
     data = spec.data(nb * bs);
+    for (let r = 0; r < opts.warmupReps; r++) await epochMs(model, data.x, data.y, bs);
     for (let r = 0; r < opts.reps; r++) {
       row.ms_per_batch_all.push((await epochMs(model, data.x, data.y, bs)) / nb);
     }
@@ -303,7 +307,7 @@ async function matmulGflops(
  */
 function ceilings(
   cpu: CpuInfo,
-  peak: { gflops: number | null },
+  peak: { gflops: number | null; fmaLanes?: number },
 ): {
   native_blas: number | null;
   wasm_simd128: number | null;
@@ -312,7 +316,7 @@ function ceilings(
   if (peak.gflops === null) {
     return { native_blas: null, wasm_simd128: null, wasm_simd128_one_thread: null };
   }
-  const simd = (peak.gflops * 4) / cpu.lanes;
+  const simd = (peak.gflops * 4) / (peak.fmaLanes ?? cpu.lanes);
   return {
     native_blas: peak.gflops,
     wasm_simd128: simd,
@@ -323,6 +327,8 @@ function ceilings(
 /** What `--reps`, `--target-ms`, `--max-batches`, `--optimizer` and `--loss` set. */
 interface BenchOptions {
   reps: number;
+  /** Untimed epochs after the warm-up, before the timed ones (PyTorch's too). */
+  warmupReps: number;
   targetMs: number;
   maxBatches: number;
   optimizer: string;
@@ -363,18 +369,26 @@ async function profileModel(
   }
 }
 
-/** FP32 FMA peak from /proc/cpuinfo: cores × clock × FLOP/cycle (2 FMA units assumed). */
-function cpuPeak(): { gflops: number | null; how: string } {
+/**
+ * FP32 FMA peak from /proc/cpuinfo: cores × clock × FLOP/cycle (2 FMA units assumed), and
+ * the float32 lanes each FMA unit handles a cycle (AMD's Zen 4, family 25 with AVX-512,
+ * runs a 512-bit FMA as two 256-bit halves: 8 lanes, as with AVX2).
+ */
+function cpuPeak(): { gflops: number | null; how: string; fmaLanes?: number } {
   try {
     const info = Deno.readTextFileSync("/proc/cpuinfo");
     const mhz = Number(/cpu MHz\s*:\s*([\d.]+)/.exec(info)?.[1]);
     const flags = /flags\s*:\s*(.*)/.exec(info)?.[1] ?? "";
     const cores = navigator.hardwareConcurrency;
     const lanes = flags.includes("avx512f") ? 16 : flags.includes("avx") ? 8 : 4;
-    const perCycle = lanes * 2 /* FMA */ * 2 /* units */;
+    const zen4 = /AuthenticAMD/.test(info) && /cpu family\s*:\s*25\b/.test(info) && lanes === 16;
+    const fmaLanes = zen4 ? 8 : lanes;
+    const perCycle = fmaLanes * 2 /* FMA */ * 2 /* units */;
     return {
       gflops: (cores * mhz * perCycle) / 1000,
-      how: `${cores} cores × ${(mhz / 1000).toFixed(2)} GHz (nominal) × ${perCycle} FLOP/cycle`,
+      how: `${cores} cores × ${(mhz / 1000).toFixed(2)} GHz (nominal) × ${perCycle} FLOP/cycle` +
+        (zen4 ? " (Zen 4: AVX-512 on 256-bit FMA units)" : ""),
+      fmaLanes,
     };
   } catch {
     return { gflops: null, how: "unknown (no /proc/cpuinfo)" };
@@ -514,7 +528,7 @@ export async function torchProfile(
  */
 async function runTorch(
   models: string[],
-  opts: Pick<BenchOptions, "reps" | "targetMs" | "maxBatches">,
+  opts: Pick<BenchOptions, "reps" | "warmupReps" | "targetMs" | "maxBatches">,
   threads: number,
 ): Promise<Map<string, number>> {
   // NN_TORCH_REFERENCE: the script's path where the checkout is not next to shared/ (a worktree)
@@ -534,7 +548,7 @@ async function runTorch(
       "--threads",
       String(threads),
       "--reps",
-      String(opts.reps),
+      String(opts.reps + opts.warmupReps),
       "--target",
       String(opts.targetMs),
       "--maxbatches",
@@ -564,8 +578,18 @@ async function runTorch(
   }
   for (const line of text.split("\n")) {
     if (!line.trim().startsWith("{")) continue;
-    const j = JSON.parse(line) as { model: string; samples_per_s: number };
-    out.set(j.model, j.samples_per_s);
+    const j = JSON.parse(line) as {
+      model: string;
+      batch: number;
+      samples_per_s: number;
+      ms_per_batch_all: number[];
+    };
+    // the script times reps + warmupReps epochs: the median of the last reps
+    const timed = j.ms_per_batch_all.slice(opts.warmupReps);
+    out.set(
+      j.model,
+      opts.warmupReps > 0 && timed.length ? (j.batch * 1000) / median(timed) : j.samples_per_s,
+    );
   }
   return out;
 }
@@ -581,6 +605,7 @@ async function main() {
       models: { type: "string", default: MODELS.join(",") },
       backends: { type: "string", default: "wasm,cpu,webgpu" },
       reps: { type: "string", default: "3" },
+      "warmup-reps": { type: "string", default: "0" },
       "target-ms": { type: "string", default: "2500" },
       "max-batches": { type: "string", default: "40" },
       "compare-torch": { type: "boolean", default: false },
@@ -599,7 +624,7 @@ async function main() {
   if (values.help) {
     console.log(
       "deno task bench [--models mlp,lstm,transformer,cnn] [--backends wasm,cpu,webgpu] " +
-        "[--reps 3] [--target-ms 2500] [--max-batches 40] [--compare-torch [--torch-threads 2]] " +
+        "[--reps 3] [--warmup-reps 0] [--target-ms 2500] [--max-batches 40] [--compare-torch [--torch-threads 2]] " +
         "[--optimizer fast|tfjs] [--loss fused|tfjs] [--blas on|off|both|ts] [--gemm-threads off,auto,2] " +
         "[--no-matmul] [--profile [--profile-steps 3]] " +
         "[--out out/bench.json]",
@@ -613,6 +638,7 @@ async function main() {
   const backends = values.backends.split(",").map((s) => s.trim()).filter(Boolean);
   const opts = {
     reps: Number(values.reps),
+    warmupReps: Number(values["warmup-reps"]),
     targetMs: Number(values["target-ms"]),
     maxBatches: Number(values["max-batches"]),
     optimizer: values.optimizer,
@@ -623,6 +649,9 @@ async function main() {
       `--loss must be "fused" (the library's softmaxCrossEntropy) or "tfjs" ` +
         `(tf.losses.softmaxCrossEntropy).`,
     );
+  }
+  if (!Number.isInteger(opts.warmupReps) || opts.warmupReps < 0) {
+    throw new Error(`--warmup-reps must be a whole number ≥ 0, not "${values["warmup-reps"]}".`);
   }
   if (!["fast", "tfjs"].includes(opts.optimizer)) {
     throw new Error(`--optimizer must be "fast" (the library's Adam) or "tfjs" (tf.train.adam).`);
@@ -872,6 +901,9 @@ async function benchWebGPUPaths(
       slowest = Math.max(slowest, s.ms);
     }
     const nb = Math.max(1, Math.min(opts.maxBatches, Math.ceil(opts.targetMs / slowest)));
+    for (let r = 0; r < opts.warmupReps * nb; r++) {
+      for (let p = 0; p < paths.length; p++) await step(p);
+    }
     for (let r = 0; r < opts.reps; r++) {
       for (let p = 0; p < paths.length; p++) {
         let ms = 0;
@@ -937,4 +969,12 @@ function safeRead(path: string): string {
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  try {
+    await main();
+  } catch (e) {
+    // bad arguments (and any failure outside a model's row): one line, a non-zero exit
+    console.error(`deno task bench: ${(e as Error).message} (--help lists the options)`);
+    Deno.exit(2);
+  }
+}
