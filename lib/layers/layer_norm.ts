@@ -289,13 +289,13 @@ export class LayerNorm extends tf.layers.Layer {
       const [first, residual] = Array.isArray(inputs) ? inputs : [inputs];
       const gamma = this.#gamma!.read() as tf.Tensor1D;
       const beta = this.#beta!.read() as tf.Tensor1D;
-      if (this.usesFused() && tf.getBackend() !== "webgpu") {
-        // cpu and wasm: the residual's add inside the layer norm's kernel
-        return layerNormFused(first, gamma, beta, this.epsilon, residual ?? null);
+      if (this.usesFused()) {
+        // the residual's add inside the layer norm's kernels ("Add & Norm")
+        const fused = tf.getBackend() === "webgpu" ? layerNormWebGPU : layerNormFused;
+        return fused(first, gamma, beta, this.epsilon, residual ?? null);
       }
-      // x + residual ("Add & Norm"), then the layer norm
+      // x + residual, then the layer norm in ops
       const x = residual ? tf.add(first, residual) : first;
-      if (this.usesFused()) return layerNormWebGPU(x, gamma, beta, this.epsilon);
       const last = x.rank - 1;
       const mean = tf.mean(x, last, true); // [..., 1]
       const centred = tf.sub(x, mean); // [..., D]

@@ -5,7 +5,9 @@
  * Forward: one program, a lane per row (mean, variance, output). Backward: one program
  * for dx (a lane per row, recomputing the row's statistics), one for dγ in
  * blocks of rows plus a sum, and dβ as one sum: four programs, against about fifteen
- * with tfjs ops and their gradients.
+ * with tfjs ops and their gradients. With a residual `r` the rows normalised are `x + r`
+ * (the post-norm Transformer's Add & Norm), summed where each program reads them: no
+ * separate add program, and `r` gets `x`'s gradient.
  *
  * @example
  * ```ts
@@ -26,39 +28,41 @@ import { runProgram, type Uniform, WGSLProgram, WORKGROUP } from "./program.ts";
 const BLOCK = 8;
 
 /**
- * `stats(r)`: row r's mean and 1/σ. One lane per row: no workgroup memory and no
- * barriers (a software adapter pays dearly for each).
+ * `xv(i)`: element i of the rows normalised (`x`, or `x + residual`), and `stats(r)`: row
+ * r's mean and 1/σ. One lane per row: no workgroup memory and no barriers (a software
+ * adapter pays dearly for each).
  */
-function rowStats(D: number): string {
+function rowStats(D: number, residual: boolean): string {
   return `
+fn xv(i : i32) -> f32 { return ${residual ? "x[i] + residual[i]" : "x[i]"}; }
 fn stats(r : i32) -> vec2<f32> {
   var s = 0.0;
-  for (var d = 0; d < ${D}; d++) { s += x[r * ${D} + d]; }
+  for (var d = 0; d < ${D}; d++) { s += xv(r * ${D} + d); }
   let mean = s / f32(${D});
   var v = 0.0;
   for (var d = 0; d < ${D}; d++) {
-    let c = x[r * ${D} + d] - mean;
+    let c = xv(r * ${D} + d) - mean;
     v += c * c;
   }
   return vec2<f32>(mean, inverseSqrt(v / f32(${D}) + uniforms.epsilon));
 }`;
 }
 
-function forwardCode(D: number): string {
-  return rowStats(D) + `
+function forwardCode(D: number, residual: boolean): string {
+  return rowStats(D, residual) + `
 fn main(index : i32) {
   if (index >= uniforms.rows) { return; }
   let st = stats(index);
   for (var d = 0; d < ${D}; d++) {
     let i = index * ${D} + d;
-    result[i] = (x[i] - st.x) * st.y * gamma[d] + beta[d];
+    result[i] = (xv(i) - st.x) * st.y * gamma[d] + beta[d];
   }
 }`;
 }
 
 // dx = (1/σ) · (g − mean(g) − x̂ · mean(g · x̂)), g = dy · γ
-function dxCode(D: number): string {
-  return rowStats(D) + `
+function dxCode(D: number, residual: boolean): string {
+  return rowStats(D, residual) + `
 fn main(index : i32) {
   if (index >= uniforms.rows) { return; }
   let st = stats(index);
@@ -68,13 +72,13 @@ fn main(index : i32) {
     let i = index * ${D} + d;
     let g = dy[i] * gamma[d];
     a += g;
-    c += g * (x[i] - st.x) * st.y;
+    c += g * (xv(i) - st.x) * st.y;
   }
   let meanG = a / f32(${D});
   let meanGX = c / f32(${D});
   for (var d = 0; d < ${D}; d++) {
     let i = index * ${D} + d;
-    let xhat = (x[i] - st.x) * st.y;
+    let xhat = (xv(i) - st.x) * st.y;
     result[i] = st.y * (dy[i] * gamma[d] - meanG - xhat * meanGX);
   }
 }`;
@@ -82,8 +86,8 @@ fn main(index : i32) {
 
 // partial dγ of block k (one lane): Σ over its rows of dy · x̂, the row's statistics
 // computed once per row
-function dgammaCode(D: number): string {
-  return rowStats(D) + `
+function dgammaCode(D: number, residual: boolean): string {
+  return rowStats(D, residual) + `
 fn main(index : i32) {
   if (index * ${BLOCK} >= uniforms.rows) { return; }
   let o = index * ${D};
@@ -92,74 +96,92 @@ fn main(index : i32) {
   for (var r = index * ${BLOCK}; r < last; r++) {
     let st = stats(r);
     for (var d = 0; d < ${D}; d++) {
-      result[o + d] += dy[r * ${D} + d] * (x[r * ${D} + d] - st.x) * st.y;
+      result[o + d] += dy[r * ${D} + d] * (xv(r * ${D} + d) - st.x) * st.y;
     }
   }
 }`;
 }
 
-/** Layer norm of `x [..., D]` with `gamma`, `beta` `[D]`, differentiable in all three. */
+/**
+ * Layer norm of `x [..., D]` (or of `x + residual`, same shape) with `gamma`, `beta` `[D]`,
+ * differentiable in each.
+ */
 export function layerNormWebGPU(
   x: tf.Tensor,
   gamma: tf.Tensor,
   beta: tf.Tensor,
   epsilon: number,
+  residual: tf.Tensor | null = null,
 ): tf.Tensor {
+  if (residual && residual.shape.join() !== x.shape.join()) {
+    throw new Error(
+      `layerNormWebGPU: the residual's shape [${residual.shape}] is not x's [${x.shape}]; ` +
+        "add them with tf.add (which broadcasts) and normalise the sum.",
+    );
+  }
   const D = x.shape[x.rank - 1];
   const rows = x.size / D;
+  const res = residual !== null;
+  const tag = res ? "_res" : "";
+  const xs = res ? ["x", "residual"] : ["x"];
   const eps: Uniform = { type: "float32", data: [epsilon] };
   const nrows: Uniform = { type: "int32", data: [rows] };
   const op = tf.customGrad(
     ((...args: unknown[]) => {
-      const [xt, gt, bt, save] = args as [
-        tf.Tensor,
-        tf.Tensor,
-        tf.Tensor,
-        (ts: tf.Tensor[]) => void,
-      ];
-      save([xt, gt]);
+      const tensors = args.slice(0, -1) as tf.Tensor[];
+      const save = args[args.length - 1] as (ts: tf.Tensor[]) => void;
+      const rows_ = tensors.slice(0, xs.length); // x (and the residual)
+      const [gt, bt] = tensors.slice(xs.length);
+      save([...rows_, gt]);
       const fwd = new WGSLProgram({
-        key: `ln_fwd_${D}`,
-        inputs: ["x", "gamma", "beta"],
-        outputShape: xt.shape,
+        key: `ln_fwd${tag}_${D}`,
+        inputs: [...xs, "gamma", "beta"],
+        outputShape: rows_[0].shape,
         workgroups: Math.ceil(rows / WORKGROUP),
         uniforms: "epsilon : f32, rows : i32,",
-        code: forwardCode(D),
+        code: forwardCode(D, res),
       });
-      const value = runProgram(fwd, [xt, gt, bt], [eps, nrows]);
+      const value = runProgram(fwd, [...rows_, gt, bt], [eps, nrows]);
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-        const [xs, gs] = saved;
+        const sx = saved.slice(0, xs.length);
+        const gs = saved[xs.length];
         const dx = runProgram(
           new WGSLProgram({
-            key: `ln_dx_${D}`,
-            inputs: ["x", "gamma", "dy"],
-            outputShape: xs.shape,
+            key: `ln_dx${tag}_${D}`,
+            inputs: [...xs, "gamma", "dy"],
+            outputShape: sx[0].shape,
             workgroups: Math.ceil(rows / WORKGROUP),
             uniforms: "epsilon : f32, rows : i32,",
-            code: dxCode(D),
+            code: dxCode(D, res),
           }),
-          [xs, gs, dy],
+          [...sx, gs, dy],
           [eps, nrows],
         );
         const blocks = Math.ceil(rows / BLOCK);
         const partial = runProgram(
           new WGSLProgram({
-            key: `ln_dgamma_${D}`,
-            inputs: ["x", "dy"],
+            key: `ln_dgamma${tag}_${D}`,
+            inputs: [...xs, "dy"],
             outputShape: [blocks, D],
             workgroups: Math.ceil(blocks / WORKGROUP),
             uniforms: "epsilon : f32, rows : i32,",
-            code: dgammaCode(D),
+            code: dgammaCode(D, res),
           }),
-          [xs, dy],
+          [...sx, dy],
           [eps, nrows],
         );
         const dgamma = tf.sum(partial, 0);
         partial.dispose();
-        return [dx, dgamma, tf.sum(tf.reshape(dy, [rows, D]), 0)];
+        // the residual's gradient is x's: a second tensor on the same data
+        const dxs = res ? [dx, tf.clone(dx)] : [dx];
+        return [...dxs, dgamma, tf.sum(tf.reshape(dy, [rows, D]), 0)];
       };
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
   );
-  return (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(x, gamma, beta);
+  return (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(
+    ...(residual ? [x, residual] : [x]),
+    gamma,
+    beta,
+  );
 }

@@ -100,6 +100,29 @@ function layerNormOps(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf
   return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), g), b);
 }
 
+gpuTest(
+  "webgpu layer norm of x + residual (Add & Norm) = cpu ops, value and gradients",
+  async () => {
+    for (const shape of [[2, 3, 5], [1, 1, 1], [70, 67]]) {
+      const D = shape[shape.length - 1];
+      const inputs = [input(shape, 4, 2), input(shape, 5, 2), input([D], 6), input([D], 7)];
+      const want = await valueAndGrads(
+        "cpu",
+        (x, r, g, b) => layerNormOps(tf.add(x, r), g, b, 1e-5),
+        inputs,
+      );
+      const got = await valueAndGrads(
+        "webgpu",
+        (x, r, g, b) => layerNormWebGPU(x, g, b, 1e-5, r),
+        inputs,
+      );
+      ["value", "dx", "dr", "dgamma", "dbeta"].forEach((n, i) =>
+        assertNear(got[i], want[i], `[${shape}] ${n}`)
+      );
+    }
+  },
+);
+
 gpuTest("webgpu layer norm = cpu ops, value and gradients", async () => {
   for (const shape of [[2, 3, 5], [1, 1, 1], [70, 67], [130, 8]]) {
     const D = shape[shape.length - 1];
