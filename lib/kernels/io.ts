@@ -112,3 +112,16 @@ export function release(backend: object, t: TensorInfo): void {
 export function sizeOf(shape: number[]): number {
   return size(shape);
 }
+
+/**
+ * Throws unless a layer norm's residual has `x`'s shape (the fused Add & Norm adds
+ * element by element; `who` names the op in the message).
+ */
+export function assertResidualShape(who: string, x: number[], residual: number[]): void {
+  if (residual.length !== x.length || residual.some((d, i) => d !== x[i])) {
+    throw new Error(
+      `${who}: the residual's shape [${residual}] is not x's [${x}]; ` +
+        "add them with tf.add (which broadcasts) and normalise the sum.",
+    );
+  }
+}

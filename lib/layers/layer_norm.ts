@@ -27,7 +27,7 @@ import {
   simdAlloc,
   wasmHeapKernels,
 } from "../kernels/simd/simd.ts";
-import { allocTensor } from "../kernels/io.ts";
+import { allocTensor, assertResidualShape } from "../kernels/io.ts";
 import { layerNormWebGPU } from "../kernels/webgpu/layer_norm.ts";
 import { webgpuFusion } from "../kernels/webgpu/program.ts";
 
@@ -46,12 +46,7 @@ export function layerNormFused(
   epsilon: number,
   residual: tf.Tensor | null = null,
 ): tf.Tensor {
-  if (residual && !sameShape(x.shape, residual.shape)) {
-    throw new Error(
-      `layerNormFused: the residual's shape [${residual.shape}] is not x's [${x.shape}]; ` +
-        "add them with tf.add (which broadcasts) and normalise the sum.",
-    );
-  }
+  if (residual) assertResidualShape("layerNormFused", x.shape, residual.shape);
   const heap = tf.getBackend() === "wasm" ? wasmHeapKernels(tf.backend()) : null;
   if (heap) return layerNormOnHeap(heap, x, gamma, beta, epsilon, residual);
   const op = tf.customGrad(
@@ -125,10 +120,6 @@ export function layerNormFused(
         beta,
       ),
   );
-}
-
-function sameShape(a: number[], b: number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /** The op's tensors as [x, residual or null, gamma, beta, …the rest] (customGrad's args). */

@@ -22,6 +22,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { assertResidualShape } from "../io.ts";
 import { runProgram, type Uniform, WGSLProgram, WORKGROUP } from "./program.ts";
 
 /** Rows of each block of the dγ program. */
@@ -113,12 +114,7 @@ export function layerNormWebGPU(
   epsilon: number,
   residual: tf.Tensor | null = null,
 ): tf.Tensor {
-  if (residual && residual.shape.join() !== x.shape.join()) {
-    throw new Error(
-      `layerNormWebGPU: the residual's shape [${residual.shape}] is not x's [${x.shape}]; ` +
-        "add them with tf.add (which broadcasts) and normalise the sum.",
-    );
-  }
+  if (residual) assertResidualShape("layerNormWebGPU", x.shape, residual.shape);
   const D = x.shape[x.rank - 1];
   const rows = x.size / D;
   const res = residual !== null;
