@@ -136,6 +136,8 @@ export { adam, FastAdam } from "./adam.ts";
 export { softmaxCrossEntropy } from "./softmax_cross_entropy.ts";
 export { dense, denseFusion, reluInPlace, setDenseFusion } from "./dense.ts";
 export { maskedMean } from "./masked_mean.ts";
+export { customGradMulti } from "./custom_grad.ts";
+export type { MultiGradFunc, MultiGradResult } from "./custom_grad.ts";
 export {
   countPrograms,
   setSoftwareAdapter,

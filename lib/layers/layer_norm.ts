@@ -28,7 +28,8 @@ import {
   wasmHeapKernels,
 } from "../kernels/simd/simd.ts";
 import { allocTensor, assertResidualShape } from "../kernels/io.ts";
-import { layerNormWebGPU } from "../kernels/webgpu/layer_norm.ts";
+import { addLayerNormWebGPU, layerNormWebGPU } from "../kernels/webgpu/layer_norm.ts";
+import { customGradMulti } from "../kernels/custom_grad.ts";
 import { webgpuFusion } from "../kernels/webgpu/program.ts";
 
 /**
@@ -46,165 +47,191 @@ export function layerNormFused(
   epsilon: number,
   residual: tf.Tensor | null = null,
 ): tf.Tensor {
-  if (residual) assertResidualShape("layerNormFused", x.shape, residual.shape);
-  const heap = tf.getBackend() === "wasm" ? wasmHeapKernels(tf.backend()) : null;
-  if (heap) return layerNormOnHeap(heap, x, gamma, beta, epsilon, residual);
-  const op = tf.customGrad(
-    ((...args: unknown[]) => {
-      const [xt, rt, gt, bt] = withResidual(args, residual !== null);
-      const D = xt.shape[xt.rank - 1];
-      const n = xt.size;
-      const rows = n / D;
-      const k = simd();
-      const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
-        if (xhatB.freed) throw new Error("layerNormFused: the backward pass ran twice.");
-        // dy in, then dx out over it; gamma; dgamma and dbeta accumulators
-        const [dB, gB, dgB, dbB] = simdAlloc([n, D, D, D]);
-        dB.view().set(readF32(dy));
-        gB.view().set(G);
-        dgB.view().fill(0);
-        dbB.view().fill(0);
-        k.layer_norm_backward(
-          dB.offset,
-          xhatB.offset,
-          rstdB.offset,
-          gB.offset,
-          dB.offset,
-          dgB.offset,
-          dbB.offset,
-          rows,
-          D,
-        );
-        const dx = copyToTensor(dB.view(), xt.shape);
-        const grads = [
-          ...(rt ? [dx, tf.clone(dx)] : [dx]),
-          copyToTensor(dgB.view(), [D]),
-          copyToTensor(dbB.view(), [D]),
-        ];
-        for (const b of [xhatB, rstdB, dB, gB, dgB, dbB]) b.free();
-        return grads;
-      };
-      // x̂ and 1/σ, kept for the backward pass; x in, then y out over it; the residual;
-      // gamma; beta
-      const [xhatB, rstdB, yB, rB, gB, bB] = simdAlloc([n, rows, n, rt ? n : 0, D, D], gradFunc);
-      const G = readF32(gt).slice();
-      yB.view().set(readF32(xt));
-      if (rt) rB.view().set(readF32(rt));
-      gB.view().set(G);
-      bB.view().set(readF32(bt));
-      k.layer_norm_forward(
-        yB.offset,
-        yB.offset,
-        xhatB.offset,
-        rstdB.offset,
-        gB.offset,
-        bB.offset,
-        rows,
-        D,
-        epsilon,
-        rt ? rB.offset : 0,
-      );
-      const value = copyToTensor(yB.view(), xt.shape);
-      for (const b of [yB, rB, gB, bB]) b.free();
-      if (!backwardMayFollow()) { for (const b of [xhatB, rstdB]) b.free(); }
-      return { value, gradFunc };
-    }) as unknown as Parameters<typeof tf.customGrad>[0],
-  );
-  // named scope: profiles (tf.profile) show the op as "layerNormFused"
-  return tf.tidy(
-    "layerNormFused",
-    () =>
-      (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(
-        ...(residual ? [x, residual] : [x]),
-        gamma,
-        beta,
-      ),
-  );
-}
-
-/** The op's tensors as [x, residual or null, gamma, beta, …the rest] (customGrad's args). */
-function withResidual(
-  args: unknown[],
-  residual: boolean,
-): [tf.Tensor, tf.Tensor | null, tf.Tensor, tf.Tensor, ...unknown[]] {
-  const [x, ...rest] = args as tf.Tensor[];
-  const r = residual ? rest.shift()! : null;
-  const [g, b, ...more] = rest;
-  return [x, r, g, b, ...more];
+  return layerNormOp(x, residual, gamma, beta, epsilon, false)[0];
 }
 
 /**
- * {@linkcode layerNormFused} on tfjs-wasm's heap: the same SIMD kernels, instantiated on
- * tfjs-wasm's memory, read x, gamma and beta and write y, x̂ and 1/σ (heap tensors saved
- * for the backward pass) and the gradients where tfjs keeps them: no copies.
+ * The pre-norm block's Add & Norm as one op (cpu and wasm): `[x + r, LN(x + r)]`, the sum
+ * written in the same pass as the statistics, since it goes on as the residual stream.
+ * In the backward pass the sum's own gradient is added to the layer norm's input
+ * gradient inside the kernel (no separate accumulation `add`); x and r get it both.
  */
-function layerNormOnHeap(
-  heap: HeapKernels,
+export function addLayerNormFused(
   x: tf.Tensor,
+  residual: tf.Tensor,
   gamma: tf.Tensor1D,
   beta: tf.Tensor1D,
   epsilon: number,
+): [tf.Tensor, tf.Tensor] {
+  const [sum, y] = layerNormOp(x, residual, gamma, beta, epsilon, true);
+  return [sum, y];
+}
+
+/** The fused layer norm's outputs: `[y]`, or `[x + r, y]` with `keepSum`. */
+function layerNormOp(
+  x: tf.Tensor,
   residual: tf.Tensor | null,
-): tf.Tensor {
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  epsilon: number,
+  keepSum: boolean,
+): tf.Tensor[] {
+  const name = keepSum ? "addLayerNormFused" : "layerNormFused";
+  if (residual) assertResidualShape(name, x.shape, residual.shape);
+  else if (keepSum) throw new Error(`${name}: the sum needs a residual (x + r); pass r.`);
+  const heap = tf.getBackend() === "wasm" ? wasmHeapKernels(tf.backend()) : null;
+  const op = heap ? layerNormOnHeap(heap, epsilon, keepSum) : layerNormInSimd(epsilon, keepSum);
+  // named scope: profiles (tf.profile) show the op under this name
+  return tf.tidy(name, () => op(...(residual ? [x, residual] : [x]), gamma, beta));
+}
+
+/** The op's tensors as [x, residual or null, gamma, beta] (the custom gradient's inputs). */
+function withResidual(
+  inputs: tf.Tensor[],
+): [tf.Tensor, tf.Tensor | null, tf.Tensor, tf.Tensor] {
+  return inputs.length === 4
+    ? [inputs[0], inputs[1], inputs[2], inputs[3]]
+    : [inputs[0], null, inputs[1], inputs[2]];
+}
+
+/**
+ * The input gradients of x (and of the residual: a second tensor on dx's memory), gamma
+ * and beta, in the op's input order.
+ */
+function inputGrads(dx: tf.Tensor, residual: boolean, dg: tf.Tensor, db: tf.Tensor): tf.Tensor[] {
+  return residual ? [dx, tf.clone(dx), dg, db] : [dx, dg, db];
+}
+
+/**
+ * The op on the cpu backend: the SIMD kernels in their own memory, copies in and out;
+ * x̂ and 1/σ stay there for the backward pass.
+ */
+function layerNormInSimd(epsilon: number, keepSum: boolean) {
+  return customGradMulti((inputs) => {
+    const [xt, rt, gt, bt] = withResidual(inputs);
+    const D = xt.shape[xt.rank - 1];
+    const n = xt.size;
+    const rows = n / D;
+    const k = simd();
+    const gradFunc = (dys: tf.Tensor[]): tf.Tensor[] => {
+      if (xhatB.freed) throw new Error("layerNormFused: the backward pass ran twice.");
+      const dy = dys[dys.length - 1];
+      // dy in, then dx out over it; the sum's gradient; gamma; dgamma and dbeta accumulators
+      const [dB, dsB, gB, dgB, dbB] = simdAlloc([n, keepSum ? n : 0, D, D, D]);
+      dB.view().set(readF32(dy));
+      if (keepSum) dsB.view().set(readF32(dys[0]));
+      gB.view().set(G);
+      dgB.view().fill(0);
+      dbB.view().fill(0);
+      k.layer_norm_backward(
+        dB.offset,
+        xhatB.offset,
+        rstdB.offset,
+        gB.offset,
+        dB.offset,
+        dgB.offset,
+        dbB.offset,
+        rows,
+        D,
+        keepSum ? dsB.offset : 0,
+      );
+      const grads = inputGrads(
+        copyToTensor(dB.view(), xt.shape),
+        rt !== null,
+        copyToTensor(dgB.view(), [D]),
+        copyToTensor(dbB.view(), [D]),
+      );
+      for (const b of [xhatB, rstdB, dB, dsB, gB, dgB, dbB]) b.free();
+      return grads;
+    };
+    // x̂ and 1/σ, kept for the backward pass; x in, then y out over it; the residual;
+    // the sum; gamma; beta
+    const [xhatB, rstdB, yB, rB, sB, gB, bB] = simdAlloc(
+      [n, rows, n, rt ? n : 0, keepSum ? n : 0, D, D],
+      gradFunc,
+    );
+    const G = readF32(gt).slice();
+    yB.view().set(readF32(xt));
+    if (rt) rB.view().set(readF32(rt));
+    gB.view().set(G);
+    bB.view().set(readF32(bt));
+    k.layer_norm_forward(
+      yB.offset,
+      yB.offset,
+      xhatB.offset,
+      rstdB.offset,
+      gB.offset,
+      bB.offset,
+      rows,
+      D,
+      epsilon,
+      rt ? rB.offset : 0,
+      keepSum ? sB.offset : 0,
+    );
+    const y = copyToTensor(yB.view(), xt.shape);
+    const value = keepSum ? [copyToTensor(sB.view(), xt.shape), y] : [y];
+    for (const b of [yB, rB, sB, gB, bB]) b.free();
+    if (!backwardMayFollow()) { for (const b of [xhatB, rstdB]) b.free(); }
+    return { value, gradFunc };
+  });
+}
+
+/**
+ * The op on tfjs-wasm's heap: the same SIMD kernels, instantiated on tfjs-wasm's memory,
+ * read x, gamma and beta and write y (and the sum), x̂ and 1/σ (heap tensors saved for
+ * the backward pass) and the gradients where tfjs keeps them: no copies.
+ */
+function layerNormOnHeap(heap: HeapKernels, epsilon: number, keepSum: boolean) {
   const backend = tf.backend();
   const alloc = (shape: number[]) => allocTensor(backend, shape);
   const at = heap.address;
-  const op = tf.customGrad(
-    ((...args: unknown[]) => {
-      const [xt, rt, gt, bt, saveArg] = withResidual(args, residual !== null);
-      const save = saveArg as (ts: tf.Tensor[]) => void;
-      const D = xt.shape[xt.rank - 1];
-      const rows = xt.size / D;
-      const y = alloc(xt.shape);
-      const xhat = alloc([xt.size]);
-      const rstd = alloc([rows]);
-      heap.kernels.layer_norm_forward(
-        at(xt),
-        at(y),
-        at(xhat),
-        at(rstd),
-        at(gt),
-        at(bt),
+  return customGradMulti((inputs, save) => {
+    const [xt, rt, gt, bt] = withResidual(inputs);
+    const D = xt.shape[xt.rank - 1];
+    const rows = xt.size / D;
+    const y = alloc(xt.shape);
+    const sum = keepSum ? alloc(xt.shape) : null;
+    const xhat = alloc([xt.size]);
+    const rstd = alloc([rows]);
+    heap.kernels.layer_norm_forward(
+      at(xt),
+      at(y),
+      at(xhat),
+      at(rstd),
+      at(gt),
+      at(bt),
+      rows,
+      D,
+      epsilon,
+      rt ? at(rt) : 0,
+      sum ? at(sum) : 0,
+    );
+    save([xhat, rstd, gt]);
+    const gradFunc = (dys: tf.Tensor[], saved: tf.Tensor[]): tf.Tensor[] => {
+      const [xh, rs, g] = saved;
+      const dy = dys[dys.length - 1];
+      const dx = alloc(xt.shape);
+      const dg = alloc([D]);
+      const db = alloc([D]);
+      // the kernel adds into dgamma and dbeta (views after the last allocation)
+      new Float32Array(heap.memory.buffer, at(dg), D).fill(0);
+      new Float32Array(heap.memory.buffer, at(db), D).fill(0);
+      heap.kernels.layer_norm_backward(
+        at(dy),
+        at(xh),
+        at(rs),
+        at(g),
+        at(dx),
+        at(dg),
+        at(db),
         rows,
         D,
-        epsilon,
-        rt ? at(rt) : 0,
+        keepSum ? at(dys[0]) : 0,
       );
-      save([xhat, rstd, gt]);
-      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-        const [xh, rs, g] = saved;
-        const dx = alloc(xt.shape);
-        const dg = alloc([D]);
-        const db = alloc([D]);
-        // the kernel adds into dgamma and dbeta (views after the last allocation)
-        new Float32Array(heap.memory.buffer, at(dg), D).fill(0);
-        new Float32Array(heap.memory.buffer, at(db), D).fill(0);
-        heap.kernels.layer_norm_backward(
-          at(dy),
-          at(xh),
-          at(rs),
-          at(g),
-          at(dx),
-          at(dg),
-          at(db),
-          rows,
-          D,
-        );
-        // the residual's gradient is dx's: a second tensor on the same memory
-        return rt ? [dx, tf.clone(dx), dg, db] : [dx, dg, db];
-      };
-      return { value: y, gradFunc };
-    }) as unknown as Parameters<typeof tf.customGrad>[0],
-  );
-  return tf.tidy(
-    "layerNormFused",
-    () =>
-      (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(
-        ...(residual ? [x, residual] : [x]),
-        gamma,
-        beta,
-      ),
-  );
+      return inputGrads(dx, rt !== null, dg, db);
+    };
+    return { value: sum ? [sum, y] : [y], gradFunc };
+  });
 }
 
 export interface LayerNormArgs {
@@ -221,12 +248,19 @@ export interface LayerNormArgs {
    * the fused op is `nn/kernels/webgpu/layer_norm.ts`.
    */
   implementation?: "auto" | "fused" | "ops";
+  /**
+   * Given `[x, r]`, output `[x + r, LN(x + r)]` instead of `LN(x + r)`: the pre-norm
+   * block's Add & Norm, whose sum goes on as the residual stream. Default false.
+   */
+  returnSum?: boolean;
 }
 
 /**
  * Layer normalisation over the last axis (learned scale γ and shift β of size D). Given
  * two inputs `[x, r]` of one shape it normalises their sum: the post-norm Transformer's
- * "Add & Norm" (`LN(x + sublayer(x))`), in one pass on cpu and wasm.
+ * "Add & Norm" (`LN(x + sublayer(x))`), in one pass on cpu and wasm. With `returnSum` it
+ * outputs `[x + r, LN(x + r)]`: the pre-norm block's residual stream and the input of its
+ * next sublayer, from one op.
  *
  * @example
  * ```ts
@@ -236,6 +270,8 @@ export interface LayerNormArgs {
  * const r = tf.tensor3d([[[3, 2, 1]]]);
  * const y = new LayerNorm().apply([x, r]) as tf.Tensor; // LN([4, 4, 4]) = β = 0
  * console.log(await y.array()); // [[[0, 0, 0]]]
+ * const [sum, normed] = new LayerNorm({ returnSum: true }).apply([x, r]) as tf.Tensor[];
+ * console.log(await sum.array(), await normed.array()); // [[[4, 4, 4]]] [[[0, 0, 0]]]
  * ```
  */
 export class LayerNorm extends tf.layers.Layer {
@@ -245,6 +281,8 @@ export class LayerNorm extends tf.layers.Layer {
   readonly epsilon: number;
   /** Which implementation runs. */
   readonly implementation: "auto" | "fused" | "ops";
+  /** Whether `[x, r]` gives `[x + r, LN(x + r)]`. */
+  readonly returnSum: boolean;
   #gamma: tf.LayerVariable | null = null;
   #beta: tf.LayerVariable | null = null;
 
@@ -252,6 +290,7 @@ export class LayerNorm extends tf.layers.Layer {
     super(args);
     this.epsilon = args.epsilon ?? 1e-5;
     this.implementation = args.implementation ?? "auto";
+    this.returnSum = args.returnSum ?? false;
   }
 
   /** Whether the fused implementation runs on the current backend. */
@@ -263,6 +302,12 @@ export class LayerNorm extends tf.layers.Layer {
   }
 
   override build(inputShape: tf.Shape | tf.Shape[]): void {
+    if (this.returnSum && !Array.isArray(inputShape[0])) {
+      throw new Error(
+        `LayerNorm "${this.name}" with returnSum needs two inputs [x, r] (it outputs x + r ` +
+          "and its layer norm); apply it to both, or drop returnSum.",
+      );
+    }
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tf.Shape;
     const d = shape[shape.length - 1];
     if (d === null) throw new Error("LayerNorm needs a known last dimension (the features).");
@@ -272,32 +317,57 @@ export class LayerNorm extends tf.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tf.Shape | tf.Shape[]): tf.Shape | tf.Shape[] {
-    return Array.isArray(inputShape[0]) ? inputShape[0] as tf.Shape : inputShape;
+    const shape = Array.isArray(inputShape[0]) ? inputShape[0] as tf.Shape : inputShape;
+    return this.returnSum ? [shape, shape] as tf.Shape[] : shape;
   }
 
-  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] {
     return tf.tidy(() => {
       const [first, residual] = Array.isArray(inputs) ? inputs : [inputs];
       const gamma = this.#gamma!.read() as tf.Tensor1D;
       const beta = this.#beta!.read() as tf.Tensor1D;
+      const webgpu = tf.getBackend() === "webgpu";
+      if (this.returnSum) {
+        if (!residual) {
+          throw new Error(
+            `LayerNorm "${this.name}" with returnSum got one tensor; give it [x, r].`,
+          );
+        }
+        // [x + r, LN(x + r)]: the sum written (and its gradient added) in the norm's kernels
+        if (this.usesFused()) {
+          const fused = webgpu ? addLayerNormWebGPU : addLayerNormFused;
+          return fused(first, residual, gamma, beta, this.epsilon);
+        }
+        const sum = tf.add(first, residual);
+        return [sum, this.#normalise(sum, gamma, beta)];
+      }
       if (this.usesFused()) {
         // the residual's add inside the layer norm's kernels ("Add & Norm")
-        const fused = tf.getBackend() === "webgpu" ? layerNormWebGPU : layerNormFused;
+        const fused = webgpu ? layerNormWebGPU : layerNormFused;
         return fused(first, gamma, beta, this.epsilon, residual ?? null);
       }
       // x + residual, then the layer norm in ops
-      const x = residual ? tf.add(first, residual) : first;
-      const last = x.rank - 1;
-      const mean = tf.mean(x, last, true); // [..., 1]
-      const centred = tf.sub(x, mean); // [..., D]
-      const variance = tf.mean(tf.square(centred), last, true); // [..., 1]
-      const normed = tf.mul(centred, tf.rsqrt(tf.add(variance, this.epsilon)));
-      return tf.add(tf.mul(normed, gamma), beta); // γ, β: [D]
+      return this.#normalise(residual ? tf.add(first, residual) : first, gamma, beta);
     });
   }
 
+  /** The layer norm in tf ops (`implementation: "ops"`). */
+  #normalise(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D): tf.Tensor {
+    const last = x.rank - 1;
+    const mean = tf.mean(x, last, true); // [..., 1]
+    const centred = tf.sub(x, mean); // [..., D]
+    const variance = tf.mean(tf.square(centred), last, true); // [..., 1]
+    const normed = tf.mul(centred, tf.rsqrt(tf.add(variance, this.epsilon)));
+    return tf.add(tf.mul(normed, gamma), beta); // γ, β: [D]
+  }
+
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), epsilon: this.epsilon, implementation: this.implementation };
+    return {
+      ...super.getConfig(),
+      epsilon: this.epsilon,
+      implementation: this.implementation,
+      returnSum: this.returnSum,
+    };
   }
 }
 tf.serialization.registerClass(LayerNorm);

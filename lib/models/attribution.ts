@@ -212,17 +212,22 @@ export function runFrom(model: tf.LayersModel, layerName: string): AttributedFun
   }
   const outputLayer = model.outputs[0].sourceLayer;
   return (value: tf.Tensor) => {
-    const values = new Map<unknown, tf.Tensor>([[start, value]]);
+    // each layer's output: one tensor, or several (a pre-norm block's Add & Norm gives two)
+    const values = new Map<unknown, tf.Tensor | tf.Tensor[]>([[start, value]]);
     for (const layer of model.layers) {
       if (values.has(layer)) continue;
       const node = layer.inboundNodes[0];
       if (!node || node.inboundLayers.length === 0) continue; // an input layer
-      const inputs = node.inboundLayers.map((l) => values.get(l));
+      const inputs = node.inboundLayers.map((l, i) => {
+        const v = values.get(l);
+        return Array.isArray(v) ? v[node.tensorIndices[i]] : v;
+      });
       if (inputs.some((t) => t === undefined)) continue; // upstream of the start layer
       const out = layer.apply(inputs.length === 1 ? inputs[0]! : inputs as tf.Tensor[]);
-      values.set(layer, out as tf.Tensor);
+      values.set(layer, out as tf.Tensor | tf.Tensor[]);
     }
-    const out = values.get(outputLayer);
+    const last = values.get(outputLayer);
+    const out = Array.isArray(last) ? last[model.outputs[0].outputTensorIndex ?? 0] : last;
     if (!out) {
       throw new Error(`runFrom: the model's output does not depend on layer "${layerName}".`);
     }

@@ -80,6 +80,19 @@ function norm(name: string, x: tf.SymbolicTensor): tf.SymbolicTensor {
   return new LayerNorm({ name }).apply(x) as tf.SymbolicTensor;
 }
 
+/** `[a + b, LN(a + b)]` from one op: the residual stream and the next sublayer's input. */
+function addNorm(
+  name: string,
+  a: tf.SymbolicTensor,
+  b: tf.SymbolicTensor,
+): [tf.SymbolicTensor, tf.SymbolicTensor] {
+  const [sum, normed] = new LayerNorm({ returnSum: true, name }).apply([
+    a,
+    b,
+  ]) as tf.SymbolicTensor[];
+  return [sum, normed];
+}
+
 /**
  * A pre-norm encoder block with the padding mask:
  * `x += MHA(LN(x), LN(x), mask); x += FFN(LN(x))`. Padded positions get zero attention.
@@ -107,8 +120,8 @@ export function maskedEncoderBlock(
     seed: r.nextSeed(),
     name: `${n}_attention`,
   }).apply([n1, mask]) as tf.SymbolicTensor; // self-attention, padded keys masked
-  const x1 = add(`${n}_residual1`, x, dropout(r, options.dropout, `${n}_att_dropout`)(att));
-  const ff = feedForward(norm(`${n}_norm2`, x1), r, options);
+  const [x1, n2] = addNorm(`${n}_norm2`, x, dropout(r, options.dropout, `${n}_att_dropout`)(att));
+  const ff = feedForward(n2, r, options);
   return add(`${n}_residual2`, x1, dropout(r, options.dropout, `${n}_ff_dropout`)(ff));
 }
 
@@ -143,15 +156,18 @@ export function crossDecoderBlock(
     seed: r.nextSeed(),
     name: `${n}_self_attention`,
   }).apply(n1) as tf.SymbolicTensor; // causal self-attention
-  const x1 = add(`${n}_residual1`, x, dropout(r, options.dropout, `${n}_self_dropout`)(self));
-  const n2 = norm(`${n}_norm2`, x1);
+  const [x1, n2] = addNorm(`${n}_norm2`, x, dropout(r, options.dropout, `${n}_self_dropout`)(self));
   const cross = new CrossAttention({
     numHeads: options.numHeads,
     seed: r.nextSeed(),
     name: `${n}_cross_attention`,
   }).apply([n2, memory, sourceMask]) as tf.SymbolicTensor;
-  const x2 = add(`${n}_residual2`, x1, dropout(r, options.dropout, `${n}_cross_dropout`)(cross));
-  const ff = feedForward(norm(`${n}_norm3`, x2), r, options);
+  const [x2, n3] = addNorm(
+    `${n}_norm3`,
+    x1,
+    dropout(r, options.dropout, `${n}_cross_dropout`)(cross),
+  );
+  const ff = feedForward(n3, r, options);
   return add(`${n}_residual3`, x2, dropout(r, options.dropout, `${n}_ff_dropout`)(ff));
 }
 

@@ -148,15 +148,33 @@ export function seq2seqParts(model: tf.LayersModel): Seq2SeqParts {
   const nextToken = layer(model, "next_token");
   const maxTargetLength = (positions.getConfig() as { maxLength: number }).maxLength;
   const apply = (l: tf.layers.Layer, x: tf.Tensor) => l.apply(x) as tf.Tensor;
+  /**
+   * `[x + r, LN(x + r)]` through a block's Add & Norm layer (`returnSum`), or through a
+   * plain layer norm after an add (a model saved before the blocks kept their sums).
+   */
+  const addNorm = (l: tf.layers.Layer, x: tf.Tensor, r: tf.Tensor): [tf.Tensor, tf.Tensor] => {
+    if ((l.getConfig() as { returnSum?: boolean }).returnSum) {
+      const [sum, normed] = l.apply([x, r]) as tf.Tensor[];
+      return [sum, normed];
+    }
+    const sum = tf.add(x, r);
+    return [sum, apply(l, sum)];
+  };
 
-  /** Feed-forward and cross-attention sub-layers after the self-attention residual. */
-  function crossAndFeedForward(b: DecoderLayers, x: tf.Tensor, kv: KeysValues, mask: tf.Tensor) {
-    const n2 = apply(b.norm2, x);
-    const x2 = tf.add(
-      x,
-      b.cross.outputProjection(b.cross.attend(b.cross.queries(n2), kv, mask, false)),
-    );
-    return tf.add(x2, apply(b.ff2, apply(b.ff1, apply(b.norm3, x2))));
+  /**
+   * Cross-attention and feed-forward sub-layers after the self-attention residual `x`
+   * (`n2` = its layer norm).
+   */
+  function crossAndFeedForward(
+    b: DecoderLayers,
+    x: tf.Tensor,
+    n2: tf.Tensor,
+    kv: KeysValues,
+    mask: tf.Tensor,
+  ) {
+    const cross = b.cross.outputProjection(b.cross.attend(b.cross.queries(n2), kv, mask, false));
+    const [x2, n3] = addNorm(b.norm3, x, cross);
+    return tf.add(x2, apply(b.ff2, apply(b.ff1, n3)));
   }
 
   return {
@@ -176,12 +194,12 @@ export function seq2seqParts(model: tf.LayersModel): Seq2SeqParts {
           const n1 = apply(b.norm1, x);
           const q = b.self.queries(n1);
           const y = b.self.attend(q, b.self.keysValues(n1), null, true);
-          x = tf.add(x, b.self.outputProjection(y));
+          const [x1, n2] = addNorm(b.norm2, x, b.self.outputProjection(y));
           if (options.crossWeightsOf === i) {
-            const qc = b.cross.queries(apply(b.norm2, x));
+            const qc = b.cross.queries(n2);
             crossWeights = tf.keep(b.cross.scores(qc, encoded.crossKv[i].k, encoded.mask, false));
           }
-          x = crossAndFeedForward(b, x, encoded.crossKv[i], encoded.mask);
+          x = crossAndFeedForward(b, x1, n2, encoded.crossKv[i], encoded.mask);
         });
         return apply(nextToken, apply(finalNorm, x)) as tf.Tensor3D;
       });
@@ -212,8 +230,12 @@ export function seq2seqParts(model: tf.LayersModel): Seq2SeqParts {
             }
             : fresh;
           grown.push(kv.k, kv.v);
-          x = tf.add(x, b.self.outputProjection(b.self.attend(b.self.queries(n1), kv, null, true)));
-          x = crossAndFeedForward(b, x, encoded.crossKv[i], encoded.mask);
+          const [x1, n2] = addNorm(
+            b.norm2,
+            x,
+            b.self.outputProjection(b.self.attend(b.self.queries(n1), kv, null, true)),
+          );
+          x = crossAndFeedForward(b, x1, n2, encoded.crossKv[i], encoded.mask);
         });
         const p = tf.squeeze(apply(nextToken, apply(finalNorm, x)), [1]); // [B, V]
         return [p, ...grown];

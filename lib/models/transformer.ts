@@ -159,13 +159,10 @@ export function preNormBlock(
       : t;
   const n1 = new LayerNorm({ epsilon: eps, name: `${name}_norm1` }).apply(x) as tf.SymbolicTensor;
   const att = selfAttention(n1, options, r.nextSeed(), name);
-  const res1 = tf.layers.add({ name: `${name}_residual1` }).apply([
-    x,
-    drop(att, "att"),
-  ]) as tf.SymbolicTensor;
-  const n2 = new LayerNorm({ epsilon: eps, name: `${name}_norm2` }).apply(
-    res1,
-  ) as tf.SymbolicTensor;
+  // res1 = x + att (the residual stream) and n2 = LN(res1) from one op: the Add & Norm
+  // that keeps its sum (the add inside the norm's pass, their gradients summed in its kernel)
+  const [res1, n2] = new LayerNorm({ epsilon: eps, returnSum: true, name: `${name}_norm2` })
+    .apply([x, drop(att, "att")]) as tf.SymbolicTensor[]; // [B, T, D] each
   const ff1 = fusedDense({
     units: options.ffDim,
     activation: "relu",

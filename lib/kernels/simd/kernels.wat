@@ -586,41 +586,45 @@
 
   ;; Each of `rows` contiguous rows of D floats at x: x̂ = (x − mean)/√(var + eps) to xh,
   ;; y = x̂·gamma + beta to y, and 1/√(var + eps) to rs (one float per row). With r ≠ 0
-  ;; the rows normalised are x + r (r's rows as x's): the post-norm Transformer's "Add &
-  ;; Norm" in one call, the sum written to y first (each y is then read before it is
-  ;; overwritten). y may be x.
+  ;; the rows normalised are x + r (r's rows as x's): the Transformer's "Add & Norm" in
+  ;; one call, the sum written first to `sum` when sum ≠ 0 (the pre-norm block keeps it
+  ;; as its residual stream), else to y (each y is then read before it is overwritten).
+  ;; y may be x.
   (func (export "layer_norm_forward")
     (param $x i32) (param $y i32) (param $xh i32) (param $rs i32) (param $g i32) (param $bt i32)
-    (param $rows i32) (param $D i32) (param $eps f32) (param $r i32)
+    (param $rows i32) (param $D i32) (param $eps f32) (param $r i32) (param $sum i32)
     (local $i i32) (local $j i32) (local $n4 i32) (local $v4 i32) (local $acc v128) (local $t v128)
     (local $vm v128) (local $vs v128) (local $mean f32) (local $var f32) (local $s f32) (local $u f32)
-    (local $p i32)
+    (local $p i32) (local $q i32)
     (local.set $n4 (i32.shl (local.get $D) (i32.const 2)))
     (local.set $v4 (i32.and (local.get $n4) (i32.const -16)))
     (block $rows_done
       (loop $row
         (br_if $rows_done (i32.ge_u (local.get $i) (local.get $rows)))
         (local.set $p (local.get $x))
-        ;; the residual: y = x + r, then y is the row normalised (in place)
+        ;; the residual: q = x + r (q the sum's row, or y's), then q is the row normalised
         (if (local.get $r)
           (then
+            (local.set $q (select (local.get $sum) (local.get $y) (local.get $sum)))
             (local.set $j (i32.const 0))
             (block $d (loop $l
               (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
-              (v128.store (i32.add (local.get $y) (local.get $j))
+              (v128.store (i32.add (local.get $q) (local.get $j))
                 (f32x4.add (v128.load (i32.add (local.get $x) (local.get $j)))
                   (v128.load (i32.add (local.get $r) (local.get $j)))))
               (local.set $j (i32.add (local.get $j) (i32.const 16)))
               (br $l)))
             (block $d (loop $l
               (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
-              (f32.store (i32.add (local.get $y) (local.get $j))
+              (f32.store (i32.add (local.get $q) (local.get $j))
                 (f32.add (f32.load (i32.add (local.get $x) (local.get $j)))
                   (f32.load (i32.add (local.get $r) (local.get $j)))))
               (local.set $j (i32.add (local.get $j) (i32.const 4)))
               (br $l)))
             (local.set $r (i32.add (local.get $r) (local.get $n4)))
-            (local.set $p (local.get $y))))
+            (if (local.get $sum)
+              (then (local.set $sum (i32.add (local.get $sum) (local.get $n4)))))
+            (local.set $p (local.get $q))))
         ;; mean
         (local.set $acc (v128.const f32x4 0 0 0 0))
         (local.set $j (i32.const 0))
@@ -692,10 +696,12 @@
 
   ;; The backward pass of layer_norm_forward: from dy, x̂ and rs (as the forward left them)
   ;; and gamma, dx = rs·(dy·gamma − mean(dy·gamma) − x̂·mean(dy·gamma·x̂)) to dx, and
-  ;; Σ dy·x̂ and Σ dy over rows added to dg and db (which the caller zeroes).
+  ;; Σ dy·x̂ and Σ dy over rows added to dg and db (which the caller zeroes). With ds ≠ 0
+  ;; (rows as dy's) dx also gets ds: the gradient that reached the sum of a pre-norm
+  ;; block's Add & Norm through its other use, the residual stream.
   (func (export "layer_norm_backward")
     (param $dy i32) (param $xh i32) (param $rs i32) (param $g i32) (param $dx i32) (param $dg i32)
-    (param $db i32) (param $rows i32) (param $D i32)
+    (param $db i32) (param $rows i32) (param $D i32) (param $ds i32)
     (local $i i32) (local $j i32) (local $n4 i32) (local $v4 i32) (local $a1 v128) (local $a2 v128)
     (local $vd v128) (local $vx v128) (local $vn v128) (local $m1 f32) (local $m2 f32) (local $r f32)
     (local $ud f32) (local $ux f32) (local $un f32)
@@ -766,6 +772,25 @@
                 (f32.mul (f32.load (i32.add (local.get $xh) (local.get $j))) (local.get $m2)))))
           (local.set $j (i32.add (local.get $j) (i32.const 4)))
           (br $l)))
+        ;; dx += ds (the row is still in cache)
+        (if (local.get $ds)
+          (then
+            (local.set $j (i32.const 0))
+            (block $d (loop $l
+              (br_if $d (i32.ge_u (local.get $j) (local.get $v4)))
+              (v128.store (i32.add (local.get $dx) (local.get $j))
+                (f32x4.add (v128.load (i32.add (local.get $dx) (local.get $j)))
+                  (v128.load (i32.add (local.get $ds) (local.get $j)))))
+              (local.set $j (i32.add (local.get $j) (i32.const 16)))
+              (br $l)))
+            (block $d (loop $l
+              (br_if $d (i32.ge_u (local.get $j) (local.get $n4)))
+              (f32.store (i32.add (local.get $dx) (local.get $j))
+                (f32.add (f32.load (i32.add (local.get $dx) (local.get $j)))
+                  (f32.load (i32.add (local.get $ds) (local.get $j)))))
+              (local.set $j (i32.add (local.get $j) (i32.const 4)))
+              (br $l)))
+            (local.set $ds (i32.add (local.get $ds) (local.get $n4)))))
         (local.set $dy (i32.add (local.get $dy) (local.get $n4)))
         (local.set $xh (i32.add (local.get $xh) (local.get $n4)))
         (local.set $dx (i32.add (local.get $dx) (local.get $n4)))

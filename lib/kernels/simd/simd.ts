@@ -166,7 +166,8 @@ export interface SimdKernels {
   softmax_backward_rows(p: number, d: number, rows: number, cols: number, stride: number): void;
   /**
    * Layer normalisation of contiguous rows of `d` floats (x̂, y and 1/σ written); of the
-   * rows of x + residual where `residual` (an address) is not 0.
+   * rows of x + residual where `residual` (an address) is not 0, the sum also written to
+   * `sum` where that is not 0.
    */
   layer_norm_forward(
     x: number,
@@ -179,8 +180,12 @@ export interface SimdKernels {
     d: number,
     epsilon: number,
     residual: number,
+    sum: number,
   ): void;
-  /** Its backward pass: dx written, Σ dy·x̂ and Σ dy added to dgamma and dbeta. */
+  /**
+   * Its backward pass: dx written (plus `ds` where that address is not 0), Σ dy·x̂ and Σ dy
+   * added to dgamma and dbeta.
+   */
   layer_norm_backward(
     dy: number,
     xhat: number,
@@ -191,6 +196,7 @@ export interface SimdKernels {
     dbeta: number,
     rows: number,
     d: number,
+    ds: number,
   ): void;
   /** Per sample and channel of `y [B·T, F]`, max over its first `L` rows and that row (i32). */
   max_over_time(

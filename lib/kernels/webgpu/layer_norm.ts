@@ -7,7 +7,8 @@
  * blocks of rows plus a sum, and dβ as one sum: four programs, against about fifteen
  * with tfjs ops and their gradients. With a residual `r` the rows normalised are `x + r`
  * (the post-norm Transformer's Add & Norm), summed where each program reads them: no
- * separate add program, and `r` gets `x`'s gradient.
+ * separate add program, and `r` gets `x`'s gradient. {@linkcode addLayerNormWebGPU} keeps
+ * the sum too (the pre-norm block's), and adds the sum's gradient in the dx program.
  *
  * @example
  * ```ts
@@ -23,6 +24,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import { assertResidualShape } from "../io.ts";
+import { customGradMulti } from "../custom_grad.ts";
 import { runProgram, type Uniform, WGSLProgram, WORKGROUP } from "./program.ts";
 
 /** Rows of each block of the dγ program. */
@@ -61,8 +63,9 @@ fn main(index : i32) {
 }`;
 }
 
-// dx = (1/σ) · (g − mean(g) − x̂ · mean(g · x̂)), g = dy · γ
-function dxCode(D: number, residual: boolean): string {
+// dx = (1/σ) · (g − mean(g) − x̂ · mean(g · x̂)), g = dy · γ; plus ds where given (the
+// gradient of a kept sum, addLayerNormWebGPU)
+function dxCode(D: number, residual: boolean, withDs = false): string {
   return rowStats(D, residual) + `
 fn main(index : i32) {
   if (index >= uniforms.rows) { return; }
@@ -80,7 +83,7 @@ fn main(index : i32) {
   for (var d = 0; d < ${D}; d++) {
     let i = index * ${D} + d;
     let xhat = (xv(i) - st.x) * st.y;
-    result[i] = st.y * (dy[i] * gamma[d] - meanG - xhat * meanGX);
+    result[i] = st.y * (dy[i] * gamma[d] - meanG - xhat * meanGX)${withDs ? " + ds[i]" : ""};
   }
 }`;
 }
@@ -101,6 +104,36 @@ fn main(index : i32) {
     }
   }
 }`;
+}
+
+/**
+ * dγ (partial sums over blocks of rows, then their sum) and dβ (the sum of dy's rows) from
+ * the rows normalised (`x`, or `[x, residual]` with `residual`) and dy.
+ */
+function gammaBetaGrads(
+  rowsIn: tf.Tensor | tf.Tensor[],
+  dy: tf.Tensor,
+  D: number,
+  rows: number,
+  residual: boolean,
+  uniforms: Uniform[],
+): [tf.Tensor, tf.Tensor] {
+  const blocks = Math.ceil(rows / BLOCK);
+  const partial = runProgram(
+    new WGSLProgram({
+      key: `ln_dgamma${residual ? "_res" : ""}_${D}`,
+      inputs: [...(residual ? ["x", "residual"] : ["x"]), "dy"],
+      outputShape: [blocks, D],
+      workgroups: Math.ceil(blocks / WORKGROUP),
+      uniforms: "epsilon : f32, rows : i32,",
+      code: dgammaCode(D, residual),
+    }),
+    [...(Array.isArray(rowsIn) ? rowsIn : [rowsIn]), dy],
+    uniforms,
+  );
+  const dgamma = tf.sum(partial, 0);
+  partial.dispose();
+  return [dgamma, tf.sum(tf.reshape(dy, [rows, D]), 0)];
 }
 
 /**
@@ -153,24 +186,10 @@ export function layerNormWebGPU(
           [...sx, gs, dy],
           [eps, nrows],
         );
-        const blocks = Math.ceil(rows / BLOCK);
-        const partial = runProgram(
-          new WGSLProgram({
-            key: `ln_dgamma${tag}_${D}`,
-            inputs: [...xs, "dy"],
-            outputShape: [blocks, D],
-            workgroups: Math.ceil(blocks / WORKGROUP),
-            uniforms: "epsilon : f32, rows : i32,",
-            code: dgammaCode(D, res),
-          }),
-          [...sx, dy],
-          [eps, nrows],
-        );
-        const dgamma = tf.sum(partial, 0);
-        partial.dispose();
+        const [dgamma, dbeta] = gammaBetaGrads(sx, dy, D, rows, res, [eps, nrows]);
         // the residual's gradient is x's: a second tensor on the same data
         const dxs = res ? [dx, tf.clone(dx)] : [dx];
-        return [...dxs, dgamma, tf.sum(tf.reshape(dy, [rows, D]), 0)];
+        return [...dxs, dgamma, dbeta];
       };
       return { value, gradFunc };
     }) as unknown as Parameters<typeof tf.customGrad>[0],
@@ -180,4 +199,56 @@ export function layerNormWebGPU(
     gamma,
     beta,
   );
+}
+
+/**
+ * The pre-norm block's Add & Norm on WebGPU: `[x + r, LN(x + r)]`, differentiable in x, r,
+ * gamma and beta. The sum is one add program (it must exist as a tensor: it goes on as the
+ * residual stream); in the backward pass the dx program adds the sum's own gradient, so
+ * no accumulation add runs. x and r get the same gradient.
+ */
+export function addLayerNormWebGPU(
+  x: tf.Tensor,
+  residual: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+): [tf.Tensor, tf.Tensor] {
+  assertResidualShape("addLayerNormWebGPU", x.shape, residual.shape);
+  const D = x.shape[x.rank - 1];
+  const rows = x.size / D;
+  const eps: Uniform = { type: "float32", data: [epsilon] };
+  const nrows: Uniform = { type: "int32", data: [rows] };
+  const op = customGradMulti(([xt, rt, gt, bt], save) => {
+    const sum = tf.add(xt, rt);
+    save([sum, gt]);
+    const fwd = new WGSLProgram({
+      key: `ln_fwd_${D}`,
+      inputs: ["x", "gamma", "beta"],
+      outputShape: sum.shape,
+      workgroups: Math.ceil(rows / WORKGROUP),
+      uniforms: "epsilon : f32, rows : i32,",
+      code: forwardCode(D, false),
+    });
+    const y = runProgram(fwd, [sum, gt, bt], [eps, nrows]);
+    const gradFunc = ([ds, dy]: tf.Tensor[], [s, gs]: tf.Tensor[]): tf.Tensor[] => {
+      const dx = runProgram(
+        new WGSLProgram({
+          key: `ln_dx_ds_${D}`,
+          inputs: ["x", "gamma", "dy", "ds"],
+          outputShape: s.shape,
+          workgroups: Math.ceil(rows / WORKGROUP),
+          uniforms: "epsilon : f32, rows : i32,",
+          code: dxCode(D, false, true),
+        }),
+        [s, gs, dy, ds],
+        [eps, nrows],
+      );
+      const [dgamma, dbeta] = gammaBetaGrads(s, dy, D, rows, false, [eps, nrows]);
+      return [dx, tf.clone(dx), dgamma, dbeta];
+    };
+    return { value: [sum, y], gradFunc };
+  });
+  const [sum, y] = tf.tidy("addLayerNormWebGPU", () => op(x, residual, gamma, beta));
+  return [sum, y];
 }

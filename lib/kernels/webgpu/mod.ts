@@ -45,7 +45,7 @@ export {
 } from "./program.ts";
 export { type Cell, recurrentFitsWebGPU, recurrentSequenceWebGPU } from "./recurrent.ts";
 export { attentionWebGPU, MAX_ATTENTION_LENGTH } from "./attention.ts";
-export { layerNormWebGPU } from "./layer_norm.ts";
+export { addLayerNormWebGPU, layerNormWebGPU } from "./layer_norm.ts";
 export { type AdamConstants, adamUpdateWebGPU } from "./adam.ts";
 export { convMaxWebGPU } from "./conv_max.ts";
 export { transposedMatMulKernels } from "./matmul.ts";

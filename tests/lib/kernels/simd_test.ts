@@ -276,6 +276,7 @@ Deno.test("layer_norm_forward and layer_norm_backward equal float64 references",
       D,
       eps,
       0,
+      0,
     );
     k.layer_norm_backward(
       dyb.offset,
@@ -287,6 +288,7 @@ Deno.test("layer_norm_forward and layer_norm_backward equal float64 references",
       dbb.offset,
       rows,
       D,
+      0,
     );
     const y = yb.view();
     const dx = dxb.view();
@@ -342,15 +344,85 @@ Deno.test("layer_norm_forward with a residual normalises x + r, bit for bit as s
     gb.view().set(g);
     bb.view().set(be);
     const args = [gb.offset, bb.offset, rows, D, 1e-5] as const;
-    k.layer_norm_forward(sb.offset, y1.offset, xh1.offset, rs1.offset, ...args, 0);
-    k.layer_norm_forward(xb.offset, y2.offset, xh2.offset, rs2.offset, ...args, rb.offset);
+    k.layer_norm_forward(sb.offset, y1.offset, xh1.offset, rs1.offset, ...args, 0, 0);
+    k.layer_norm_forward(xb.offset, y2.offset, xh2.offset, rs2.offset, ...args, rb.offset, 0);
     assert.deepEqual(Array.from(y2.view()), Array.from(y1.view()), `y D=${D}`);
     assert.deepEqual(Array.from(xh2.view()), Array.from(xh1.view()), `x̂ D=${D}`);
     assert.deepEqual(Array.from(rs2.view()), Array.from(rs1.view()), `1/σ D=${D}`);
+    // the sum kept (the pre-norm block's residual stream): written to its own rows
+    const [kept, y3] = simdAlloc([rows * D, rows * D]);
+    k.layer_norm_forward(
+      xb.offset,
+      y3.offset,
+      xh2.offset,
+      rs2.offset,
+      ...args,
+      rb.offset,
+      kept.offset,
+    );
+    assert.deepEqual(Array.from(kept.view()), Array.from(sb.view()), `sum kept D=${D}`);
+    assert.deepEqual(Array.from(y3.view()), Array.from(y1.view()), `y, sum kept D=${D}`);
     // in place: y over x
-    k.layer_norm_forward(xb.offset, xb.offset, xh2.offset, rs2.offset, ...args, rb.offset);
+    k.layer_norm_forward(xb.offset, xb.offset, xh2.offset, rs2.offset, ...args, rb.offset, 0);
     assert.deepEqual(Array.from(xb.view()), Array.from(y1.view()), `y in place D=${D}`);
-    for (const b of [xb, rb, sb, y1, y2, xh1, xh2, rs1, rs2, gb, bb]) b.free();
+    for (const b of [xb, rb, sb, y1, y2, xh1, xh2, rs1, rs2, gb, bb, kept, y3]) b.free();
+  }
+});
+
+Deno.test("layer_norm_backward with ds adds the sum's gradient to dx, bit for bit", () => {
+  const k = simd();
+  for (const D of [4, 7, 64]) {
+    const rows = 3;
+    const [xb, yb, xh, rs, gb, bb, dyb, dsb, dx1, dx2, dg, db] = simdAlloc([
+      ...[rows * D, rows * D, rows * D, rows, D, D],
+      ...[rows * D, rows * D, rows * D, rows * D, D, D],
+    ]);
+    xb.view().set(random(rows * D, D, 4));
+    gb.view().set(random(D, D + 1, 1));
+    bb.view().set(random(D, D + 2, 1));
+    dyb.view().set(random(rows * D, D + 3, 1));
+    const ds = random(rows * D, D + 4, 1);
+    dsb.view().set(ds);
+    k.layer_norm_forward(
+      xb.offset,
+      yb.offset,
+      xh.offset,
+      rs.offset,
+      gb.offset,
+      bb.offset,
+      rows,
+      D,
+      1e-5,
+      0,
+      0,
+    );
+    const back = (dx: number, dsAt: number) => {
+      dg.view().fill(0);
+      db.view().fill(0);
+      k.layer_norm_backward(
+        dyb.offset,
+        xh.offset,
+        rs.offset,
+        gb.offset,
+        dx,
+        dg.offset,
+        db.offset,
+        rows,
+        D,
+        dsAt,
+      );
+    };
+    back(dx1.offset, 0);
+    const dgamma = Array.from(dg.view());
+    back(dx2.offset, dsb.offset);
+    const plain = dx1.view();
+    assert.deepEqual(
+      Array.from(dx2.view()),
+      Array.from(plain, (v, i) => Math.fround(v + ds[i])),
+      `dx + ds D=${D}`,
+    );
+    assert.deepEqual(Array.from(dg.view()), dgamma, `dgamma unchanged by ds D=${D}`);
+    for (const b of [xb, yb, xh, rs, gb, bb, dyb, dsb, dx1, dx2, dg, db]) b.free();
   }
 });
 

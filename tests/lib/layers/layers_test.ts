@@ -307,6 +307,67 @@ for (const backend of ["cpu", "wasm"]) {
   });
 }
 
+for (const backend of ["cpu", "wasm"]) {
+  Deno.test(`LayerNorm with returnSum gives [x + r, LN(x + r)], values and gradients through both (${backend})`, async () => {
+    await tf.setBackend(backend);
+    const before = simdMemoryStats().usedBytes;
+    const tensorsBefore = tf.memory().numTensors;
+    for (const D of [5, 8]) {
+      const x = data([2, 3, D], 31, 2);
+      const r = data([2, 3, D], 32, 2);
+      const reference = new LayerNorm({ implementation: "ops" });
+      tf.dispose(reference.apply(x) as tf.Tensor); // builds it
+      const weights = [data([D], 34), data([D], 35)];
+      reference.setWeights(weights);
+      // both outputs reach the loss (valueAndGrads weights each element at random)
+      const loss =
+        (f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor[]) => (a: tf.Tensor, b: tf.Tensor) =>
+          tf.stack(f(a, b));
+      const want = valueAndGrads(
+        loss((a, b) => {
+          const sum = tf.add(a, b);
+          return [sum, reference.apply(sum) as tf.Tensor];
+        }),
+        [x, r],
+        36,
+      );
+      for (const implementation of ["fused", "ops"] as const) {
+        const ln = new LayerNorm({ implementation, returnSum: true });
+        tf.dispose(ln.apply([x, r]) as tf.Tensor[]); // builds it
+        ln.setWeights(reference.getWeights());
+        const got = valueAndGrads(loss((a, b) => ln.apply([a, b]) as tf.Tensor[]), [x, r], 36);
+        ["value", "dx", "dr"].forEach((name, i) =>
+          assertClose(got[i], want[i], `${implementation} ${name} D=${D}`)
+        );
+        assert.deepEqual(got[1], got[2], "x and r get one gradient");
+        // only the norm reaches the loss: the sum's gradient is zero, as for LN(x + r)
+        const normOnly = valueAndGrads((a, b) => (ln.apply([a, b]) as tf.Tensor[])[1], [x, r], 37);
+        const plain = valueAndGrads(
+          (a, b) => reference.apply(tf.add(a, b)) as tf.Tensor,
+          [x, r],
+          37,
+        );
+        ["norm", "dx", "dr"].forEach((name, i) =>
+          assertClose(normOnly[i], plain[i], `${implementation} norm only ${name} D=${D}`)
+        );
+        ln.dispose();
+      }
+      reference.dispose();
+      tf.dispose([x, r, ...weights]);
+    }
+    assert.equal(simdMemoryStats().usedBytes, before, "SIMD memory freed");
+    assert.equal(tf.memory().numTensors, tensorsBefore, "no tensor leaked");
+  });
+}
+
+Deno.test("LayerNorm with returnSum on one input says what to do", () => {
+  const x = tf.input({ shape: [3, 4] });
+  assert.throws(
+    () => new LayerNorm({ returnSum: true, name: "n2" }).apply(x),
+    /LayerNorm "n2" with returnSum needs two inputs \[x, r\]/,
+  );
+});
+
 Deno.test("LayerNorm of [x, r] with different shapes says what to do", async () => {
   await tf.setBackend("wasm");
   const ln = new LayerNorm({ implementation: "fused" });

@@ -8,6 +8,7 @@ import {
 } from "../../../lib/models/attribution.ts";
 import { imageCnn } from "../../../lib/models/cnn_image.ts";
 import { cnnTextClassifier } from "../../../lib/models/cnn_text.ts";
+import { transformerClassifier } from "../../../lib/models/transformer.ts";
 
 Deno.test("gradient × input of a linear function is w ⊙ x, per example and target", async () => {
   await tf.setBackend("cpu");
@@ -77,6 +78,31 @@ Deno.test("runFrom replays a text CNN from its embeddings", async () => {
   tf.dispose([ids, embedded, ig.attributions]);
   model.dispose();
   assert.throws(() => runFrom(model, "nope"), /nope|No such layer/);
+});
+
+Deno.test("runFrom replays a pre-norm Transformer (layers with two outputs) from its embeddings", async () => {
+  await tf.setBackend("cpu");
+  const model = transformerClassifier({
+    vocabSize: 20,
+    sequenceLength: 6,
+    dModel: 8,
+    numHeads: 2,
+    ffDim: 16,
+    numLayers: 2,
+    outputs: 2,
+    norm: "pre",
+    maskPadding: false, // the padding mask reads the ids, upstream of the embeddings
+    seed: 2,
+  });
+  // the blocks' Add & Norm layers output [x + r, LN(x + r)]
+  assert.ok(model.layers.some((l) => Array.isArray(l.output)));
+  const ids = tf.tensor2d([[2, 3, 4, 5, 0, 0], [7, 8, 9, 1, 2, 3]], [2, 6], "int32");
+  const direct = await (model.predict(ids) as tf.Tensor).data();
+  const embedded = model.getLayer("token_embedding").apply(ids) as tf.Tensor;
+  const replay = await runFrom(model, "token_embedding")(embedded).data();
+  direct.forEach((v, i) => assert.ok(Math.abs(v - replay[i]) < 1e-6, `${v} vs ${replay[i]}`));
+  tf.dispose([ids, embedded]);
+  model.dispose();
 });
 
 Deno.test("topShare: the share of |mass| in the largest entries", () => {

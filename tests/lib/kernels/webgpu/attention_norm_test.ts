@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { attentionWebGPU } from "../../../../lib/kernels/webgpu/attention.ts";
-import { layerNormWebGPU } from "../../../../lib/kernels/webgpu/layer_norm.ts";
+import { addLayerNormWebGPU, layerNormWebGPU } from "../../../../lib/kernels/webgpu/layer_norm.ts";
 import { gpuTest, type Input, input, valueAndGrads } from "./harness.ts";
 
 const TOL = 1e-4;
@@ -114,6 +114,33 @@ gpuTest(
       const got = await valueAndGrads(
         "webgpu",
         (x, r, g, b) => layerNormWebGPU(x, g, b, 1e-5, r),
+        inputs,
+      );
+      ["value", "dx", "dr", "dgamma", "dbeta"].forEach((n, i) =>
+        assertNear(got[i], want[i], `[${shape}] ${n}`)
+      );
+    }
+  },
+);
+
+gpuTest(
+  "webgpu Add & Norm keeping the sum ([x + r, LN(x + r)], pre-norm) = cpu ops, values and gradients",
+  async () => {
+    for (const shape of [[2, 3, 5], [1, 1, 1], [70, 67]]) {
+      const D = shape[shape.length - 1];
+      const inputs = [input(shape, 8, 2), input(shape, 9, 2), input([D], 10), input([D], 11)];
+      // both outputs reach the loss, so dx = the sum's gradient + the norm's
+      const want = await valueAndGrads(
+        "cpu",
+        (x, r, g, b) => {
+          const sum = tf.add(x, r);
+          return tf.stack([sum, layerNormOps(sum, g, b, 1e-5)]);
+        },
+        inputs,
+      );
+      const got = await valueAndGrads(
+        "webgpu",
+        (x, r, g, b) => tf.stack(addLayerNormWebGPU(x, r, g, b, 1e-5)),
         inputs,
       );
       ["value", "dx", "dr", "dgamma", "dbeta"].forEach((n, i) =>
