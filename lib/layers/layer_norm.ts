@@ -234,6 +234,17 @@ function layerNormOnHeap(heap: HeapKernels, epsilon: number, keepSum: boolean) {
   });
 }
 
+/**
+ * The engine's gradient state: how deep in `tf.grads`/`minimize` scopes, and the tape
+ * being recorded (outputs computed under another tape carry no gradient on this one).
+ */
+function gradientTape(): unknown[] {
+  const state = (tf.engine() as unknown as {
+    state: { gradientDepth: number; activeTape: unknown };
+  }).state;
+  return [state.gradientDepth, state.gradientDepth > 0 ? state.activeTape : null];
+}
+
 export interface LayerNormArgs {
   /** Added to the variance before the square root. Default 1e-5 (PyTorch's). */
   epsilon?: number;
@@ -285,6 +296,9 @@ export class LayerNorm extends tf.layers.Layer {
   readonly returnSum: boolean;
   #gamma: tf.LayerVariable | null = null;
   #beta: tf.LayerVariable | null = null;
+  /** The last `[x + r, LN(x + r)]` and what it was computed from (see `call`). */
+  #last: { inputs: tf.Tensor[]; weights: object[]; tape: unknown[]; outputs: tf.Tensor[] } | null =
+    null;
 
   constructor(args: LayerNormArgs = {}) {
     super(args);
@@ -333,13 +347,31 @@ export class LayerNorm extends tf.layers.Layer {
             `LayerNorm "${this.name}" with returnSum got one tensor; give it [x, r].`,
           );
         }
+        // tfjs-layers' executor (fit, predict) applies a layer once per output it fetches:
+        // the second application, on the same tensors and weights and under the same
+        // gradient tape, returns the first's outputs instead of running the op again
+        const weights = [gamma.dataId, beta.dataId];
+        const tape = gradientTape();
+        const last = this.#last;
+        if (
+          last && last.inputs[0] === first && last.inputs[1] === residual &&
+          last.weights[0] === weights[0] && last.weights[1] === weights[1] &&
+          last.tape[0] === tape[0] && last.tape[1] === tape[1] &&
+          !last.outputs.some((t) => t.isDisposed) && !first.isDisposed && !residual.isDisposed
+        ) {
+          return last.outputs;
+        }
         // [x + r, LN(x + r)]: the sum written (and its gradient added) in the norm's kernels
+        let outputs: tf.Tensor[];
         if (this.usesFused()) {
           const fused = webgpu ? addLayerNormWebGPU : addLayerNormFused;
-          return fused(first, residual, gamma, beta, this.epsilon);
+          outputs = fused(first, residual, gamma, beta, this.epsilon);
+        } else {
+          const sum = tf.add(first, residual);
+          outputs = [sum, this.#normalise(sum, gamma, beta)];
         }
-        const sum = tf.add(first, residual);
-        return [sum, this.#normalise(sum, gamma, beta)];
+        this.#last = { inputs: [first, residual], weights, tape, outputs };
+        return outputs;
       }
       if (this.usesFused()) {
         // the residual's add inside the layer norm's kernels ("Add & Norm")

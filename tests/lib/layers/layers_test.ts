@@ -360,6 +360,44 @@ for (const backend of ["cpu", "wasm"]) {
   });
 }
 
+Deno.test("LayerNorm with returnSum runs once per training step though tfjs-layers applies it per output", async () => {
+  await tf.setBackend("wasm");
+  const x = tf.input({ shape: [4, 8] });
+  const r = tf.input({ shape: [4, 8] });
+  const [sum, normed] = new LayerNorm({ returnSum: true, name: "addnorm" }).apply([
+    x,
+    r,
+  ]) as tf.SymbolicTensor[];
+  // both outputs feed the loss, as in a pre-norm block (the residual stream and the sublayer)
+  const out = tf.layers.add().apply([
+    sum,
+    tf.layers.dense({ units: 8 }).apply(normed) as tf.SymbolicTensor,
+  ]);
+  const model = tf.model({ inputs: [x, r], outputs: out as tf.SymbolicTensor });
+  model.compile({ optimizer: "sgd", loss: "meanSquaredError" });
+  const [a, b, y] = [data([2, 4, 8], 41), data([2, 4, 8], 42), data([2, 4, 8], 43)];
+  const profile = await tf.profile(async () => {
+    await model.trainOnBatch([a, b], y);
+  });
+  const runs = profile.kernels.filter((k) => k.name === "addLayerNormFused").length;
+  assert.equal(runs, 1, `the Add & Norm op ran ${runs} times in one step`);
+  // the same tensors after a weight change: computed again, not the last outputs
+  const ln = model.getLayer("addnorm");
+  const before = ln.apply([a, b]) as tf.Tensor[];
+  const again = ln.apply([a, b]) as tf.Tensor[];
+  assert.equal(again[1], before[1], "same tensors and weights: the same outputs");
+  const betaBefore = await ln.getWeights()[1].data();
+  const shifted = tf.onesLike(ln.getWeights()[1]);
+  ln.setWeights([ln.getWeights()[0], shifted]);
+  const after = ln.apply([a, b]) as tf.Tensor[];
+  assert.notEqual(after[1], before[1]);
+  const gap = await tf.sub(after[1], before[1]).mean().data();
+  const want = 1 - Array.from(betaBefore).reduce((s, v) => s + v, 0) / betaBefore.length;
+  assert.ok(Math.abs(gap[0] - want) < 1e-5, `β = 1 shifts the norm by ${want}: ${gap[0]}`);
+  tf.dispose([a, b, y, shifted, ...before, ...after]);
+  model.dispose();
+});
+
 Deno.test("LayerNorm with returnSum on one input says what to do", () => {
   const x = tf.input({ shape: [3, 4] });
   assert.throws(
