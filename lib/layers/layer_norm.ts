@@ -63,8 +63,7 @@ export function addLayerNormFused(
   beta: tf.Tensor1D,
   epsilon: number,
 ): [tf.Tensor, tf.Tensor] {
-  const [sum, y] = layerNormOp(x, residual, gamma, beta, epsilon, true);
-  return [sum, y];
+  return layerNormOp(x, residual, gamma, beta, epsilon, true) as [tf.Tensor, tf.Tensor];
 }
 
 /** The fused layer norm's outputs: `[y]`, or `[x + r, y]` with `keepSum`. */
@@ -78,7 +77,6 @@ function layerNormOp(
 ): tf.Tensor[] {
   const name = keepSum ? "addLayerNormFused" : "layerNormFused";
   if (residual) assertResidualShape(name, x.shape, residual.shape);
-  else if (keepSum) throw new Error(`${name}: the sum needs a residual (x + r); pass r.`);
   const heap = tf.getBackend() === "wasm" ? wasmHeapKernels(tf.backend()) : null;
   const op = heap ? layerNormOnHeap(heap, epsilon, keepSum) : layerNormInSimd(epsilon, keepSum);
   // named scope: profiles (tf.profile) show the op under this name

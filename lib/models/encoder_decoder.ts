@@ -86,11 +86,10 @@ function addNorm(
   a: tf.SymbolicTensor,
   b: tf.SymbolicTensor,
 ): [tf.SymbolicTensor, tf.SymbolicTensor] {
-  const [sum, normed] = new LayerNorm({ returnSum: true, name }).apply([
-    a,
-    b,
-  ]) as tf.SymbolicTensor[];
-  return [sum, normed];
+  return new LayerNorm({ returnSum: true, name }).apply([a, b]) as [
+    tf.SymbolicTensor,
+    tf.SymbolicTensor,
+  ];
 }
 
 /**

@@ -29,6 +29,7 @@
 
 import * as tf from "@tensorflow/tfjs";
 import type { CrossAttention, KeysValues } from "../layers/cross_attention.ts";
+import { LayerNorm } from "../layers/layer_norm.ts";
 
 /** The layers of one decoder block. */
 interface DecoderLayers {
@@ -153,10 +154,7 @@ export function seq2seqParts(model: tf.LayersModel): Seq2SeqParts {
    * plain layer norm after an add (a model saved before the blocks kept their sums).
    */
   const addNorm = (l: tf.layers.Layer, x: tf.Tensor, r: tf.Tensor): [tf.Tensor, tf.Tensor] => {
-    if ((l.getConfig() as { returnSum?: boolean }).returnSum) {
-      const [sum, normed] = l.apply([x, r]) as tf.Tensor[];
-      return [sum, normed];
-    }
+    if (l instanceof LayerNorm && l.returnSum) return l.apply([x, r]) as [tf.Tensor, tf.Tensor];
     const sum = tf.add(x, r);
     return [sum, apply(l, sum)];
   };

@@ -106,18 +106,47 @@ fn main(index : i32) {
 }`;
 }
 
+/** The uniforms every layer-norm program declares. */
+const UNIFORMS = "epsilon : f32, rows : i32,";
+
+/** Their values: ε and the number of rows. */
+function uniformValues(epsilon: number, rows: number): Uniform[] {
+  return [{ type: "float32", data: [epsilon] }, { type: "int32", data: [rows] }];
+}
+
+/**
+ * The forward or the dx program, a lane per row: reads the rows normalised (`x`, or `x`
+ * and `residual`), gamma, then beta (forward) or dy (and ds with `withDs`: dx).
+ */
+function rowProgram(
+  kind: "fwd" | "dx",
+  D: number,
+  shape: number[],
+  residual: boolean,
+  withDs = false,
+): WGSLProgram {
+  const xs = residual ? ["x", "residual"] : ["x"];
+  const rows = shape.reduce((a, b) => a * b, 1) / D;
+  return new WGSLProgram({
+    key: `ln_${kind}${residual ? "_res" : ""}${withDs ? "_ds" : ""}_${D}`,
+    inputs: kind === "fwd"
+      ? [...xs, "gamma", "beta"]
+      : [...xs, "gamma", "dy", ...(withDs ? ["ds"] : [])],
+    outputShape: shape,
+    workgroups: Math.ceil(rows / WORKGROUP),
+    uniforms: UNIFORMS,
+    code: kind === "fwd" ? forwardCode(D, residual) : dxCode(D, residual, withDs),
+  });
+}
+
 /**
  * dγ (partial sums over blocks of rows, then their sum) and dβ (the sum of dy's rows) from
- * the rows normalised (`x`, or `[x, residual]` with `residual`) and dy.
+ * the rows normalised (`[x]`, or `[x, residual]`) and dy.
  */
-function gammaBetaGrads(
-  rowsIn: tf.Tensor | tf.Tensor[],
-  dy: tf.Tensor,
-  D: number,
-  rows: number,
-  residual: boolean,
-  uniforms: Uniform[],
-): [tf.Tensor, tf.Tensor] {
+function gammaBetaGrads(rowsIn: tf.Tensor[], dy: tf.Tensor, uniforms: Uniform[]): tf.Tensor[] {
+  const D = dy.shape[dy.rank - 1];
+  const rows = dy.size / D;
+  const residual = rowsIn.length === 2;
   const blocks = Math.ceil(rows / BLOCK);
   const partial = runProgram(
     new WGSLProgram({
@@ -125,10 +154,10 @@ function gammaBetaGrads(
       inputs: [...(residual ? ["x", "residual"] : ["x"]), "dy"],
       outputShape: [blocks, D],
       workgroups: Math.ceil(blocks / WORKGROUP),
-      uniforms: "epsilon : f32, rows : i32,",
+      uniforms: UNIFORMS,
       code: dgammaCode(D, residual),
     }),
-    [...(Array.isArray(rowsIn) ? rowsIn : [rowsIn]), dy],
+    [...rowsIn, dy],
     uniforms,
   );
   const dgamma = tf.sum(partial, 0);
@@ -149,56 +178,23 @@ export function layerNormWebGPU(
 ): tf.Tensor {
   if (residual) assertResidualShape("layerNormWebGPU", x.shape, residual.shape);
   const D = x.shape[x.rank - 1];
-  const rows = x.size / D;
   const res = residual !== null;
-  const tag = res ? "_res" : "";
-  const xs = res ? ["x", "residual"] : ["x"];
-  const eps: Uniform = { type: "float32", data: [epsilon] };
-  const nrows: Uniform = { type: "int32", data: [rows] };
-  const op = tf.customGrad(
-    ((...args: unknown[]) => {
-      const tensors = args.slice(0, -1) as tf.Tensor[];
-      const save = args[args.length - 1] as (ts: tf.Tensor[]) => void;
-      const rows_ = tensors.slice(0, xs.length); // x (and the residual)
-      const [gt, bt] = tensors.slice(xs.length);
-      save([...rows_, gt]);
-      const fwd = new WGSLProgram({
-        key: `ln_fwd${tag}_${D}`,
-        inputs: [...xs, "gamma", "beta"],
-        outputShape: rows_[0].shape,
-        workgroups: Math.ceil(rows / WORKGROUP),
-        uniforms: "epsilon : f32, rows : i32,",
-        code: forwardCode(D, res),
-      });
-      const value = runProgram(fwd, [...rows_, gt, bt], [eps, nrows]);
-      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
-        const sx = saved.slice(0, xs.length);
-        const gs = saved[xs.length];
-        const dx = runProgram(
-          new WGSLProgram({
-            key: `ln_dx${tag}_${D}`,
-            inputs: [...xs, "gamma", "dy"],
-            outputShape: sx[0].shape,
-            workgroups: Math.ceil(rows / WORKGROUP),
-            uniforms: "epsilon : f32, rows : i32,",
-            code: dxCode(D, res),
-          }),
-          [...sx, gs, dy],
-          [eps, nrows],
-        );
-        const [dgamma, dbeta] = gammaBetaGrads(sx, dy, D, rows, res, [eps, nrows]);
-        // the residual's gradient is x's: a second tensor on the same data
-        const dxs = res ? [dx, tf.clone(dx)] : [dx];
-        return [...dxs, dgamma, dbeta];
-      };
-      return { value, gradFunc };
-    }) as unknown as Parameters<typeof tf.customGrad>[0],
-  );
-  return (op as unknown as (...a: tf.Tensor[]) => tf.Tensor)(
-    ...(residual ? [x, residual] : [x]),
-    gamma,
-    beta,
-  );
+  const uniforms = uniformValues(epsilon, x.size / D);
+  const op = customGradMulti((inputs, save) => {
+    const rowsIn = inputs.slice(0, inputs.length - 2); // x (and the residual)
+    const [gt, bt] = inputs.slice(inputs.length - 2);
+    save([...rowsIn, gt]);
+    const value = runProgram(rowProgram("fwd", D, x.shape, res), [...rowsIn, gt, bt], uniforms);
+    const gradFunc = ([dy]: tf.Tensor[], saved: tf.Tensor[]): tf.Tensor[] => {
+      const sx = saved.slice(0, -1);
+      const gs = saved[saved.length - 1];
+      const dx = runProgram(rowProgram("dx", D, x.shape, res), [...sx, gs, dy], uniforms);
+      // the residual's gradient is x's: a second tensor on the same data
+      return [...(res ? [dx, tf.clone(dx)] : [dx]), ...gammaBetaGrads(sx, dy, uniforms)];
+    };
+    return { value: [value], gradFunc };
+  });
+  return op(...(residual ? [x, residual] : [x]), gamma, beta)[0];
 }
 
 /**
@@ -216,36 +212,14 @@ export function addLayerNormWebGPU(
 ): [tf.Tensor, tf.Tensor] {
   assertResidualShape("addLayerNormWebGPU", x.shape, residual.shape);
   const D = x.shape[x.rank - 1];
-  const rows = x.size / D;
-  const eps: Uniform = { type: "float32", data: [epsilon] };
-  const nrows: Uniform = { type: "int32", data: [rows] };
+  const uniforms = uniformValues(epsilon, x.size / D);
   const op = customGradMulti(([xt, rt, gt, bt], save) => {
     const sum = tf.add(xt, rt);
     save([sum, gt]);
-    const fwd = new WGSLProgram({
-      key: `ln_fwd_${D}`,
-      inputs: ["x", "gamma", "beta"],
-      outputShape: sum.shape,
-      workgroups: Math.ceil(rows / WORKGROUP),
-      uniforms: "epsilon : f32, rows : i32,",
-      code: forwardCode(D, false),
-    });
-    const y = runProgram(fwd, [sum, gt, bt], [eps, nrows]);
+    const y = runProgram(rowProgram("fwd", D, x.shape, false), [sum, gt, bt], uniforms);
     const gradFunc = ([ds, dy]: tf.Tensor[], [s, gs]: tf.Tensor[]): tf.Tensor[] => {
-      const dx = runProgram(
-        new WGSLProgram({
-          key: `ln_dx_ds_${D}`,
-          inputs: ["x", "gamma", "dy", "ds"],
-          outputShape: s.shape,
-          workgroups: Math.ceil(rows / WORKGROUP),
-          uniforms: "epsilon : f32, rows : i32,",
-          code: dxCode(D, false, true),
-        }),
-        [s, gs, dy, ds],
-        [eps, nrows],
-      );
-      const [dgamma, dbeta] = gammaBetaGrads(s, dy, D, rows, false, [eps, nrows]);
-      return [dx, tf.clone(dx), dgamma, dbeta];
+      const dx = runProgram(rowProgram("dx", D, x.shape, false, true), [s, gs, dy, ds], uniforms);
+      return [dx, tf.clone(dx), ...gammaBetaGrads([s], dy, uniforms)];
     };
     return { value: [sum, y], gradFunc };
   });
